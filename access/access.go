@@ -1,0 +1,198 @@
+// Package access is the one door for reading consumer data. Every read names a purpose; for
+// each category asked for, the consent index decides; only consented categories are read and
+// opened; what was withheld is said, with why; and the access is recorded in the same
+// transaction that reads the data, so no read goes unrecorded. Export and erasure, the
+// consumer's own rights, live here too.
+package access
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/symbiont/symbiont"
+	"github.com/symbiont/symbiont/consent"
+	"github.com/symbiont/symbiont/identity"
+	"github.com/symbiont/symbiont/ingest"
+	"github.com/symbiont/symbiont/store"
+	"github.com/symbiont/symbiont/vault"
+)
+
+// Withheld reasons.
+const (
+	ReasonNoConsent = "no_consent" // never granted for this purpose
+	ReasonWithdrawn = "withdrawn"
+	ReasonExpired   = "expired"
+	ReasonRefused   = "refused"
+)
+
+// Service reads, exports and erases consumer data.
+type Service struct {
+	store   store.Store
+	consent *consent.Service
+	graph   *identity.Graph
+	vault   *vault.Vault
+	clock   symbiont.Clock
+	// MaxEvents bounds the events one read returns (newest are kept when over).
+	MaxEvents int
+}
+
+// NewService returns the access service.
+func NewService(st store.Store, cs *consent.Service, g *identity.Graph, v *vault.Vault, clock symbiont.Clock) *Service {
+	return &Service{store: st, consent: cs, graph: g, vault: v, clock: clock, MaxEvents: 10000}
+}
+
+// Withheld is a category not returned, with the reason.
+type Withheld struct {
+	Category string `json:"category"`
+	Reason   string `json:"reason"`
+}
+
+// Data is the answer to a purpose-bound read.
+type Data struct {
+	Purpose  string                       `json:"purpose"`
+	Data     map[string][]json.RawMessage `json:"data"`
+	Withheld []Withheld                   `json:"withheld"`
+	// Truncated is true when more events existed than MaxEvents.
+	Truncated bool `json:"truncated,omitempty"`
+}
+
+// Request is a purpose-bound read.
+type Request struct {
+	BrandID    int64
+	ConsumerID int64
+	Purpose    string
+	Categories []string // empty: every category of the brand's vocabulary
+	Actor      symbiont.Actor
+	RequestID  string
+}
+
+// Read returns the consumer's data in the requested categories that the consumer has granted
+// for the purpose, and records the access.
+func (s *Service) Read(ctx context.Context, req Request) (*Data, error) {
+	v, err := s.consent.Vocabulary(ctx, req.BrandID)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := v.Purpose(req.Purpose); !ok {
+		if req.Purpose == "" {
+			return nil, symbiont.Errorf(symbiont.EINVALID, "Every read must name a purpose (?purpose=…).").With("field", "purpose")
+		}
+		return nil, symbiont.Errorf(symbiont.EINVALID, "Unknown purpose %q.", req.Purpose).With("field", "purpose")
+	}
+	cats := req.Categories
+	if len(cats) == 0 {
+		cats = v.CategoryNames()
+	}
+	if len(cats) > 100 {
+		return nil, symbiont.Errorf(symbiont.EINVALID, "At most 100 categories in one read.").With("field", "categories")
+	}
+	for _, c := range cats {
+		if _, ok := v.Category(c); !ok {
+			return nil, symbiont.Errorf(symbiont.EINVALID, "Unknown category %q.", c).With("field", "categories")
+		}
+	}
+	cats = dedupe(cats)
+
+	out := &Data{Purpose: req.Purpose, Data: map[string][]json.RawMessage{}, Withheld: []Withheld{}}
+	var events []*store.Event
+	err = s.store.Update(ctx, func(tx store.Tx) error {
+		if _, err := tx.Consumer(ctx, req.BrandID, req.ConsumerID); err != nil {
+			return err
+		}
+		// Decide inside the transaction, so a withdrawal committed before it is honoured.
+		now := s.clock.Now()
+		var allowed, denied []string
+		for _, c := range cats {
+			if s.consent.Index.Allowed(req.BrandID, req.ConsumerID, c, req.Purpose, now) {
+				allowed = append(allowed, c)
+			} else {
+				denied = append(denied, c)
+			}
+		}
+		if len(denied) > 0 {
+			cur, err := tx.CurrentConsents(ctx, req.BrandID, req.ConsumerID)
+			if err != nil {
+				return err
+			}
+			for _, c := range denied {
+				out.Withheld = append(out.Withheld, Withheld{Category: c, Reason: reason(cur, c, req.Purpose, now)})
+			}
+		}
+		if len(allowed) > 0 {
+			var err error
+			if events, err = tx.ConsumerEvents(ctx, req.BrandID, req.ConsumerID, allowed, 0); err != nil {
+				return err
+			}
+		}
+		if len(events) > s.MaxEvents {
+			events, out.Truncated = events[len(events)-s.MaxEvents:], true
+		}
+		for _, c := range allowed {
+			out.Data[c] = []json.RawMessage{}
+		}
+		return tx.InsertAccess(ctx, &store.AccessRecord{
+			BrandID: req.BrandID, ConsumerID: req.ConsumerID, Actor: req.Actor.Label(), Purpose: req.Purpose,
+			Categories: allowed, Withheld: denied, Records: len(events), Action: "read", RequestID: req.RequestID, At: now,
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range events {
+		pt, err := s.open(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		out.Data[e.Category] = append(out.Data[e.Category], pt)
+	}
+	return out, nil
+}
+
+func (s *Service) open(ctx context.Context, e *store.Event) (json.RawMessage, error) {
+	pt, err := s.vault.Open(ctx, e.BrandID, e.KeyOwner, e.Payload, ingest.AAD(e.MID, e.Category))
+	if err != nil {
+		return nil, fmt.Errorf("access: open event %d: %w", e.ID, err)
+	}
+	return pt, nil
+}
+
+// reason explains why a category was withheld for a purpose.
+func reason(cur []*consent.Record, category, purpose string, now time.Time) string {
+	for _, r := range cur {
+		if r.Category != category || r.Purpose != purpose {
+			continue
+		}
+		switch {
+		case r.State == consent.StateWithdrawn:
+			return ReasonWithdrawn
+		case r.State == consent.StateRefused:
+			return ReasonRefused
+		case r.State == consent.StateExpired, r.State == consent.StateGiven && !r.Active(now):
+			return ReasonExpired
+		}
+	}
+	return ReasonNoConsent
+}
+
+func dedupe(s []string) []string {
+	out := make([]string, 0, len(s))
+	for _, v := range s {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Log returns the consumer's access records, newest first.
+func (s *Service) Log(ctx context.Context, brandID, consumerID int64, limit int) ([]*store.AccessRecord, error) {
+	var out []*store.AccessRecord
+	err := s.store.View(ctx, func(tx store.Tx) (err error) {
+		out, err = tx.AccessLog(ctx, brandID, consumerID, limit)
+		return err
+	})
+	return out, err
+}

@@ -1,0 +1,290 @@
+// Package api is Symbiont's JSON HTTP API: routing (Go 1.22 patterns), authentication of the
+// operator token, brand keys and wallet tokens, size and rate limits, and the mapping of errors
+// to statuses. Business rules live in the services it calls.
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/symbiont/symbiont"
+	"github.com/symbiont/symbiont/access"
+	"github.com/symbiont/symbiont/consent"
+	"github.com/symbiont/symbiont/identity"
+	"github.com/symbiont/symbiont/ingest"
+	"github.com/symbiont/symbiont/store"
+	"github.com/symbiont/symbiont/tenant"
+)
+
+// Limits on request bodies. Ingestion limits are Segment's (see package segment).
+const (
+	MaxJSONBody = 64 << 10
+)
+
+// Limits are the documented per-credential rate limits (requests per second, with a burst of
+// twice that). Zero disables a limit.
+type Limits struct {
+	IngestPerKey  float64 // per write key (or secret key) on the ingestion endpoints
+	APIPerKey     float64 // per secret key on the other endpoints
+	WalletPerUser float64 // per wallet session
+}
+
+// DefaultLimits are the limits `symbiont serve` applies unless told otherwise.
+var DefaultLimits = Limits{IngestPerKey: 2000, APIPerKey: 500, WalletPerUser: 20}
+
+// Server is the HTTP API.
+type Server struct {
+	Tenants  *tenant.Service
+	Consent  *consent.Service
+	Ingest   *ingest.Service
+	Access   *access.Service
+	Graph    *identity.Graph
+	Store    store.Store
+	Clock    symbiont.Clock
+	BaseURL  string // public URL of this server, for wallet links
+	Version  string
+	Limits   Limits
+	Registry *prometheus.Registry
+	// Ready reports whether the server can take traffic (false while draining).
+	Ready func() bool
+	// Extra registers more routes on the mux (the web pages, the ledger).
+	Extra func(mux *http.ServeMux)
+
+	log      *slog.Logger
+	limiter  *limiter
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+// NewServer returns a server; set its fields, then call Handler.
+func NewServer(log *slog.Logger) *Server {
+	return &Server{log: log, Limits: DefaultLimits, Clock: symbiont.SystemClock{}}
+}
+
+// Handler builds the routes.
+func (s *Server) Handler() http.Handler {
+	s.limiter = newLimiter(s.Clock)
+	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "symbiont_http_requests_total", Help: "HTTP requests by route and status."}, []string{"route", "status"})
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "symbiont_http_request_seconds", Help: "HTTP request latency by route.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"route"})
+	if s.Registry != nil {
+		s.Registry.MustRegister(s.requests, s.latency)
+	}
+	mux := http.NewServeMux()
+	h := func(pattern string, fn func(w http.ResponseWriter, r *http.Request) error) {
+		mux.Handle(pattern, s.wrap(pattern, fn))
+	}
+
+	// Operations.
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
+	h("GET /readyz", s.readyz)
+	if s.Registry != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
+	}
+
+	// Operator.
+	h("POST /v1/brands", s.createBrand)
+	h("GET /v1/brands", s.listBrands)
+	h("GET /v1/brands/{brand}/jwks.json", s.jwks) // public: verifies consent receipts
+
+	// Brand (secret key).
+	h("GET /v1/vocabulary", s.vocabulary)
+	h("POST /v1/vocabulary", s.putTerm)
+	h("GET /v1/tracking-plan", s.getPlan)
+	h("PUT /v1/tracking-plan", s.putPlan)
+	h("POST /v1/consumers/{id}/consents", s.brandConsent)
+	h("GET /v1/consumers/{id}/consents", s.brandConsents)
+	h("DELETE /v1/consumers/{id}/consents/{category}/{purpose}", s.brandWithdraw)
+	h("GET /v1/consumers/{id}/data", s.brandData)
+	h("GET /v1/consumers/{id}/access-log", s.brandAccessLog)
+	h("POST /v1/wallet/sessions", s.walletSession)
+	h("GET /v1/keys", s.listKeys)
+	h("POST /v1/keys", s.createKey)
+	h("DELETE /v1/keys/{key}", s.revokeKey)
+	h("GET /v1/identity/conflicts", s.conflicts)
+
+	// Consumer (wallet token).
+	h("GET /v1/me", s.me)
+	h("GET /v1/me/consents", s.myConsents)
+	h("POST /v1/me/consents", s.myGrant)
+	h("DELETE /v1/me/consents/{category}/{purpose}", s.myWithdraw)
+	h("GET /v1/me/data", s.myData)
+	h("GET /v1/me/export", s.myExport)
+	h("DELETE /v1/me", s.myErase)
+	h("GET /v1/me/access-log", s.myAccessLog)
+
+	// Ingestion, Segment-compatible, with the short paths analytics.js uses.
+	for _, p := range []struct{ long, short, typ string }{
+		{"batch", "b", ""}, {"track", "t", "track"}, {"identify", "i", "identify"}, {"page", "p", "page"},
+		{"screen", "s", "screen"}, {"alias", "a", "alias"}, {"group", "g", "group"},
+	} {
+		typ := p.typ
+		fn := func(w http.ResponseWriter, r *http.Request) error { return s.ingest(w, r, typ) }
+		h("POST /v1/"+p.long, fn)
+		h("POST /v1/"+p.short, fn)
+		mux.HandleFunc("OPTIONS /v1/"+p.long, preflight)
+		mux.HandleFunc("OPTIONS /v1/"+p.short, preflight)
+	}
+
+	if s.Extra != nil {
+		s.Extra(mux)
+	}
+	// Unknown API paths get a JSON 404 rather than the mux's text one.
+	h("/v1/", func(w http.ResponseWriter, r *http.Request) error {
+		return symbiont.Errorf(symbiont.ENOTFOUND, "No such endpoint: %s %s.", r.Method, r.URL.Path)
+	})
+	return s.middleware(mux)
+}
+
+// wrap adapts a handler that returns an error, and counts and times it by route.
+func (s *Server) wrap(route string, fn func(w http.ResponseWriter, r *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rw := &statusWriter{ResponseWriter: w, status: 200}
+		if err := fn(rw, r); err != nil {
+			s.writeError(rw, r, err)
+		}
+		s.requests.WithLabelValues(route, strconv.Itoa(rw.status)).Inc()
+		s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+type ctxKey int
+
+const (
+	keyRequestID ctxKey = iota
+)
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(keyRequestID).(string)
+	return id
+}
+
+// middleware assigns request ids, logs requests, recovers panics and answers 405s in JSON.
+func (s *Server) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 100 {
+			b := make([]byte, 8)
+			rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		w.Header().Set("X-Request-Id", id)
+		r = r.WithContext(context.WithValue(r.Context(), keyRequestID, id))
+		start := time.Now()
+		rw := &statusWriter{ResponseWriter: w, status: 200}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.Error("panic", slog.String("request_id", id), slog.Any("panic", p))
+				s.writeError(rw, r, errors.New("panic"))
+			}
+			lvl := slog.LevelInfo
+			if strings.HasPrefix(r.URL.Path, "/v1/") && r.Method == http.MethodPost && rw.status < 400 &&
+				(strings.HasPrefix(r.URL.Path, "/v1/b") || len(r.URL.Path) <= 5 || strings.HasPrefix(r.URL.Path, "/v1/t")) {
+				lvl = slog.LevelDebug // ingestion is too hot to log each success
+			}
+			s.log.Log(r.Context(), lvl, "request", slog.String("request_id", id), slog.String("method", r.Method),
+				slog.String("path", r.URL.Path), slog.Int("status", rw.status), slog.Duration("duration", time.Since(start)))
+		}()
+		next.ServeHTTP(rw, r)
+	})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	if s.Ready != nil && !s.Ready() {
+		return symbiont.Errorf(symbiont.EUNAVAILABLE, "The server is shutting down.")
+	}
+	if err := s.Store.View(r.Context(), func(tx store.Tx) error {
+		_, err := tx.Setting(r.Context(), "ping")
+		return err
+	}); err != nil {
+		return symbiont.Errorf(symbiont.EUNAVAILABLE, "The store is not reachable.")
+	}
+	writeJSON(w, 200, map[string]string{"status": "ready", "store": s.Store.Dialect(), "version": s.Version})
+	return nil
+}
+
+// decode reads a JSON body of at most MaxJSONBody bytes into v, rejecting unknown fields.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return symbiont.Errorf(symbiont.EUNSUPPORTEDMED, "Send the body as application/json.")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxJSONBody))
+	if err != nil {
+		var maxErr *http.MaxBytesError
+		if errors.As(err, &maxErr) {
+			return symbiont.Errorf(symbiont.ETOOLARGE, "The request body is larger than %d bytes.", MaxJSONBody)
+		}
+		return symbiont.Errorf(symbiont.EINVALID, "Could not read the request body.")
+	}
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if d.More() {
+		return symbiont.Errorf(symbiont.EINVALID, "Unexpected data after the JSON body.")
+	}
+	return nil
+}
+
+// jsonError turns a decoding error into a client message that names the problem.
+func jsonError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.Is(err, io.EOF):
+		return symbiont.Errorf(symbiont.EINVALID, "The request body is empty; send a JSON object.")
+	case errors.As(err, &syn):
+		return symbiont.Errorf(symbiont.EINVALID, "Malformed JSON at byte %d.", syn.Offset).With("offset", syn.Offset)
+	case errors.As(err, &typ):
+		return symbiont.Errorf(symbiont.EINVALID, "Field %q must be of JSON type %s.", typ.Field, typ.Type.String()).With("field", typ.Field)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return symbiont.Errorf(symbiont.EINVALID, "Unknown field %q.", f).With("field", f)
+	default:
+		return symbiont.Errorf(symbiont.EINVALID, "Malformed JSON: %v.", err)
+	}
+}
+
+// preflight answers CORS preflights for the ingestion endpoints, which browsers' analytics.js
+// calls from the brand's own sites.
+func preflight(w http.ResponseWriter, r *http.Request) {
+	cors(w)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func cors(w http.ResponseWriter) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	w.Header().Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+	w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Sec-GPC")
+	w.Header().Set("Access-Control-Max-Age", "86400")
+}

@@ -1,0 +1,204 @@
+// Command symbiont runs the Symbiont platform.
+//
+//	symbiont serve [--demo] [--addr 127.0.0.1:8080] [--data DIR] [--postgres DSN]
+//	symbiont version
+//
+// Every flag has a SYMBIONT_* environment equivalent (--base-url is SYMBIONT_BASE_URL).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/symbiont/symbiont/api"
+	"github.com/symbiont/symbiont/demo"
+	"github.com/symbiont/symbiont/platform"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = ""
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "symbiont:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `Usage: symbiont <command> [flags]
+
+Commands:
+  serve     run the platform (HTTP API, ingestion, wallet); --demo seeds a demo brand
+  version   print the version
+
+Run "symbiont <command> -h" for a command's flags.
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "symbiont", buildVersion())
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v := bi.Main.Version
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " (" + s.Value[:12] + ")"
+			}
+		}
+		return v
+	}
+	return "(devel)"
+}
+
+// env returns the value of SYMBIONT_<NAME> or def.
+func env(name, def string) string {
+	if v, ok := os.LookupEnv("SYMBIONT_" + name); ok {
+		return v
+	}
+	return def
+}
+
+func envFloat(name string, def float64) float64 {
+	var v float64
+	if _, err := fmt.Sscan(env(name, fmt.Sprint(def)), &v); err != nil {
+		return def
+	}
+	return v
+}
+
+func envInt(name string, def int) int {
+	var v int
+	if _, err := fmt.Sscan(env(name, fmt.Sprint(def)), &v); err != nil {
+		return def
+	}
+	return v
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", env("ADDR", "127.0.0.1:8080"), "listen address (SYMBIONT_ADDR)")
+	data := fs.String("data", env("DATA", "symbiont-data"), "data directory: SQLite files and key material (SYMBIONT_DATA)")
+	pg := fs.String("postgres", env("POSTGRES", ""), "PostgreSQL DSN; uses PostgreSQL instead of SQLite (SYMBIONT_POSTGRES)")
+	baseURL := fs.String("base-url", env("BASE_URL", ""), "public URL of this server, for links (SYMBIONT_BASE_URL; default http://ADDR)")
+	demoFlag := fs.Bool("demo", env("DEMO", "") == "true", "seed a demo brand and print keys and links to try (SYMBIONT_DEMO=true)")
+	logLevel := fs.String("log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (SYMBIONT_LOG_LEVEL)")
+	logFormat := fs.String("log-format", env("LOG_FORMAT", "text"), "text or json (SYMBIONT_LOG_FORMAT)")
+	maxShared := fs.Int("max-shared-identifier", envInt("MAX_SHARED_IDENTIFIER", 5), "over-merge guard: an email or phone shared by more consumers is not linked (SYMBIONT_MAX_SHARED_IDENTIFIER)")
+	writers := fs.Int("writers", envInt("WRITERS", 0), "concurrent ingest writers (SYMBIONT_WRITERS; 0: 1 for SQLite, 4 for PostgreSQL)")
+	rateIngest := fs.Float64("rate-ingest", envFloat("RATE_INGEST", api.DefaultLimits.IngestPerKey), "ingestion requests/s per write key (SYMBIONT_RATE_INGEST; 0: unlimited)")
+	rateAPI := fs.Float64("rate-api", envFloat("RATE_API", api.DefaultLimits.APIPerKey), "API requests/s per secret key (SYMBIONT_RATE_API)")
+	rateWallet := fs.Float64("rate-wallet", envFloat("RATE_WALLET", api.DefaultLimits.WalletPerUser), "requests/s per wallet session (SYMBIONT_RATE_WALLET)")
+	drain := fs.Duration("shutdown-timeout", 30*time.Second, "how long to wait for in-flight requests on shutdown")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	var h slog.Handler = slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})
+	if *logFormat == "json" {
+		h = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})
+	}
+	log := slog.New(h)
+
+	cfg := platform.Config{
+		DataDir: *data, PostgresDSN: *pg, AdminToken: os.Getenv("SYMBIONT_ADMIN_TOKEN"), BaseURL: strings.TrimSuffix(*baseURL, "/"),
+		Version: buildVersion(), MaxShared: *maxShared, Writers: *writers, Log: log,
+		Limits: api.Limits{IngestPerKey: *rateIngest, APIPerKey: *rateAPI, WalletPerUser: *rateWallet},
+	}
+	if k := os.Getenv("SYMBIONT_MASTER_KEY"); k != "" {
+		mk, err := platform.ParseMasterKey(k)
+		if err != nil {
+			return err
+		}
+		cfg.MasterKey = mk
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = "http://" + ln.Addr().String()
+	}
+	cfg.RotateAdminToken = *demoFlag && cfg.AdminToken == ""
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	p, err := platform.Open(ctx, cfg)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if p.GeneratedAdminToken != "" && !*demoFlag {
+		fmt.Fprintf(stderr, "\nOperator token (shown once; set SYMBIONT_ADMIN_TOKEN to choose your own):\n  %s\n\n", p.GeneratedAdminToken)
+	}
+	if *demoFlag {
+		d, err := demo.Seed(ctx, p)
+		if err != nil {
+			p.Close()
+			ln.Close()
+			return fmt.Errorf("demo: %w", err)
+		}
+		token := p.GeneratedAdminToken
+		if token == "" {
+			token = "(your SYMBIONT_ADMIN_TOKEN)"
+		}
+		d.Print(stdout, cfg.BaseURL, token)
+	}
+	srv := &http.Server{Handler: p.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
+		WriteTimeout: 120 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(h, slog.LevelWarn)}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("symbiont serving", slog.String("addr", ln.Addr().String()), slog.String("store", p.Store.Dialect()), slog.String("version", cfg.Version))
+
+	select {
+	case err := <-errc:
+		p.Close()
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining in-flight requests", slog.Duration("timeout", *drain))
+	p.Drain()
+	sctx, cancel := context.WithTimeout(context.Background(), *drain)
+	defer cancel()
+	serr := srv.Shutdown(sctx)
+	if err := p.Close(); err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return serr
+}

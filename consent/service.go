@@ -1,0 +1,485 @@
+package consent
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/symbiont/symbiont"
+	"github.com/symbiont/symbiont/identity"
+	"github.com/symbiont/symbiont/tenant"
+)
+
+// Limits on grants.
+const (
+	DefaultDurationDays = 365
+	MaxDurationDays     = 3650
+	maxEvidenceBytes    = 8 << 10
+)
+
+// ServiceTx is what the consent service needs of a transaction: its own rows, the identity graph
+// (to resolve or create the consumer) and idempotency keys.
+type ServiceTx interface {
+	Tx
+	identity.Tx
+	Idempotent(ctx context.Context, brandID int64, scope, key string) (string, error)
+	PutIdempotent(ctx context.Context, brandID int64, scope, key, result string, at time.Time) error
+}
+
+var _ ServiceTx = (interface {
+	Tx
+	identity.Tx
+	tenant.Tx
+})(nil)
+
+// ReceiptKeys gives the consent service each brand's receipt signing key.
+type ReceiptKeys interface {
+	// ReceiptKey returns the brand's Ed25519 signing key and its public id (the issuer).
+	ReceiptKey(ctx context.Context, brandID int64) (ed25519.PrivateKey, string, error)
+}
+
+// Service records consent changes and answers consent decisions.
+type Service struct {
+	db    symbiont.Transactor[ServiceTx]
+	Index *Index
+	graph *identity.Graph
+	keys  ReceiptKeys
+	clock symbiont.Clock
+
+	mu    sync.RWMutex
+	vocab map[int64]symbiont.Vocabulary
+}
+
+// NewService returns a consent service. Call Load before serving.
+func NewService(db symbiont.Transactor[ServiceTx], graph *identity.Graph, keys ReceiptKeys, clock symbiont.Clock) *Service {
+	return &Service{db: db, Index: NewIndex(), graph: graph, keys: keys, clock: clock, vocab: map[int64]symbiont.Vocabulary{}}
+}
+
+// Load fills the index with every active grant.
+func (s *Service) Load(ctx context.Context, l Loader) (int, error) {
+	n := 0
+	err := l.ForEachActiveConsent(ctx, func(r *Record) error {
+		s.Index.Set(r)
+		n++
+		return nil
+	})
+	return n, err
+}
+
+// Allowed reports whether the consumer's data of the category may be used for the purpose now.
+func (s *Service) Allowed(brandID, consumerID int64, category, purpose string) bool {
+	return s.Index.Allowed(brandID, consumerID, category, purpose, s.clock.Now())
+}
+
+// ConsumerRef names a consumer: by internal id (wallet sessions) or by an identifier the brand
+// knows them by (user_id or anonymous_id).
+type ConsumerRef struct {
+	ID    int64
+	Kind  string
+	Value string
+}
+
+// Change is a request to record one consent decision.
+type Change struct {
+	BrandID      int64
+	Consumer     ConsumerRef
+	Category     string
+	Purpose      string
+	State        string // StateGiven, StateWithdrawn or StateRefused
+	DurationDays int    // for grants; 0 = DefaultDurationDays
+	Notice       Notice
+	LegalBasis   string // default: consent, or explicit_consent for sensitive categories
+	Method       string
+	Actor        symbiont.Actor
+	Jurisdiction string
+	Explicit     bool
+	Evidence     json.RawMessage
+	// GPC is true when the request carried Sec-GPC: 1. It refuses marketing and partner
+	// sharing unless the consumer themself grants in the wallet (GPCOverride).
+	GPC         bool
+	GPCOverride bool
+}
+
+// Result is a recorded decision with the consumer it resolved to.
+type Result struct {
+	Record     *Record
+	ConsumerID int64
+	// Unchanged is true when nothing was recorded (an idempotent retry, or a withdrawal of
+	// something not granted).
+	Unchanged bool
+}
+
+// Vocabulary returns the brand's categories and purposes.
+func (s *Service) Vocabulary(ctx context.Context, brandID int64) (symbiont.Vocabulary, error) {
+	s.mu.RLock()
+	v, ok := s.vocab[brandID]
+	s.mu.RUnlock()
+	if ok {
+		return v, nil
+	}
+	var terms []Term
+	if err := s.db.View(ctx, func(tx ServiceTx) (err error) {
+		terms, err = tx.CustomTerms(ctx, brandID)
+		return err
+	}); err != nil {
+		return symbiont.Vocabulary{}, err
+	}
+	var cats []symbiont.CategoryDef
+	var purps []symbiont.PurposeDef
+	for _, t := range terms {
+		if t.Kind == "category" {
+			cats = append(cats, symbiont.CategoryDef{Name: t.Name, Label: t.Label, Description: t.Description, DPV: t.DPV, Sensitive: t.Sensitive})
+		} else {
+			purps = append(purps, symbiont.PurposeDef{Name: t.Name, Label: t.Label, Description: t.Description, DPV: t.DPV})
+		}
+	}
+	v = symbiont.WithCustom(cats, purps)
+	s.mu.Lock()
+	s.vocab[brandID] = v
+	s.mu.Unlock()
+	return v, nil
+}
+
+// PutTerm adds a brand's own category or purpose. Built-in terms cannot be redefined.
+func (s *Service) PutTerm(ctx context.Context, brandID int64, t Term) error {
+	if t.Kind != "category" && t.Kind != "purpose" {
+		return symbiont.Errorf(symbiont.EINVALID, `kind must be "category" or "purpose".`).With("field", "kind")
+	}
+	if !symbiont.ValidName(t.Name) {
+		return symbiont.Errorf(symbiont.EINVALID, "name must be 1-40 lower-case letters, digits or underscores, starting with a letter.").With("field", "name")
+	}
+	if t.Label == "" || len(t.Label) > 100 || len(t.Description) > 500 {
+		return symbiont.Errorf(symbiont.EINVALID, "label (1-100 characters) is required; description is at most 500 characters.").With("field", "label")
+	}
+	if t.Kind == "purpose" && t.Sensitive {
+		return symbiont.Errorf(symbiont.EINVALID, "Only categories can be sensitive.").With("field", "sensitive")
+	}
+	def := symbiont.DefaultVocabulary()
+	if _, ok := def.Category(t.Name); ok && t.Kind == "category" {
+		return symbiont.Errorf(symbiont.ECONFLICT, "%q is a built-in category.", t.Name)
+	}
+	if _, ok := def.Purpose(t.Name); ok && t.Kind == "purpose" {
+		return symbiont.Errorf(symbiont.ECONFLICT, "%q is a built-in purpose.", t.Name)
+	}
+	err := s.db.Update(ctx, func(tx ServiceTx) error { return tx.PutCustomTerm(ctx, brandID, t) })
+	s.mu.Lock()
+	delete(s.vocab, brandID)
+	s.mu.Unlock()
+	return err
+}
+
+// validate checks a change against the vocabulary and the rules for sensitive data and GPC.
+func (s *Service) validate(ctx context.Context, c *Change, bundled bool) error {
+	v, err := s.Vocabulary(ctx, c.BrandID)
+	if err != nil {
+		return err
+	}
+	cat, ok := v.Category(c.Category)
+	if !ok {
+		return symbiont.Errorf(symbiont.EINVALID, "Unknown category %q.", c.Category).With("field", "category")
+	}
+	if _, ok := v.Purpose(c.Purpose); !ok {
+		return symbiont.Errorf(symbiont.EINVALID, "Unknown purpose %q.", c.Purpose).With("field", "purpose")
+	}
+	switch c.State {
+	case StateGiven:
+		if c.DurationDays == 0 {
+			c.DurationDays = DefaultDurationDays
+		}
+		if c.DurationDays < 0 || c.DurationDays > MaxDurationDays {
+			return symbiont.Errorf(symbiont.EINVALID, "duration_days must be between 1 and %d.", MaxDurationDays).With("field", "duration_days")
+		}
+		if cat.Sensitive {
+			if !c.Explicit {
+				return symbiont.Errorf(symbiont.EINVALID, "%q is a sensitive category: consent must be explicit (set \"explicit\": true after showing a separate notice).", c.Category).
+					With("reason", "explicit_consent_required")
+			}
+			if bundled {
+				return symbiont.Errorf(symbiont.EINVALID, "%q is a sensitive category: consent to it must be given on its own, not bundled with other grants.", c.Category).
+					With("reason", "separate_consent_required")
+			}
+			c.LegalBasis = BasisExplicitConsent
+		}
+		if c.GPC && slices.Contains(symbiont.GPCPurposes, c.Purpose) {
+			if c.GPCOverride && c.Actor.Kind == symbiont.ActorConsumer {
+				c.Method = MethodWalletGPC
+				break
+			}
+			return symbiont.Errorf(symbiont.ECONFLICT, "The request carries a Global Privacy Control signal, which refuses %s; only the consumer can grant it, in their wallet.", c.Purpose).
+				With("reason", "gpc_refusal")
+		}
+	case StateWithdrawn, StateRefused:
+	default:
+		return symbiont.Errorf(symbiont.EINVALID, "state must be given, withdrawn or refused.").With("field", "state")
+	}
+	if c.LegalBasis == "" {
+		c.LegalBasis = BasisConsent
+	}
+	if c.LegalBasis != BasisConsent && c.LegalBasis != BasisExplicitConsent {
+		return symbiont.Errorf(symbiont.EINVALID, "legal_basis must be consent or explicit_consent.").With("field", "legal_basis")
+	}
+	if len(c.Evidence) > maxEvidenceBytes {
+		return symbiont.Errorf(symbiont.ETOOLARGE, "evidence is larger than %d bytes.", maxEvidenceBytes).With("field", "evidence")
+	}
+	if len(c.Evidence) > 0 && !json.Valid(c.Evidence) {
+		return symbiont.Errorf(symbiont.EINVALID, "evidence must be JSON.").With("field", "evidence")
+	}
+	if len(c.Jurisdiction) > 16 || len(c.Method) > 40 || len(c.Notice.ID) > 200 || len(c.Notice.Version) > 50 ||
+		len(c.Notice.Hash) > 200 || len(c.Notice.Language) > 35 || len(c.Notice.URL) > 2000 {
+		return symbiont.Errorf(symbiont.EINVALID, "A notice, method or jurisdiction field is too long.")
+	}
+	return nil
+}
+
+// Apply records the changes, all or none, in one transaction, each with a signed receipt.
+// With an idempotency key, a retried request returns the first outcome.
+func (s *Service) Apply(ctx context.Context, changes []*Change, idempotencyKey string) ([]*Result, error) {
+	if len(changes) == 0 {
+		return nil, symbiont.Errorf(symbiont.EINVALID, "No consent change given.")
+	}
+	if len(changes) > 100 {
+		return nil, symbiont.Errorf(symbiont.ETOOLARGE, "At most 100 consent changes in one request.")
+	}
+	for _, c := range changes {
+		if c.BrandID != changes[0].BrandID || c.Consumer != changes[0].Consumer {
+			return nil, symbiont.Errorf(symbiont.EINVALID, "All changes in one request must be for one consumer.")
+		}
+		if err := s.validate(ctx, c, len(changes) > 1); err != nil {
+			return nil, err
+		}
+	}
+	brandID := changes[0].BrandID
+	priv, issuer, err := s.keys.ReceiptKey(ctx, brandID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	var results []*Result
+	var restore []func()
+	err = s.db.Update(ctx, func(tx ServiceTx) error {
+		results = nil
+		if idempotencyKey != "" {
+			prev, err := tx.Idempotent(ctx, brandID, "consent", idempotencyKey)
+			if err != nil {
+				return err
+			}
+			if prev != "" {
+				return s.replay(ctx, tx, brandID, prev, &results)
+			}
+		}
+		ref := changes[0].Consumer
+		consumerID := ref.ID
+		if consumerID == 0 {
+			// Only a grant creates a consumer: withdrawing for someone unknown records nothing.
+			create := slices.ContainsFunc(changes, func(c *Change) bool { return c.State != StateWithdrawn })
+			consumerID, _, err = s.graph.Resolve(ctx, tx, brandID, ref.Kind, ref.Value, create, now)
+			if err != nil {
+				return err
+			}
+			if consumerID == 0 {
+				return symbiont.Errorf(symbiont.ENOTFOUND, "No consumer %q is known.", ref.Value)
+			}
+		} else if _, err := tx.Consumer(ctx, brandID, consumerID); err != nil {
+			return err
+		}
+		current, err := tx.CurrentConsents(ctx, brandID, consumerID)
+		if err != nil {
+			return err
+		}
+		byPair := map[[2]string]*Record{}
+		for _, r := range current {
+			byPair[[2]string{r.Category, r.Purpose}] = r
+		}
+		var receiptIDs []string
+		for _, c := range changes {
+			prev := byPair[[2]string{c.Category, c.Purpose}]
+			if c.State != StateGiven && (prev == nil || !prev.Active(now)) {
+				if prev == nil && c.State == StateWithdrawn {
+					return symbiont.Errorf(symbiont.ENOTFOUND, "There is no grant of %s for %s to withdraw.", c.Category, c.Purpose)
+				}
+				if prev != nil && prev.State == c.State {
+					results = append(results, &Result{Record: prev, ConsumerID: consumerID, Unchanged: true})
+					receiptIDs = append(receiptIDs, prev.ReceiptID)
+					continue
+				}
+			}
+			r := &Record{
+				ReceiptID: NewReceiptID(), BrandID: brandID, ConsumerID: consumerID, Category: c.Category, Purpose: c.Purpose,
+				State: c.State, At: now, Notice: c.Notice, LegalBasis: c.LegalBasis, Method: c.Method, Actor: c.Actor.Label(),
+				Jurisdiction: c.Jurisdiction, Explicit: c.Explicit, Evidence: c.Evidence,
+			}
+			if c.State == StateGiven {
+				r.ExpiresAt = now.AddDate(0, 0, c.DurationDays)
+			}
+			var previous string
+			if prev != nil {
+				previous = prev.ReceiptID
+			}
+			sub := s.subject(brandID, consumerID)
+			if r.Receipt, err = SignReceipt(claimsOf(r, issuer, sub, previous), priv); err != nil {
+				return err
+			}
+			if err := tx.InsertConsentRecord(ctx, r); err != nil {
+				return err
+			}
+			byPair[[2]string{c.Category, c.Purpose}] = r
+			if r.State != StateGiven {
+				// Deny from this moment, before the commit, so nothing slips in while it commits.
+				snap := s.Index.snapshot(brandID, consumerID)
+				restore = append(restore, func() { s.Index.restore(brandID, consumerID, snap) })
+				s.Index.Set(r)
+			}
+			results = append(results, &Result{Record: r, ConsumerID: consumerID})
+			receiptIDs = append(receiptIDs, r.ReceiptID)
+		}
+		if idempotencyKey != "" {
+			b, _ := json.Marshal(receiptIDs)
+			return tx.PutIdempotent(ctx, brandID, "consent", idempotencyKey, string(b), now)
+		}
+		return nil
+	})
+	if err != nil {
+		for i := len(restore) - 1; i >= 0; i-- {
+			restore[i]()
+		}
+		return nil, err
+	}
+	for _, res := range results {
+		if !res.Unchanged && res.Record.State == StateGiven {
+			s.Index.Set(res.Record)
+		}
+	}
+	return results, nil
+}
+
+// replay loads the outcome of an earlier request with the same idempotency key.
+func (s *Service) replay(ctx context.Context, tx ServiceTx, brandID int64, prev string, results *[]*Result) error {
+	var ids []string
+	if err := json.Unmarshal([]byte(prev), &ids); err != nil || len(ids) == 0 {
+		return fmt.Errorf("consent: idempotency record %q: %v", prev, err)
+	}
+	// The receipts name their consumer; find the records through the consumer's history.
+	return s.findReceipts(ctx, tx, brandID, ids, results)
+}
+
+func (s *Service) findReceipts(ctx context.Context, tx ServiceTx, brandID int64, ids []string, results *[]*Result) error {
+	for _, id := range ids {
+		r, err := tx.ConsentRecordByReceipt(ctx, brandID, id)
+		if err != nil {
+			return err
+		}
+		*results = append(*results, &Result{Record: r, ConsumerID: r.ConsumerID, Unchanged: true})
+	}
+	return nil
+}
+
+// subject is the receipt's pseudonym of the consumer.
+func (s *Service) subject(brandID, consumerID int64) string {
+	h := s.graph.Hash(brandID, "receipt_subject", strconv.FormatInt(consumerID, 10))
+	return "sub_" + base64.RawURLEncoding.EncodeToString(h[:15])
+}
+
+// NewReceiptID returns a fresh receipt id.
+func NewReceiptID() string {
+	b := make([]byte, 15)
+	rand.Read(b)
+	return "rcpt_" + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Current returns the consumer's current decisions.
+func (s *Service) Current(ctx context.Context, brandID, consumerID int64) ([]*Record, error) {
+	var out []*Record
+	err := s.db.View(ctx, func(tx ServiceTx) (err error) {
+		out, err = tx.CurrentConsents(ctx, brandID, consumerID)
+		return err
+	})
+	return out, err
+}
+
+// History returns every decision of the consumer, oldest first.
+func (s *Service) History(ctx context.Context, brandID, consumerID int64) ([]*Record, error) {
+	var out []*Record
+	err := s.db.View(ctx, func(tx ServiceTx) (err error) {
+		out, err = tx.ConsentHistory(ctx, brandID, consumerID)
+		return err
+	})
+	return out, err
+}
+
+// ExpireDue records the expiry of every grant whose duration has run out (the index already
+// denies them; this writes the history and receipts). It returns how many expired.
+func (s *Service) ExpireDue(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		now := s.clock.Now()
+		var due []*Record
+		if err := s.db.View(ctx, func(tx ServiceTx) (err error) {
+			due, err = tx.DueExpiries(ctx, now, 500)
+			return err
+		}); err != nil || len(due) == 0 {
+			return total, err
+		}
+		for _, d := range due {
+			priv, issuer, err := s.keys.ReceiptKey(ctx, d.BrandID)
+			if err != nil {
+				return total, err
+			}
+			r := &Record{ReceiptID: NewReceiptID(), BrandID: d.BrandID, ConsumerID: d.ConsumerID, Category: d.Category,
+				Purpose: d.Purpose, State: StateExpired, At: d.ExpiresAt, Notice: d.Notice, LegalBasis: d.LegalBasis,
+				Method: MethodExpiry, Actor: symbiont.ActorSystem, Jurisdiction: d.Jurisdiction}
+			if r.Receipt, err = SignReceipt(claimsOf(r, issuer, s.subject(d.BrandID, d.ConsumerID), d.ReceiptID), priv); err != nil {
+				return total, err
+			}
+			err = s.db.Update(ctx, func(tx ServiceTx) error {
+				// Re-check inside the transaction: the consumer may have renewed meanwhile.
+				cur, err := tx.CurrentConsents(ctx, d.BrandID, d.ConsumerID)
+				if err != nil {
+					return err
+				}
+				for _, c := range cur {
+					if c.Category == d.Category && c.Purpose == d.Purpose && c.ID == d.ID {
+						return tx.InsertConsentRecord(ctx, r)
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return total, err
+			}
+			s.Index.Set(r)
+			total++
+		}
+	}
+}
+
+// RefuseGPC records a Global Privacy Control signal for a consumer: every active grant for a
+// GPC purpose (marketing, partner sharing) becomes refused, except grants the consumer gave in
+// the wallet in spite of the signal. It costs a map lookup when there is nothing to refuse.
+func (s *Service) RefuseGPC(ctx context.Context, brandID, consumerID int64, actor symbiont.Actor) error {
+	pairs := s.Index.GPCRefusable(brandID, consumerID, symbiont.GPCPurposes, s.clock.Now())
+	if len(pairs) == 0 {
+		return nil
+	}
+	changes := make([]*Change, len(pairs))
+	for i, p := range pairs {
+		changes[i] = &Change{BrandID: brandID, Consumer: ConsumerRef{ID: consumerID}, Category: p[0], Purpose: p[1],
+			State: StateRefused, Method: MethodGPC, Actor: actor}
+	}
+	_, err := s.Apply(ctx, changes, "")
+	return err
+}
+
+// Signer returns a ReceiptKeys backed by a function; handy for wiring and tests.
+type ReceiptKeysFunc func(ctx context.Context, brandID int64) (ed25519.PrivateKey, string, error)
+
+// ReceiptKey calls f.
+func (f ReceiptKeysFunc) ReceiptKey(ctx context.Context, brandID int64) (ed25519.PrivateKey, string, error) {
+	return f(ctx, brandID)
+}

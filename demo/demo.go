@@ -1,0 +1,266 @@
+// Package demo seeds a realistic demo brand — Aurora Hotels & Resorts, a hotel group with rooms,
+// dining and a spa — with members, their consent decisions and their stays, all through the same
+// services the API uses (so the consent gate applies to the demo data too).
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/symbiont/symbiont"
+	"github.com/symbiont/symbiont/consent"
+	"github.com/symbiont/symbiont/identity"
+	"github.com/symbiont/symbiont/platform"
+	"github.com/symbiont/symbiont/segment"
+	"github.com/symbiont/symbiont/store"
+	"github.com/symbiont/symbiont/tenant"
+)
+
+// BrandName is the demo brand.
+const BrandName = "Aurora Hotels & Resorts"
+
+const brandSetting = "demo_brand_id"
+
+// Plan is the demo tracking plan.
+var Plan = map[string]map[string]string{
+	"events": {
+		"Room Booked": "purchases", "Stay Completed": "purchases", "Dining Reservation Made": "purchases",
+		"Spa Treatment Booked": "purchases", "Room Preference Updated": "preferences", "Review Submitted": "feedback",
+		"Checked In": "location", "Dietary Need Noted": "health", "App Opened": "device",
+	},
+	"traits": {
+		"email": "contact", "phone": "contact", "name": "profile", "firstName": "profile", "lastName": "profile",
+		"birthday": "profile", "language": "profile", "roomType": "preferences", "pillow": "preferences",
+		"dietary": "health", "city": "location",
+	},
+}
+
+type member struct {
+	id, first, last, email, phone, lang, city, room string
+}
+
+var members = []member{
+	{"guest-0001", "Mei", "Chen", "mei.chen@example.com", "+86 138 0013 8000", "zh-CN", "Shanghai", "Harbour-view king"},
+	{"guest-0002", "James", "Walker", "james.walker@example.com", "+1 415 555 0102", "en-US", "San Francisco", "Twin deluxe"},
+	{"guest-0003", "Li", "Wang", "li.wang@example.com", "+86 139 1234 5678", "zh-CN", "Beijing", "Garden suite"},
+	{"guest-0004", "Sofia", "Rossi", "sofia.rossi@example.com", "+39 06 555 0104", "en-US", "Rome", "Junior suite"},
+	{"guest-0005", "Hiroshi", "Tanaka", "hiroshi.tanaka@example.com", "+81 3 5555 0105", "en-US", "Tokyo", "Quiet king"},
+	{"guest-0006", "Amara", "Okafor", "amara.okafor@example.com", "+44 20 7946 0106", "en-US", "London", "Family room"},
+	{"guest-0007", "Xiao", "Liu", "xiao.liu@example.com", "+86 137 5555 0107", "zh-CN", "Shenzhen", "Executive king"},
+	{"guest-0008", "Emma", "Schmidt", "emma.schmidt@example.com", "+49 30 5555 0108", "en-US", "Berlin", "Spa suite"},
+}
+
+// Demo is what Seed made, for printing.
+type Demo struct {
+	BrandID     string
+	SecretKey   string
+	WriteKey    string
+	WalletURL   string
+	WalletUser  string
+	Members     int
+	Events      int
+	Reused      bool
+	WalletToken string
+}
+
+// Seed creates the demo brand and data, or, when the data directory already has them, issues
+// fresh keys for the existing demo brand.
+func Seed(ctx context.Context, p *platform.Platform) (*Demo, error) {
+	var existing []byte
+	if err := p.Store.View(ctx, func(tx store.Tx) (err error) {
+		existing, err = tx.Setting(ctx, brandSetting)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	d := &Demo{WalletUser: members[0].first + " " + members[0].last + " (" + members[0].id + ")", Members: len(members)}
+	var brandID int64
+	if existing != nil {
+		b, err := p.Tenants.BrandByPublicID(ctx, string(existing))
+		if err != nil {
+			return nil, err
+		}
+		brandID, d.BrandID, d.Reused = b.ID, b.PublicID, true
+		if d.SecretKey, _, err = p.Tenants.CreateKey(ctx, b.ID, tenant.KindSecret, "demo", nil); err != nil {
+			return nil, err
+		}
+		if d.WriteKey, _, err = p.Tenants.CreateKey(ctx, b.ID, tenant.KindWrite, "demo", nil); err != nil {
+			return nil, err
+		}
+	} else {
+		nb, err := p.Tenants.CreateBrand(ctx, BrandName)
+		if err != nil {
+			return nil, err
+		}
+		brandID, d.BrandID, d.SecretKey, d.WriteKey = nb.Brand.ID, nb.Brand.PublicID, nb.SecretKey, nb.WriteKey
+		if err := seedData(ctx, p, brandID, d); err != nil {
+			return nil, err
+		}
+		if err := p.Store.Update(ctx, func(tx store.Tx) error { return tx.PutSetting(ctx, brandSetting, []byte(d.BrandID)) }); err != nil {
+			return nil, err
+		}
+	}
+	var cid int64
+	if err := p.Store.View(ctx, func(tx store.Tx) (err error) {
+		cid, _, err = p.Graph.Resolve(ctx, tx, brandID, identity.KindUserID, members[0].id, false, p.Config.Clock.Now())
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	sess, err := p.Tenants.OpenSession(ctx, brandID, cid, tenant.MaxSessionTTL)
+	if err != nil {
+		return nil, err
+	}
+	d.WalletToken = sess.Token
+	d.WalletURL = p.Config.BaseURL + "/wallet?token=" + sess.Token
+	return d, nil
+}
+
+func seedData(ctx context.Context, p *platform.Platform, brandID int64, d *Demo) error {
+	plan, _ := json.Marshal(Plan)
+	if _, err := p.Ingest.PutPlan(ctx, brandID, plan); err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(2026, 11))
+	actor := symbiont.Actor{Kind: symbiont.ActorBrand, BrandID: brandID, KeyID: "demo-seed"}
+	notice := consent.Notice{ID: "aurora-membership-privacy", Version: "2026-10", Hash: "sha256:3f1c9a", Language: "en"}
+	grants := []struct {
+		cat, purpose string
+		share        float64
+	}{
+		{"purchases", "personalization", 1}, {"preferences", "personalization", 0.9}, {"profile", "service", 1},
+		{"contact", "service", 1}, {"browsing", "analytics", 0.7}, {"contact", "marketing", 0.5},
+		{"feedback", "product_research", 0.5}, {"location", "personalization", 0.4}, {"device", "analytics", 0.6},
+	}
+	now := p.Config.Clock.Now()
+	for i, m := range members {
+		ref := consent.ConsumerRef{Kind: identity.KindUserID, Value: m.id}
+		for _, g := range grants {
+			if i > 0 && rng.Float64() > g.share {
+				continue
+			}
+			days := []int{90, 180, 365, 730}[rng.IntN(4)]
+			if _, err := p.Consent.Apply(ctx, []*consent.Change{{BrandID: brandID, Consumer: ref, Category: g.cat, Purpose: g.purpose,
+				State: consent.StateGiven, DurationDays: days, Notice: notice, Method: consent.MethodBrand, Actor: actor, Jurisdiction: jurisdiction(m)}}, ""); err != nil {
+				return err
+			}
+		}
+		// Health data (dietary needs) needs explicit, separate consent: some members give it.
+		if i%3 == 0 {
+			if _, err := p.Consent.Apply(ctx, []*consent.Change{{BrandID: brandID, Consumer: ref, Category: "health", Purpose: "service",
+				State: consent.StateGiven, DurationDays: 365, Explicit: true, Notice: consent.Notice{ID: "aurora-dietary-needs", Version: "1", Language: "en"},
+				Method: consent.MethodBrand, Actor: actor, Jurisdiction: jurisdiction(m)}}, ""); err != nil {
+				return err
+			}
+		}
+		// One member changed their mind about marketing.
+		if i == 3 {
+			if _, err := p.Consent.Apply(ctx, []*consent.Change{{BrandID: brandID, Consumer: ref, Category: "contact", Purpose: "marketing",
+				State: consent.StateWithdrawn, Method: consent.MethodBrand, Actor: actor}}, ""); err != nil && symbiont.ErrorCode(err) != symbiont.ENOTFOUND {
+				return err
+			}
+		}
+		msgs := memberEvents(m, i, rng, now)
+		body, _ := json.Marshal(map[string]any{"batch": msgs})
+		batch, err := segment.ParseBatch(body)
+		if err != nil {
+			return err
+		}
+		res, err := p.Ingest.Ingest(ctx, brandID, batch, false, actor)
+		if err != nil {
+			return err
+		}
+		d.Events += res.Accepted
+	}
+	return nil
+}
+
+func jurisdiction(m member) string {
+	switch m.lang {
+	case "zh-CN":
+		return "CN"
+	}
+	return map[string]string{"San Francisco": "US-CA", "London": "GB", "Tokyo": "JP"}[m.city] + map[bool]string{true: "EU"}[m.city == "Rome" || m.city == "Berlin"]
+}
+
+// memberEvents is a member's history: an identify call, then stays with dining and spa.
+func memberEvents(m member, i int, rng *rand.Rand, now time.Time) []map[string]any {
+	ctx := map[string]any{"library": map[string]any{"name": "aurora-backend", "version": "3.2.0"}, "locale": m.lang}
+	n := 0
+	msg := func(typ string, at time.Time, fields map[string]any) map[string]any {
+		n++
+		out := map[string]any{"type": typ, "userId": m.id, "messageId": fmt.Sprintf("demo-%s-%03d", m.id, n),
+			"timestamp": at.UTC().Format(time.RFC3339), "context": ctx}
+		for k, v := range fields {
+			out[k] = v
+		}
+		return out
+	}
+	start := now.AddDate(0, -11, 0)
+	out := []map[string]any{msg("identify", start, map[string]any{"traits": map[string]any{
+		"firstName": m.first, "lastName": m.last, "email": m.email, "phone": m.phone, "language": m.lang, "city": m.city,
+		"roomType": m.room, "dietary": []string{"none", "vegetarian", "gluten-free", "nut allergy"}[i%4],
+	}})}
+	hotels := []string{"Aurora Shanghai Bund", "Aurora Kyoto Gardens", "Aurora Lisbon Riverside", "Aurora Sanya Bay"}
+	stays := 2 + rng.IntN(4)
+	for s := 0; s < stays; s++ {
+		at := start.Add(time.Duration(s+1) * time.Duration(40+rng.IntN(30)) * 24 * time.Hour)
+		hotel := hotels[rng.IntN(len(hotels))]
+		nights := 1 + rng.IntN(5)
+		rate := 180 + rng.IntN(400)
+		out = append(out,
+			msg("track", at.Add(-14*24*time.Hour), map[string]any{"event": "Room Booked", "properties": map[string]any{
+				"hotel": hotel, "room_type": m.room, "nights": nights, "revenue": float64(rate * nights), "currency": "USD", "booking_id": "AUR-" + strconv.Itoa(100000+rng.IntN(900000))}}),
+			msg("track", at, map[string]any{"event": "Checked In", "properties": map[string]any{"hotel": hotel, "city": hotelCity(hotel)}}),
+			msg("track", at.Add(20*time.Hour), map[string]any{"event": "Dining Reservation Made", "properties": map[string]any{
+				"restaurant": []string{"Lumen Grill", "Jade Garden", "Harbour Sushi"}[rng.IntN(3)], "covers": 1 + rng.IntN(4), "time": "19:30"}}),
+			msg("track", at.Add(time.Duration(nights)*24*time.Hour), map[string]any{"event": "Stay Completed", "properties": map[string]any{
+				"hotel": hotel, "nights": nights, "revenue": float64(rate * nights), "currency": "USD"}}),
+		)
+		if rng.IntN(2) == 0 {
+			out = append(out, msg("track", at.Add(30*time.Hour), map[string]any{"event": "Spa Treatment Booked", "properties": map[string]any{
+				"treatment": []string{"Hot stone massage", "Jade facial", "Aromatherapy"}[rng.IntN(3)], "minutes": 60, "revenue": 140.0, "currency": "USD"}}))
+		}
+		if rng.IntN(3) == 0 {
+			out = append(out, msg("track", at.Add(time.Duration(nights+1)*24*time.Hour), map[string]any{"event": "Review Submitted", "properties": map[string]any{
+				"hotel": hotel, "rating": 3 + rng.IntN(3), "text": "Lovely stay; the breakfast was excellent."}}))
+		}
+		out = append(out, msg("page", at.Add(-15*24*time.Hour), map[string]any{"name": "Offers", "properties": map[string]any{"path": "/offers/spring", "title": "Spring offers"}}))
+	}
+	out = append(out, msg("track", now.Add(-48*time.Hour), map[string]any{"event": "Room Preference Updated", "properties": map[string]any{"pillow": "buckwheat", "floor": "high"}}))
+	return out
+}
+
+func hotelCity(h string) string {
+	return map[string]string{"Aurora Shanghai Bund": "Shanghai", "Aurora Kyoto Gardens": "Kyoto", "Aurora Lisbon Riverside": "Lisbon", "Aurora Sanya Bay": "Sanya"}[h]
+}
+
+// Print writes the keys and links to try.
+func (d *Demo) Print(w io.Writer, baseURL, adminToken string) {
+	state := fmt.Sprintf("%d members and %d events seeded", d.Members, d.Events)
+	if d.Reused {
+		state = "existing demo data kept; fresh keys issued"
+	}
+	fmt.Fprintf(w, `
+Symbiont demo: %s (%s)
+  API             %s
+  Operator token  %s
+  Secret key      %s
+  Write key       %s
+  Wallet          %s
+                  (for %s; valid 24 hours)
+
+Try:
+  curl -s -H 'Authorization: Bearer %s' '%s/v1/consumers/guest-0001/data?purpose=personalization'
+  curl -s -u '%s:' %s/v1/track -d '{"userId":"guest-0001","event":"Spa Treatment Booked","properties":{"treatment":"Jade facial"}}'
+  curl -s -H 'Authorization: Bearer %s' %s/v1/me/export
+  curl -s -X DELETE -H 'Authorization: Bearer %s' %s/v1/me/consents/purchases/personalization
+
+`, BrandName, state, baseURL, adminToken, d.SecretKey, d.WriteKey, d.WalletURL, d.WalletUser,
+		d.SecretKey, baseURL, d.WriteKey, baseURL, d.WalletToken, baseURL, d.WalletToken, baseURL)
+}

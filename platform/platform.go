@@ -1,0 +1,242 @@
+// Package platform assembles Symbiont from its parts: it opens the store, loads the keys, builds
+// the services in dependency order and returns the HTTP handler. `symbiont serve` and the
+// end-to-end tests both start the platform through Open, so what is tested is what runs.
+package platform
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/symbiont/symbiont"
+	"github.com/symbiont/symbiont/access"
+	"github.com/symbiont/symbiont/api"
+	"github.com/symbiont/symbiont/consent"
+	"github.com/symbiont/symbiont/identity"
+	"github.com/symbiont/symbiont/ingest"
+	"github.com/symbiont/symbiont/store"
+	"github.com/symbiont/symbiont/store/postgres"
+	"github.com/symbiont/symbiont/store/sqlite"
+	"github.com/symbiont/symbiont/tenant"
+	"github.com/symbiont/symbiont/vault"
+)
+
+// Config is everything the platform needs to start.
+type Config struct {
+	DataDir     string // SQLite files and key material
+	PostgresDSN string // when set, PostgreSQL instead of SQLite
+	// MasterKey is the 32-byte key that wraps every data key. Empty: read DataDir/master.key,
+	// creating it on first start.
+	MasterKey  []byte
+	AdminToken string // operator token; empty: stored or generated
+	// RotateAdminToken generates a new operator token even if one is stored (demo mode).
+	RotateAdminToken bool
+	BaseURL          string
+	Version          string
+	Limits           api.Limits
+	MaxShared        int // over-merge guard; 0: identity.DefaultMaxShared
+	Writers          int // ingest writers; 0: 1 for SQLite, 4 for PostgreSQL
+	Clock            symbiont.Clock
+	Log              *slog.Logger
+	// ExpiryInterval is how often expired grants are recorded (0: 30 s; <0: never).
+	ExpiryInterval time.Duration
+}
+
+// Platform is a running Symbiont.
+type Platform struct {
+	Config   Config
+	Store    store.Store
+	Vault    *vault.Vault
+	Tenants  *tenant.Service
+	Consent  *consent.Service
+	Graph    *identity.Graph
+	Ingest   *ingest.Service
+	Access   *access.Service
+	API      *api.Server
+	Registry *prometheus.Registry
+	// GeneratedAdminToken is set when Open created the operator token: show it once.
+	GeneratedAdminToken string
+
+	handler  http.Handler
+	draining atomic.Bool
+	stop     context.CancelFunc
+	done     chan struct{}
+}
+
+// MasterKeyFile is the master key's file in the data directory.
+const MasterKeyFile = "master.key"
+
+// Open starts the platform.
+func Open(ctx context.Context, cfg Config) (*Platform, error) {
+	if cfg.Clock == nil {
+		cfg.Clock = symbiont.SystemClock{}
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Limits == (api.Limits{}) {
+		cfg.Limits = api.DefaultLimits
+	}
+	if cfg.ExpiryInterval == 0 {
+		cfg.ExpiryInterval = 30 * time.Second
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("platform: a data directory is required")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("platform: data directory: %w", err)
+	}
+	master := cfg.MasterKey
+	if master == nil {
+		var err error
+		if master, err = loadMasterKey(filepath.Join(cfg.DataDir, MasterKeyFile)); err != nil {
+			return nil, err
+		}
+	}
+	var st store.Store
+	var err error
+	writers := cfg.Writers
+	if cfg.PostgresDSN != "" {
+		st, err = postgres.Open(ctx, cfg.PostgresDSN, 0)
+		if writers == 0 {
+			writers = 4
+		}
+	} else {
+		st, err = sqlite.Open(ctx, cfg.DataDir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	p := &Platform{Config: cfg, Store: st, Registry: prometheus.NewRegistry(), done: make(chan struct{})}
+	p.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if p.Vault, err = vault.New(master, st.Keys(), cfg.Clock); err != nil {
+		st.Close()
+		return nil, err
+	}
+	p.Tenants = tenant.NewService(store.Narrow[tenant.Tx](st), p.Vault, cfg.Clock)
+	token := cfg.AdminToken
+	if token == "" && cfg.RotateAdminToken {
+		token = tenant.PrefixOperator + base64.RawURLEncoding.EncodeToString(vault.NewMasterKey())
+		p.GeneratedAdminToken = token
+	}
+	gen, err := p.Tenants.InitOperator(ctx, token)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if gen != "" {
+		p.GeneratedAdminToken = gen
+	}
+	p.Graph = identity.NewGraph(p.Vault.DeriveKey)
+	if cfg.MaxShared != 0 {
+		p.Graph.MaxShared = cfg.MaxShared
+	}
+	p.Consent = consent.NewService(store.Narrow[consent.ServiceTx](st), p.Graph, p.Tenants, cfg.Clock)
+	n, err := p.Consent.Load(ctx, st)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("platform: load consent index: %w", err)
+	}
+	cfg.Log.Info("consent index loaded", slog.Int("grants", n))
+	p.Ingest = ingest.NewService(st, p.Consent, p.Graph, p.Vault, cfg.Clock, cfg.Log, p.Registry, ingest.Options{Writers: writers})
+	p.Access = access.NewService(st, p.Consent, p.Graph, p.Vault, cfg.Clock)
+
+	p.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "symbiont_consent_index_consumers",
+		Help: "Consumers with at least one active grant in the in-memory index."}, func() float64 { return float64(p.Consent.Index.Len()) }))
+
+	s := api.NewServer(cfg.Log)
+	s.Tenants, s.Consent, s.Ingest, s.Access, s.Graph, s.Store = p.Tenants, p.Consent, p.Ingest, p.Access, p.Graph, st
+	s.Clock, s.BaseURL, s.Version, s.Limits, s.Registry = cfg.Clock, cfg.BaseURL, cfg.Version, cfg.Limits, p.Registry
+	s.Ready = func() bool { return !p.draining.Load() }
+	p.API = s
+	p.handler = s.Handler()
+
+	bg, stop := context.WithCancel(context.Background())
+	p.stop = stop
+	go p.background(bg)
+	return p, nil
+}
+
+// Handler is the platform's HTTP handler.
+func (p *Platform) Handler() http.Handler { return p.handler }
+
+// Drain marks the platform not ready (readyz fails) so load balancers stop sending traffic.
+func (p *Platform) Drain() { p.draining.Store(true) }
+
+// Close stops background work, commits queued events and closes the store. Call it after the
+// HTTP server has finished its in-flight requests.
+func (p *Platform) Close() error {
+	p.draining.Store(true)
+	p.stop()
+	<-p.done
+	p.Ingest.Close()
+	return p.Store.Close()
+}
+
+func (p *Platform) background(ctx context.Context) {
+	defer close(p.done)
+	if p.Config.ExpiryInterval < 0 {
+		<-ctx.Done()
+		return
+	}
+	t := time.NewTicker(p.Config.ExpiryInterval)
+	defer t.Stop()
+	for {
+		if n, err := p.Consent.ExpireDue(ctx); err != nil && ctx.Err() == nil {
+			p.Config.Log.Error("consent expiry sweep", slog.Any("err", err))
+		} else if n > 0 {
+			p.Config.Log.Info("consent grants expired", slog.Int("count", n))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// loadMasterKey reads the master key file, creating it (0600) with a fresh key on first start.
+func loadMasterKey(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		k := vault.NewMasterKey()
+		enc := base64.StdEncoding.EncodeToString(k) + "\n"
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("platform: create master key: %w", err)
+		}
+		if _, err := f.WriteString(enc); err != nil {
+			f.Close()
+			return nil, err
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return nil, err
+		}
+		return k, f.Close()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("platform: read master key: %w", err)
+	}
+	return ParseMasterKey(string(b))
+}
+
+// ParseMasterKey decodes a base64 master key (as in master.key or SYMBIONT_MASTER_KEY).
+func ParseMasterKey(s string) ([]byte, error) {
+	k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
+	if err != nil || len(k) != vault.KeySize {
+		return nil, fmt.Errorf("platform: the master key must be %d bytes, base64-encoded", vault.KeySize)
+	}
+	return k, nil
+}

@@ -1,0 +1,144 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/symbiont/symbiont/consent"
+	"github.com/symbiont/symbiont/store"
+)
+
+// InsertConsentRecord appends r to the history and makes it the current state.
+func (t *Tx) InsertConsentRecord(ctx context.Context, r *consent.Record) error {
+	err := t.queryRow(ctx, `INSERT INTO consent_records (receipt_id, brand_id, consumer_id, category, purpose, state, at, expires_at,
+		notice_id, notice_version, notice_hash, notice_language, notice_url, legal_basis, method, actor, jurisdiction, explicit, evidence, receipt)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		r.ReceiptID, r.BrandID, r.ConsumerID, r.Category, r.Purpose, r.State, ms(r.At), ms(r.ExpiresAt),
+		r.Notice.ID, r.Notice.Version, r.Notice.Hash, r.Notice.Language, r.Notice.URL, r.LegalBasis, r.Method, r.Actor,
+		r.Jurisdiction, boolInt(r.Explicit), string(r.Evidence), r.Receipt).Scan(&r.ID)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(ctx, `INSERT INTO consents (brand_id, consumer_id, category, purpose, state, expires_at, updated_at, record_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (consumer_id, category, purpose) DO UPDATE SET state = excluded.state, expires_at = excluded.expires_at,
+		updated_at = excluded.updated_at, record_id = excluded.record_id`,
+		r.BrandID, r.ConsumerID, r.Category, r.Purpose, r.State, ms(r.ExpiresAt), ms(r.At), r.ID)
+	return err
+}
+
+const recordCols = `r.id, r.receipt_id, r.brand_id, r.consumer_id, r.category, r.purpose, r.state, r.at, r.expires_at,
+	r.notice_id, r.notice_version, r.notice_hash, r.notice_language, r.notice_url, r.legal_basis, r.method, r.actor,
+	r.jurisdiction, r.explicit, r.evidence, r.receipt`
+
+func scanRecord(row interface{ Scan(...any) error }) (*consent.Record, error) {
+	var r consent.Record
+	var at, exp, explicit int64
+	var evidence string
+	if err := row.Scan(&r.ID, &r.ReceiptID, &r.BrandID, &r.ConsumerID, &r.Category, &r.Purpose, &r.State, &at, &exp,
+		&r.Notice.ID, &r.Notice.Version, &r.Notice.Hash, &r.Notice.Language, &r.Notice.URL, &r.LegalBasis, &r.Method, &r.Actor,
+		&r.Jurisdiction, &explicit, &evidence, &r.Receipt); err != nil {
+		return nil, err
+	}
+	r.At, r.ExpiresAt, r.Explicit = fromMS(at), fromMS(exp), explicit != 0
+	if evidence != "" {
+		r.Evidence = []byte(evidence)
+	}
+	return &r, nil
+}
+
+func (t *Tx) records(ctx context.Context, query string, args ...any) ([]*consent.Record, error) {
+	rows, err := t.query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*consent.Record
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// CurrentConsents returns the consumer's current record per category and purpose.
+func (t *Tx) CurrentConsents(ctx context.Context, brandID, consumerID int64) ([]*consent.Record, error) {
+	return t.records(ctx, `SELECT `+recordCols+` FROM consents c JOIN consent_records r ON r.id = c.record_id
+		WHERE c.brand_id = ? AND c.consumer_id = ? ORDER BY c.category, c.purpose`, brandID, consumerID)
+}
+
+// ConsentHistory returns the consumer's records, oldest first.
+func (t *Tx) ConsentHistory(ctx context.Context, brandID, consumerID int64) ([]*consent.Record, error) {
+	return t.records(ctx, `SELECT `+recordCols+` FROM consent_records r WHERE r.brand_id = ? AND r.consumer_id = ? ORDER BY r.id`, brandID, consumerID)
+}
+
+// DueExpiries returns up to limit given grants whose expiry has passed; none when limit ≤ 0
+// (PostgreSQL rejects a negative LIMIT where SQLite reads it as no limit).
+func (t *Tx) DueExpiries(ctx context.Context, now time.Time, limit int) ([]*consent.Record, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	return t.records(ctx, `SELECT `+recordCols+` FROM consents c JOIN consent_records r ON r.id = c.record_id
+		WHERE c.state = 'given' AND c.expires_at <> 0 AND c.expires_at <= ? ORDER BY c.expires_at LIMIT ?`, ms(now), limit)
+}
+
+// CustomTerms returns a brand's own categories and purposes.
+func (t *Tx) CustomTerms(ctx context.Context, brandID int64) ([]consent.Term, error) {
+	rows, err := t.query(ctx, `SELECT kind, name, label, description, dpv, sensitive FROM vocabulary WHERE brand_id = ? ORDER BY kind, name`, brandID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []consent.Term
+	for rows.Next() {
+		var term consent.Term
+		var sensitive int64
+		if err := rows.Scan(&term.Kind, &term.Name, &term.Label, &term.Description, &term.DPV, &sensitive); err != nil {
+			return nil, err
+		}
+		term.Sensitive = sensitive != 0
+		out = append(out, term)
+	}
+	return out, rows.Err()
+}
+
+// PutCustomTerm adds or updates a brand's own category or purpose.
+func (t *Tx) PutCustomTerm(ctx context.Context, brandID int64, term consent.Term) error {
+	_, err := t.exec(ctx, `INSERT INTO vocabulary (brand_id, kind, name, label, description, dpv, sensitive) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (brand_id, kind, name) DO UPDATE SET label = excluded.label, description = excluded.description,
+		dpv = excluded.dpv, sensitive = excluded.sensitive`,
+		brandID, term.Kind, term.Name, term.Label, term.Description, term.DPV, boolInt(term.Sensitive))
+	return err
+}
+
+// ForEachActiveConsent streams every current record in state given (outside any transaction,
+// from the reader pool), to build the in-memory index.
+func (db *DB) ForEachActiveConsent(ctx context.Context, fn func(r *consent.Record) error) error {
+	return db.View(ctx, func(tx store.Tx) error {
+		t := tx.(*Tx)
+		rows, err := t.query(ctx, `SELECT `+recordCols+` FROM consents c JOIN consent_records r ON r.id = c.record_id WHERE c.state = 'given'`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			r, err := scanRecord(rows)
+			if err != nil {
+				return err
+			}
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
+}
+
+// ConsentRecordByReceipt returns the record with the receipt id.
+func (t *Tx) ConsentRecordByReceipt(ctx context.Context, brandID int64, receiptID string) (*consent.Record, error) {
+	r, err := scanRecord(t.queryRow(ctx, `SELECT `+recordCols+` FROM consent_records r WHERE r.brand_id = ? AND r.receipt_id = ?`, brandID, receiptID))
+	return r, notFound(err, "Consent record")
+}

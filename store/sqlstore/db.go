@@ -1,0 +1,261 @@
+// Package sqlstore implements store.Tx over database/sql, once for both backends: queries are
+// written in the common subset of SQLite and PostgreSQL with ? placeholders, which the dialect
+// rewrites. store/sqlite and store/postgres open the connections, own the migrations and tune
+// each engine; everything a transaction does lives here, so both stores behave alike and pass
+// the same conformance suite.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/symbiont/symbiont"
+	"github.com/symbiont/symbiont/store"
+	"github.com/symbiont/symbiont/vault"
+)
+
+// Dialect says how one engine differs.
+type Dialect struct {
+	Name string // "sqlite" or "postgres"
+	// Numbered placeholders ($1, $2, …) instead of ?.
+	Numbered bool
+	// KeyTable is the table of consumers' data keys (for SQLite it lives in its own file).
+	KeyTable string
+	// PurgeKeys, when set, is a statement run on the key database after DeleteKeys that
+	// returns one row whose first column is non-zero when the purge could not complete. It
+	// removes destroyed keys from wherever else the engine still keeps them (for SQLite: the
+	// write-ahead log, which holds the key's pages until a checkpoint).
+	PurgeKeys string
+}
+
+// DB is an open store.
+type DB struct {
+	writer  *sql.DB // Update transactions
+	reader  *sql.DB // View transactions; may equal writer
+	keysDB  *sql.DB
+	dialect Dialect
+	keys    *keyStore
+	// beginWrite, when set, serialises writers in process (SQLite has one writer).
+	writeMu *sync.Mutex
+
+	queries sync.Map // query text → dialect text
+	closers []func() error
+}
+
+// Open wraps connections into a store. keysDB holds the data-key table; writeMu, if non-nil,
+// is held for the whole of each Update.
+func Open(writer, reader, keysDB *sql.DB, d Dialect, writeMu *sync.Mutex, closers ...func() error) *DB {
+	db := &DB{writer: writer, reader: reader, keysDB: keysDB, dialect: d, writeMu: writeMu, closers: closers}
+	db.keys = &keyStore{db: db}
+	return db
+}
+
+// Dialect names the backend.
+func (db *DB) Dialect() string { return db.dialect.Name }
+
+// Keys returns the data-key store.
+func (db *DB) Keys() vault.KeyStore { return db.keys }
+
+// Close closes every connection.
+func (db *DB) Close() error {
+	var errs []error
+	for _, c := range db.closers {
+		errs = append(errs, c())
+	}
+	return errors.Join(errs...)
+}
+
+// q returns query in the dialect's placeholder style.
+func (db *DB) q(query string) string {
+	if !db.dialect.Numbered {
+		return query
+	}
+	if v, ok := db.queries.Load(query); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	s := b.String()
+	if len(query) < 4096 { // don't cache generated multi-row statements of every size
+		db.queries.Store(query, s)
+	}
+	return s
+}
+
+// Update runs fn in a read-write transaction.
+func (db *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
+	if db.writeMu != nil {
+		db.writeMu.Lock()
+		defer db.writeMu.Unlock()
+	}
+	return db.run(ctx, db.writer, false, fn)
+}
+
+// View runs fn in a read-only transaction.
+func (db *DB) View(ctx context.Context, fn func(store.Tx) error) error {
+	return db.run(ctx, db.reader, true, fn)
+}
+
+func (db *DB) run(ctx context.Context, conn *sql.DB, readOnly bool, fn func(store.Tx) error) (err error) {
+	var opts *sql.TxOptions
+	if readOnly && db.dialect.Name == "postgres" {
+		opts = &sql.TxOptions{ReadOnly: true}
+	}
+	stx, err := conn.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("sqlstore: begin: %w", err)
+	}
+	tx := &Tx{db: db, tx: stx}
+	// Roll back unless committed: after a View, when fn returns an error, when it panics (the
+	// panic goes on up) and when its goroutine exits (runtime.Goexit, e.g. t.FailNow in a
+	// test), which recover does not see and which would otherwise leave the transaction open
+	// and its connection (on SQLite the only writer) taken for good. After Commit, Rollback is
+	// a no-op.
+	defer func() { _ = stx.Rollback() }()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if readOnly {
+		return nil
+	}
+	if err := stx.Commit(); err != nil {
+		return fmt.Errorf("sqlstore: commit: %w", err)
+	}
+	return nil
+}
+
+// Tx is a store transaction.
+type Tx struct {
+	db *DB
+	tx *sql.Tx
+}
+
+var _ store.Tx = (*Tx)(nil)
+
+func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(ctx, t.db.q(query), args...)
+}
+
+func (t *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(ctx, t.db.q(query), args...)
+}
+
+func (t *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(ctx, t.db.q(query), args...)
+}
+
+// notFound turns sql.ErrNoRows into a not_found application error.
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return symbiont.Errorf(symbiont.ENOTFOUND, "%s not found.", what)
+	}
+	return err
+}
+
+func ms(t time.Time) int64       { return symbiont.Millis(t) }
+func fromMS(v int64) time.Time   { return symbiont.FromMillis(v) }
+func boolInt(b bool) int64       { return map[bool]int64{false: 0, true: 1}[b] }
+func joinList(s []string) string { return strings.Join(s, ",") }
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
+
+// placeholders returns "(?,?,…),(…)" for rows×cols values.
+func placeholders(rows, cols int) string {
+	one := "(" + strings.TrimSuffix(strings.Repeat("?,", cols), ",") + ")"
+	return strings.TrimSuffix(strings.Repeat(one+",", rows), ",")
+}
+
+// inList returns "?,?,…" for n values and the values as []any.
+func inList[T any](vals []T) (string, []any) {
+	args := make([]any, len(vals))
+	for i, v := range vals {
+		args[i] = v
+	}
+	return strings.TrimSuffix(strings.Repeat("?,", len(vals)), ","), args
+}
+
+// Conn is a *sql.DB or *sql.Conn.
+type Conn interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+}
+
+// Migrate applies, in order, the numbered *.sql files of migrations not yet recorded in the
+// schema_migrations table of conn. Each file runs in its own transaction.
+func Migrate(ctx context.Context, conn Conn, migrations fs.FS, d Dialect) error {
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	names, err := fs.Glob(migrations, "*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		v, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migrate: %s: file names start with a version number", name)
+		}
+		var n int
+		q := `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`
+		if d.Numbered {
+			q = `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`
+		}
+		if err := conn.QueryRowContext(ctx, q, v).Scan(&n); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		if n > 0 {
+			continue
+		}
+		body, err := fs.ReadFile(migrations, name)
+		if err != nil {
+			return err
+		}
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			_ = tx.Rollback()
+			return fmt.Errorf("migrate: %s: %w", name, err)
+		}
+		ins := `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`
+		if d.Numbered {
+			ins = `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`
+		}
+		if _, err := tx.ExecContext(ctx, ins, v, time.Now().UnixMilli()); err != nil {
+			_ = tx.Rollback()
+			return fmt.Errorf("migrate: %s: %w", name, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migrate: %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+var errNoRows = sql.ErrNoRows
+
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }

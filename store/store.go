@@ -1,0 +1,106 @@
+// Package store declares the transaction interface Symbiont's services run on. It embeds the
+// narrow interfaces each concept declares (tenant.Tx, consent.Tx, identity.Tx) and adds the rows
+// the services own (events, tracking plans, the access log). store/sqlite and store/postgres
+// implement it; store/storetest is the conformance suite both pass.
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/symbiont/symbiont"
+	"github.com/symbiont/symbiont/consent"
+	"github.com/symbiont/symbiont/identity"
+	"github.com/symbiont/symbiont/tenant"
+	"github.com/symbiont/symbiont/vault"
+)
+
+// Event is one stored event: routing fields in clear, everything about the person sealed.
+type Event struct {
+	ID         int64
+	BrandID    int64
+	ConsumerID int64
+	Category   string
+	// MID is a 16-byte digest of the brand and the client's messageId: the dedup key.
+	MID        []byte
+	Timestamp  time.Time // as sent by the client (or received time when absent)
+	ReceivedAt time.Time
+	// KeyOwner is the consumer whose data key sealed Payload (differs from ConsumerID after a
+	// merge).
+	KeyOwner int64
+	// Payload is the message JSON sealed by the vault.
+	Payload []byte
+}
+
+// AccessRecord is one read of a consumer's data: who, for what purpose, which categories were
+// returned and which withheld, when.
+type AccessRecord struct {
+	ID         int64
+	BrandID    int64
+	ConsumerID int64
+	Actor      string // symbiont.Actor.Label()
+	Purpose    string
+	Categories []string // returned
+	Withheld   []string // asked for but withheld
+	Records    int      // number of items returned
+	Action     string   // "read", "export", "erase"
+	RequestID  string
+	At         time.Time
+}
+
+// Tx is a store transaction: every method a service may call inside Update or View.
+type Tx interface {
+	tenant.Tx
+	consent.Tx
+	identity.Tx
+
+	// InsertEvents stores events, skipping any whose (brand, MID) exists. It returns, per
+	// event, whether it was inserted (false: a duplicate) and sets ID on inserted ones.
+	InsertEvents(ctx context.Context, events []*Event) ([]bool, error)
+	// ConsumerEvents returns the consumer's events in the given categories (all when empty),
+	// oldest first, at most limit (no limit when ≤ 0).
+	ConsumerEvents(ctx context.Context, brandID, consumerID int64, categories []string, limit int) ([]*Event, error)
+	// DeleteConsumerData deletes the events, identifiers, consent state and wallet sessions
+	// of the given consumers, keeping consent history and access records (which hold no
+	// personal data in clear) as the brand's evidence. It returns the number of events deleted.
+	DeleteConsumerData(ctx context.Context, brandID int64, consumerIDs []int64, at time.Time) (int64, error)
+
+	TrackingPlan(ctx context.Context, brandID int64) (plan []byte, version int64, err error)
+	PutTrackingPlan(ctx context.Context, brandID int64, plan []byte, at time.Time) (version int64, err error)
+
+	InsertAccess(ctx context.Context, r *AccessRecord) error
+	AccessLog(ctx context.Context, brandID, consumerID int64, limit int) ([]*AccessRecord, error)
+}
+
+// Store is an open database.
+type Store interface {
+	symbiont.Transactor[Tx]
+	consent.Loader
+	// Keys returns the separate store of consumers' data keys (see package vault).
+	Keys() vault.KeyStore
+	// Dialect names the backend: "sqlite" or "postgres".
+	Dialect() string
+	Close() error
+}
+
+// Narrow returns s as a Transactor of a concept's narrow transaction type T, which store.Tx
+// must satisfy (checked when the function is instantiated with a T that Tx does not implement:
+// the assertion panics at the first use, and the conformance tests use every one).
+func Narrow[T any](s Store) symbiont.Transactor[T] { return narrowed[T]{s} }
+
+type narrowed[T any] struct{ s Store }
+
+func (n narrowed[T]) Update(ctx context.Context, fn func(T) error) error {
+	return n.s.Update(ctx, func(tx Tx) error { return fn(any(tx).(T)) })
+}
+
+func (n narrowed[T]) View(ctx context.Context, fn func(T) error) error {
+	return n.s.View(ctx, func(tx Tx) error { return fn(any(tx).(T)) })
+}
+
+// Compile-time proof that Tx satisfies every concept's Tx.
+var (
+	_ tenant.Tx   = Tx(nil)
+	_ consent.Tx  = Tx(nil)
+	_ identity.Tx = Tx(nil)
+)
