@@ -66,4 +66,5 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, typ string) erro
 	}{true, (*ingestResult)(res)})
 	return nil
 }
+
 type ingestResult = ingest.Result

@@ -38,14 +38,14 @@ const (
 
 // Methods: how consent was expressed.
 const (
-	MethodWallet = "wallet"     // by the consumer in the Symbiont wallet
+	MethodWallet = "wallet" // by the consumer in the Symbiont wallet
 	// MethodWalletGPC: in the wallet, by a consumer whose browser sent a GPC signal, after
 	// being told that this grant overrides it (CCPA regulations §7025(c)(3)).
 	MethodWalletGPC = "wallet_gpc_override"
-	MethodBrand  = "brand_ui"   // captured in the brand's own UI and recorded by its backend
-	MethodGPC    = "gpc_signal" // a Global Privacy Control signal (Sec-GPC: 1)
-	MethodExpiry = "expiry"     // the grant's duration ran out
-	MethodErase  = "erasure"    // the consumer erased their data
+	MethodBrand     = "brand_ui"   // captured in the brand's own UI and recorded by its backend
+	MethodGPC       = "gpc_signal" // a Global Privacy Control signal (Sec-GPC: 1)
+	MethodExpiry    = "expiry"     // the grant's duration ran out
+	MethodErase     = "erasure"    // the consumer erased their data
 )
 
 // Notice identifies the text the consumer was shown when deciding.

@@ -350,4 +350,3 @@ func (s *Service) OpenSession(ctx context.Context, brandID, consumerID int64, tt
 	}
 	return &OpenedSession{Session: sess, Token: token}, nil
 }
-

@@ -10,8 +10,8 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
-	"crypto/sha256"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -52,7 +52,7 @@ type Vault struct {
 	master    cipher.AEAD
 	masterRaw []byte
 	keys      KeyStore
-	clock  symbiont.Clock
+	clock     symbiont.Clock
 
 	mu       sync.RWMutex
 	cache    map[int64]cipher.AEAD
