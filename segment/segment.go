@@ -741,6 +741,9 @@ func (p *parser) check(m *rawMsg, out *Message, pl *plan, bl *batchLevel, single
 			raw, _ = appendUnquoted(nil, raw)
 		}
 		if typ = canonicalType(raw); typ == "" {
+			if len(raw) > 40 { // the detail may be logged; keep it short
+				raw = append(raw[:40:40], "..."...)
+			}
 			return merr("invalid_type", "unknown message type %q", raw)
 		}
 	default:

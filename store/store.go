@@ -21,7 +21,8 @@ type Event struct {
 	BrandID    int64
 	ConsumerID int64
 	Category   string
-	// MID is a 16-byte digest of the brand and the client's messageId: the dedup key.
+	// MID is a 16-byte digest of the brand and the client's messageId: with ConsumerID, the
+	// dedup key.
 	MID        []byte
 	Timestamp  time.Time // as sent by the client (or received time when absent)
 	ReceivedAt time.Time
@@ -54,7 +55,8 @@ type Tx interface {
 	consent.Tx
 	identity.Tx
 
-	// InsertEvents stores events, skipping any whose (brand, MID) exists. It returns, per
+	// InsertEvents stores events, skipping any whose (consumer, MID) exists: a message is
+	// deduplicated per consumer (MID digests the brand and the client's messageId). It returns, per
 	// event, whether it was inserted (false: a duplicate) and sets ID on inserted ones.
 	InsertEvents(ctx context.Context, events []*Event) ([]bool, error)
 	// ConsumerEvents returns the consumer's events in the given categories (all when empty),

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -121,6 +122,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rateIngest := fs.Float64("rate-ingest", envFloat("RATE_INGEST", api.DefaultLimits.IngestPerKey), "ingestion requests/s per write key (SYMBIONT_RATE_INGEST; 0: unlimited)")
 	rateAPI := fs.Float64("rate-api", envFloat("RATE_API", api.DefaultLimits.APIPerKey), "API requests/s per secret key (SYMBIONT_RATE_API)")
 	rateWallet := fs.Float64("rate-wallet", envFloat("RATE_WALLET", api.DefaultLimits.WalletPerUser), "requests/s per wallet session (SYMBIONT_RATE_WALLET)")
+	debugAddr := fs.String("debug-addr", env("DEBUG_ADDR", ""), "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060 (SYMBIONT_DEBUG_ADDR; off by default)")
 	drain := fs.Duration("shutdown-timeout", 30*time.Second, "how long to wait for in-flight requests on shutdown")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -181,6 +183,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	srv := &http.Server{Handler: p.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 120 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(h, slog.LevelWarn)}
+	if *debugAddr != "" {
+		go func() {
+			mux := http.NewServeMux()
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+			log.Info("pprof serving", slog.String("addr", *debugAddr))
+			log.Warn("pprof stopped", slog.Any("err", http.ListenAndServe(*debugAddr, mux)))
+		}()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("symbiont serving", slog.String("addr", ln.Addr().String()), slog.String("store", p.Store.Dialect()), slog.String("version", cfg.Version))

@@ -46,7 +46,10 @@ var dialect = sqlstore.Dialect{Name: "sqlite", KeyTable: "data_keys",
 
 func dsn(path string, write bool) string {
 	v := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)", "secure_delete(1)"} {
+	// cache_size and mmap_size keep the indexes' hot pages in memory; wal_autocheckpoint is
+	// raised so that a large group commit does not also checkpoint every time.
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)", "secure_delete(1)",
+		"cache_size(-65536)", "mmap_size(1073741824)", "wal_autocheckpoint(8192)"} {
 		v.Add("_pragma", p)
 	}
 	if write {

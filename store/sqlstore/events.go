@@ -14,17 +14,22 @@ import (
 // engines' parameter limits).
 const insertChunk = 200
 
-// InsertEvents stores events in multi-row statements, skipping duplicates of (MID).
+// InsertEvents stores events in multi-row statements, skipping duplicates of (consumer, MID).
 func (t *Tx) InsertEvents(ctx context.Context, events []*store.Event) ([]bool, error) {
 	inserted := make([]bool, len(events))
-	// A MID repeated within the call is a duplicate of its first occurrence.
-	first := make(map[string]int, len(events))
+	// A (consumer, MID) repeated within the call is a duplicate of its first occurrence.
+	type key struct {
+		consumer int64
+		mid      string
+	}
+	first := make(map[key]int, len(events))
 	var todo []int
 	for i, e := range events {
-		if _, dup := first[string(e.MID)]; dup {
+		k := key{e.ConsumerID, string(e.MID)}
+		if _, dup := first[k]; dup {
 			continue
 		}
-		first[string(e.MID)] = i
+		first[k] = i
 		todo = append(todo, i)
 	}
 	for start := 0; start < len(todo); start += insertChunk {
@@ -35,18 +40,18 @@ func (t *Tx) InsertEvents(ctx context.Context, events []*store.Event) ([]bool, e
 			args = append(args, e.BrandID, e.ConsumerID, e.Category, e.MID, ms(e.Timestamp), ms(e.ReceivedAt), e.KeyOwner, e.Payload)
 		}
 		rows, err := t.query(ctx, `INSERT INTO events (brand_id, consumer_id, category, mid, ts, received_at, key_owner, payload) VALUES `+
-			placeholders(len(part), 8)+` ON CONFLICT (mid) DO NOTHING RETURNING id, mid`, args...)
+			placeholders(len(part), 8)+` ON CONFLICT (consumer_id, mid) DO NOTHING RETURNING id, consumer_id, mid`, args...)
 		if err != nil {
 			return nil, err
 		}
 		for rows.Next() {
-			var id int64
+			var id, consumer int64
 			var mid []byte
-			if err := rows.Scan(&id, &mid); err != nil {
+			if err := rows.Scan(&id, &consumer, &mid); err != nil {
 				rows.Close()
 				return nil, err
 			}
-			i := first[string(mid)]
+			i := first[key{consumer, string(mid)}]
 			inserted[i] = true
 			events[i].ID = id
 		}

@@ -89,6 +89,8 @@ func (t *Tx) MergeConsumers(ctx context.Context, brandID, from, into int64, at t
 			WHERE i.brand_id = identifiers.brand_id AND i.kind = identifiers.kind AND i.hash = identifiers.hash AND i.consumer_id = ?)`,
 			[]any{brandID, from, into}},
 		{`UPDATE identifiers SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},
+		// The same message stored under both (a retry straddling the merge) is kept once.
+		{`DELETE FROM events WHERE brand_id = ? AND consumer_id = ? AND mid IN (SELECT mid FROM events WHERE consumer_id = ?)`, []any{brandID, from, into}},
 		{`UPDATE events SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},
 		// Per category and purpose the more recent decision wins.
 		{`DELETE FROM consents WHERE brand_id = ? AND consumer_id = ? AND EXISTS (SELECT 1 FROM consents f

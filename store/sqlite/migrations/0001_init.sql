@@ -143,8 +143,9 @@ CREATE TABLE events (
   key_owner   INTEGER NOT NULL,
   payload     BLOB NOT NULL
 );
-CREATE UNIQUE INDEX events_mid ON events(mid);
-CREATE INDEX events_consumer ON events(consumer_id, category, id);
+-- One index serves both dedup and per-consumer reads. Clients send random messageIds; keyed by
+-- consumer first, a commit dirties about one index page per consumer instead of one per event.
+CREATE UNIQUE INDEX events_consumer_mid ON events(consumer_id, mid);
 
 CREATE TABLE access_log (
   id          INTEGER PRIMARY KEY,
