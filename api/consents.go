@@ -107,13 +107,13 @@ type consentJSON struct {
 	Receipt  string               `json:"receipt"`
 }
 
-func (s *Server) writeResults(w http.ResponseWriter, consumer string, results []*consent.Result, single bool) {
+func (s *Server) writeResults(w http.ResponseWriter, r *http.Request, consumer string, results []*consent.Result, single bool) {
 	now := s.Clock.Now()
 	status := http.StatusOK
 	out := make([]consentJSON, len(results))
 	for i, res := range results {
-		if !res.Unchanged {
-			status = http.StatusCreated
+		if !res.Unchanged && r.Method == http.MethodPost {
+			status = http.StatusCreated // a new record; DELETE answers 200 either way
 		}
 		out[i] = consentJSON{Consumer: consumer, Consent: res.Record.Public(now), Receipt: res.Record.Receipt}
 	}
@@ -149,7 +149,7 @@ func (s *Server) brandConsent(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.writeResults(w, ref.Value, results, true)
+	s.writeResults(w, r, ref.Value, results, true)
 	return nil
 }
 
@@ -173,7 +173,7 @@ func (s *Server) brandWithdraw(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.writeResults(w, ref.Value, results, true)
+	s.writeResults(w, r, ref.Value, results, true)
 	return nil
 }
 
@@ -271,7 +271,7 @@ func (s *Server) myGrant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.writeResults(w, "", results, single)
+	s.writeResults(w, r, "", results, single)
 	return nil
 }
 
@@ -296,6 +296,6 @@ func (s *Server) myWithdraw(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.writeResults(w, "", results, true)
+	s.writeResults(w, r, "", results, true)
 	return nil
 }

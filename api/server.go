@@ -142,8 +142,20 @@ func (s *Server) Handler() http.Handler {
 	if s.Extra != nil {
 		s.Extra(mux)
 	}
-	// Unknown API paths get a JSON 404 rather than the mux's text one.
+	// Unknown API paths and methods get JSON errors rather than the mux's text ones.
 	h("/v1/", func(w http.ResponseWriter, r *http.Request) error {
+		var allow []string
+		for _, m := range []string{"GET", "POST", "PUT", "DELETE"} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "/v1/" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			return symbiont.Errorf(symbiont.EMETHOD, "%s is not allowed on %s; use %s.", r.Method, r.URL.Path, strings.Join(allow, " or "))
+		}
 		return symbiont.Errorf(symbiont.ENOTFOUND, "No such endpoint: %s %s.", r.Method, r.URL.Path)
 	})
 	return s.middleware(mux)

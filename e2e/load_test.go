@@ -38,10 +38,10 @@ type sentBatch struct {
 // reqRecord is the outcome of one request.
 type reqRecord struct {
 	batch  *sentBatch
-	start  time.Time // before the request was written
+	start  time.Time    // before the request was written
 	wrote  atomic.Int64 // UnixNano when the whole request was written (0 if never)
-	done   time.Time // the answer (or error) arrived
-	status int       // 0: transport error
+	done   time.Time    // the answer (or error) arrived
+	status int          // 0: transport error
 	body   []byte
 	err    error
 }
@@ -84,7 +84,7 @@ func (l *loadRun) makeBatch(client, n int, user string) *sentBatch {
 		id := newUUID()
 		b.ids = append(b.ids, id)
 		msgs[k] = trackMsg{Type: "track", Event: l.cfg.eventName, UserID: user, MessageID: id,
-			Timestamp: now.Add(time.Duration(k) * time.Millisecond).Format(time.RFC3339Nano),
+			Timestamp:  now.Add(time.Duration(k) * time.Millisecond).Format(time.RFC3339Nano),
 			Properties: map[string]any{"client": client, "batch": n, "seq": k, "revenue": 12.5, "sku": fmt.Sprintf("SKU-%d-%d-%d", client, n, k)}}
 	}
 	b.body, _ = json.Marshal(map[string]any{"batch": msgs})

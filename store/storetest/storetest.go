@@ -732,7 +732,9 @@ func testMerge(t *testing.T, s store.Store) {
 	})
 	// Events.
 	f1, i1, f2, o1 := event(a.ID, from, "email", "f1", 1), event(a.ID, into, "email", "i1", 2), event(a.ID, from, "location", "f2", 3), event(a.ID, other, "email", "o1", 4)
-	insertEvents(t, s, f1, i1, f2, o1)
+	// The same message stored under both (a retry straddling the merge) is kept once.
+	sameF, sameI := event(a.ID, from, "email", "same", 5), event(a.ID, into, "email", "same", 5)
+	insertEvents(t, s, f1, i1, f2, o1, sameF, sameI)
 	// Consents: the more recent decision per (category, purpose) wins, whichever side it is on.
 	intoOld := grant(a.ID, into, "email", "marketing", consent.StateWithdrawn, at(3))
 	fromNew := grant(a.ID, from, "email", "marketing", consent.StateGiven, at(5)) // from wins
@@ -770,7 +772,19 @@ func testMerge(t *testing.T, s store.Store) {
 
 		// Events moved; the key owner stays the consumer whose key sealed them.
 		evs := get[[]*store.Event](t)(tx.ConsumerEvents(ctx, a.ID, into, nil, 0))
-		eq(t, "ConsumerEvents(into) ids", eventIDs(evs), []int64{f1.ID, i1.ID, f2.ID})
+		var ids []int64
+		same := 0
+		for _, e := range evs {
+			if string(e.MID) == string(sameF.MID) {
+				same++
+			} else {
+				ids = append(ids, e.ID)
+			}
+		}
+		eq(t, "ConsumerEvents(into) ids", ids, []int64{f1.ID, i1.ID, f2.ID})
+		if same != 1 {
+			t.Errorf("a message stored under both consumers is under the merged one %d times, want once", same)
+		}
 		for _, e := range evs {
 			if e.ID == f1.ID && (e.ConsumerID != into || e.KeyOwner != from) {
 				t.Errorf("moved event: consumer %d key owner %d; want %d, %d", e.ConsumerID, e.KeyOwner, into, from)
@@ -956,6 +970,20 @@ func testInsertEvents(t *testing.T, s store.Store) {
 	})
 	got := consumerEvents(t, s, a.ID, c, nil, 0)
 	eq(t, "stored events", got, []*store.Event{e1, e2, e3, e4, e5, e6})
+
+	// Deduplication is per consumer: the same MID for another consumer is another event, across
+	// calls and within one.
+	c2, c3 := newConsumer(t, s, a.ID), newConsumer(t, s, a.ID)
+	o1 := event(a.ID, c2, "email", "m1", 1)
+	eq(t, "InsertEvents(stored MID, other consumer)", insertEvents(t, s, o1), []bool{true})
+	x2, x3, dx3 := event(a.ID, c2, "email", "shared", 1), event(a.ID, c3, "email", "shared", 1), event(a.ID, c3, "email", "shared", 2)
+	eq(t, "InsertEvents(MID for two consumers, then again)", insertEvents(t, s, x2, x3, dx3), []bool{true, true, false})
+	if o1.ID == 0 || x2.ID == 0 || x3.ID == 0 || x2.ID == x3.ID || dx3.ID != 0 {
+		t.Errorf("ids %d, %d, %d, %d: want three distinct, then 0", o1.ID, x2.ID, x3.ID, dx3.ID)
+	}
+	eq(t, "events of c2", consumerEvents(t, s, a.ID, c2, nil, 0), []*store.Event{o1, x2})
+	eq(t, "events of c3", consumerEvents(t, s, a.ID, c3, nil, 0), []*store.Event{x3})
+	eq(t, "events of c unchanged", eventIDs(consumerEvents(t, s, a.ID, c, nil, 0)), eventIDs(got))
 }
 
 func testInsertEventsChunks(t *testing.T, s store.Store) {
@@ -993,6 +1021,14 @@ func testInsertEventsChunks(t *testing.T, s store.Store) {
 			add("pre1")
 		}
 	}
+	// Every 7th message also for a second consumer: not a duplicate.
+	c2 := newConsumer(t, s, a.ID)
+	for i := 0; i < n; i += 7 {
+		e := event(a.ID, c2, "email", fmt.Sprintf("big%d", i), i)
+		pos := min(len(batch), i*3/2)
+		batch = slices.Insert(batch, pos, e)
+		want = slices.Insert(want, pos, true)
+	}
 	got := insertEvents(t, s, batch...)
 	eq(t, "InsertEvents(multi-chunk) flags", got, want)
 	ids := map[int64]bool{}
@@ -1006,6 +1042,9 @@ func testInsertEventsChunks(t *testing.T, s store.Store) {
 			}
 			ids[e.ID] = true
 		}
+	}
+	if got := len(consumerEvents(t, s, a.ID, c2, nil, 0)); got != (n+6)/7 {
+		t.Errorf("second consumer has %d events, want %d", got, (n+6)/7)
 	}
 	stored := consumerEvents(t, s, a.ID, c, nil, 0)
 	if len(stored) != len(pre)+len(newOnes) {
