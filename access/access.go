@@ -123,7 +123,11 @@ func (s *Service) Read(ctx context.Context, req Request) (*Data, error) {
 		}
 		if len(allowed) > 0 {
 			var err error
-			if events, err = tx.ConsumerEvents(ctx, req.BrandID, req.ConsumerID, allowed, 0); err != nil {
+			filter := allowed
+			if len(denied) == 0 && len(req.Categories) == 0 {
+				filter = nil // everything is allowed: no need to filter rows
+			}
+			if events, err = tx.ConsumerEvents(ctx, req.BrandID, req.ConsumerID, filter, 0); err != nil {
 				return err
 			}
 		}

@@ -30,7 +30,7 @@ func TestConsentLifecycle(t *testing.T) {
 	res := e.batch(b,
 		map[string]any{"type": "identify", "userId": "guest-1", "messageId": "id-1", "traits": map[string]any{"email": email, "name": "Mei"}},
 		track("guest-1", "Order Completed", map[string]any{"sku": "SKU-1", "revenue": 120.5, "note": marker}),
-		track("guest-1", "Review Submitted", map[string]any{"rating": 5}), // feedback: no grant
+		track("guest-1", "Review Submitted", map[string]any{"rating": 5}),   // feedback: no grant
 		track("guest-2", "Order Completed", map[string]any{"sku": "SKU-2"}), // unknown person
 		track("guest-1", "Not In Plan", nil),
 	)

@@ -9,152 +9,275 @@ import (
 // expiry check, with no I/O. It is loaded at start and updated by the same code that commits a
 // change: withdrawals before their transaction commits (so that nothing slips through while it
 // commits), grants after. Anything the index does not know is denied.
+//
+// A grant is packed into one uint64 (category and purpose as interned numbers, a flag, the
+// expiry in Unix seconds rounded down — so a grant ends up to a second early, never late), and
+// a consumer's first grants live inline in the map slot: a decision touches one or two cache
+// lines even with millions of consumers.
 type Index struct {
 	shards [indexShards]indexShard
+
+	termsMu sync.RWMutex
+	terms   map[string]uint64 // category and purpose names → numbers
 }
 
 const indexShards = 64
 
 type indexShard struct {
 	mu sync.RWMutex
-	m  map[consumerKey][]entry
+	m  map[consumerKey]grants
 }
 
 type consumerKey struct{ brand, consumer int64 }
 
-// entry is one active grant. Consumers hold few (categories × purposes), so a slice scan beats a
-// nested map.
-type entry struct {
-	category, purpose string
-	expires           int64 // Unix ms; 0 = no expiry
-	// gpcOverride marks a grant the consumer gave in the wallet while their browser sent a
-	// Global Privacy Control signal: their explicit choice, which later GPC signals respect.
-	gpcOverride bool
+// grants is a consumer's active grants: inline first, the rest in more.
+type grants struct {
+	inline [5]uint64
+	more   []uint64
 }
 
-func entryOf(r *Record) entry {
-	var exp int64
-	if !r.ExpiresAt.IsZero() {
-		exp = r.ExpiresAt.UnixMilli()
+// Packing of a grant: bits 0-31 expiry (Unix seconds, 0 = none), 32 the GPC-override flag,
+// 33-47 purpose number, 48-62 category number. Numbers start at 1, so a zero word is empty.
+const (
+	expiryMask  = 1<<32 - 1
+	gpcFlag     = 1 << 32
+	purposeBit  = 33
+	categoryBit = 48
+	termMask    = 1<<15 - 1
+)
+
+func (g *grants) each(fn func(w uint64) bool) {
+	for _, w := range g.inline {
+		if w != 0 && !fn(w) {
+			return
+		}
 	}
-	return entry{r.Category, r.Purpose, exp, r.Method == MethodWalletGPC}
+	for _, w := range g.more {
+		if !fn(w) {
+			return
+		}
+	}
+}
+
+func (g *grants) all() []uint64 {
+	var out []uint64
+	g.each(func(w uint64) bool { out = append(out, w); return true })
+	return out
+}
+
+func fromWords(ws []uint64) grants {
+	var g grants
+	n := copy(g.inline[:], ws)
+	if n < len(ws) {
+		g.more = append([]uint64(nil), ws[n:]...)
+	}
+	return g
 }
 
 // NewIndex returns an empty index.
 func NewIndex() *Index {
-	ix := &Index{}
+	ix := &Index{terms: map[string]uint64{}}
 	for i := range ix.shards {
-		ix.shards[i].m = make(map[consumerKey][]entry)
+		ix.shards[i].m = make(map[consumerKey]grants)
 	}
 	return ix
+}
+
+// term returns the number of a category or purpose name; with add false, 0 for unknown names.
+func (ix *Index) term(name string, add bool) uint64 {
+	ix.termsMu.RLock()
+	n := ix.terms[name]
+	ix.termsMu.RUnlock()
+	if n != 0 || !add {
+		return n
+	}
+	ix.termsMu.Lock()
+	defer ix.termsMu.Unlock()
+	if n = ix.terms[name]; n == 0 {
+		n = uint64(len(ix.terms) + 1)
+		if n > termMask {
+			panic("consent: more than 32767 distinct category and purpose names")
+		}
+		ix.terms[name] = n
+	}
+	return n
 }
 
 func (ix *Index) shard(consumer int64) *indexShard {
 	return &ix.shards[uint64(consumer)%indexShards]
 }
 
+func live(w uint64, now int64) bool {
+	exp := int64(w & expiryMask)
+	return exp == 0 || now < exp
+}
+
 // Allowed reports whether the consumer has an active grant for the category and purpose at now.
 func (ix *Index) Allowed(brand, consumer int64, category, purpose string, now time.Time) bool {
-	s := ix.shard(consumer)
-	n := now.UnixMilli()
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	for _, e := range s.m[consumerKey{brand, consumer}] {
-		if e.category == category && e.purpose == purpose {
-			return e.expires == 0 || n < e.expires
-		}
+	c, p := ix.term(category, false), ix.term(purpose, false)
+	if c == 0 || p == 0 {
+		return false
 	}
-	return false
+	want := c<<categoryBit | p<<purposeBit
+	const mask = termMask<<categoryBit | termMask<<purposeBit
+	n := now.Unix()
+	s := ix.shard(consumer)
+	s.mu.RLock()
+	g, ok := s.m[consumerKey{brand, consumer}]
+	s.mu.RUnlock()
+	if !ok {
+		return false
+	}
+	allowed := false
+	g.each(func(w uint64) bool {
+		if w&mask == want {
+			allowed = live(w, n)
+			return false
+		}
+		return true
+	})
+	return allowed
 }
 
 // AllowedAny reports whether the consumer has an active grant for the category for any purpose:
 // the test for storing data of that category at all.
 func (ix *Index) AllowedAny(brand, consumer int64, category string, now time.Time) bool {
-	s := ix.shard(consumer)
-	n := now.UnixMilli()
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	for _, e := range s.m[consumerKey{brand, consumer}] {
-		if e.category == category && (e.expires == 0 || n < e.expires) {
-			return true
-		}
+	c := ix.term(category, false)
+	if c == 0 {
+		return false
 	}
-	return false
+	const mask = termMask << categoryBit
+	want := c << categoryBit
+	n := now.Unix()
+	s := ix.shard(consumer)
+	s.mu.RLock()
+	g, ok := s.m[consumerKey{brand, consumer}]
+	s.mu.RUnlock()
+	if !ok {
+		return false
+	}
+	allowed := false
+	g.each(func(w uint64) bool {
+		if w&mask == want && live(w, n) {
+			allowed = true
+			return false
+		}
+		return true
+	})
+	return allowed
 }
 
 // GPCRefusable returns the active grants for the given purposes that a Global Privacy Control
 // signal refuses (all but those the consumer gave in spite of the signal), as [category, purpose].
 func (ix *Index) GPCRefusable(brand, consumer int64, purposes []string, now time.Time) [][2]string {
 	s := ix.shard(consumer)
-	n := now.UnixMilli()
 	s.mu.RLock()
-	defer s.mu.RUnlock()
-	var out [][2]string
-	for _, e := range s.m[consumerKey{brand, consumer}] {
-		if e.gpcOverride || (e.expires != 0 && n >= e.expires) {
-			continue
-		}
-		for _, p := range purposes {
-			if e.purpose == p {
-				out = append(out, [2]string{e.category, e.purpose})
-			}
+	g, ok := s.m[consumerKey{brand, consumer}]
+	s.mu.RUnlock()
+	if !ok {
+		return nil
+	}
+	want := map[uint64]string{}
+	for _, p := range purposes {
+		if n := ix.term(p, false); n != 0 {
+			want[n] = p
 		}
 	}
+	n := now.Unix()
+	var out [][2]string
+	g.each(func(w uint64) bool {
+		if w&gpcFlag == 0 && live(w, n) {
+			if p, ok := want[w>>purposeBit&termMask]; ok {
+				out = append(out, [2]string{ix.name(w >> categoryBit & termMask), p})
+			}
+		}
+		return true
+	})
 	return out
+}
+
+func (ix *Index) name(n uint64) string {
+	ix.termsMu.RLock()
+	defer ix.termsMu.RUnlock()
+	for k, v := range ix.terms {
+		if v == n {
+			return k
+		}
+	}
+	return ""
+}
+
+func (ix *Index) pack(r *Record) uint64 {
+	w := ix.term(r.Category, true)<<categoryBit | ix.term(r.Purpose, true)<<purposeBit
+	if !r.ExpiresAt.IsZero() {
+		exp := r.ExpiresAt.Unix()
+		if exp <= 0 {
+			exp = 1 // expired before 1970: treat as long expired, not as "no expiry"
+		}
+		w |= uint64(min(exp, expiryMask))
+	}
+	if r.Method == MethodWalletGPC {
+		w |= gpcFlag
+	}
+	return w
 }
 
 // Set records r's state for its consumer, category and purpose: an active grant is added or
 // replaced, anything else removes the grant.
 func (ix *Index) Set(r *Record) {
+	const mask = termMask<<categoryBit | termMask<<purposeBit
+	w := ix.pack(r)
 	s := ix.shard(r.ConsumerID)
 	k := consumerKey{r.BrandID, r.ConsumerID}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old := s.m[k]
-	next := make([]entry, 0, len(old)+1)
-	for _, e := range old {
-		if e.category != r.Category || e.purpose != r.Purpose {
-			next = append(next, e)
+	g := s.m[k]
+	var next []uint64
+	g.each(func(old uint64) bool {
+		if old&mask != w&mask {
+			next = append(next, old)
 		}
-	}
+		return true
+	})
 	if r.State == StateGiven {
-		next = append(next, entryOf(r))
+		next = append(next, w)
 	}
 	if len(next) == 0 {
 		delete(s.m, k)
 	} else {
-		s.m[k] = next
+		s.m[k] = fromWords(next)
 	}
 }
 
-// snapshot returns the consumer's entries, for restoring after a failed change.
-func (ix *Index) snapshot(brand, consumer int64) []entry {
+// snapshot returns the consumer's grants, for restoring after a failed change.
+func (ix *Index) snapshot(brand, consumer int64) []uint64 {
 	s := ix.shard(consumer)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.m[consumerKey{brand, consumer}]
+	g := s.m[consumerKey{brand, consumer}]
+	return g.all()
 }
 
-func (ix *Index) restore(brand, consumer int64, es []entry) {
+func (ix *Index) restore(brand, consumer int64, ws []uint64) {
 	s := ix.shard(consumer)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(es) == 0 {
+	if len(ws) == 0 {
 		delete(s.m, consumerKey{brand, consumer})
 	} else {
-		s.m[consumerKey{brand, consumer}] = es
+		s.m[consumerKey{brand, consumer}] = fromWords(ws)
 	}
 }
 
 // Replace sets the consumer's grants to exactly the active ones among current (after a merge).
 func (ix *Index) Replace(brand, consumer int64, current []*Record) {
-	var es []entry
+	var ws []uint64
 	for _, r := range current {
 		if r.State == StateGiven {
-			es = append(es, entryOf(r))
+			ws = append(ws, ix.pack(r))
 		}
 	}
-	ix.restore(brand, consumer, es)
+	ix.restore(brand, consumer, ws)
 }
 
 // Forget drops every grant of the consumer (erasure, or merged away).

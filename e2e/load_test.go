@@ -25,6 +25,7 @@ type loadConfig struct {
 	batches   int      // per client
 	perBatch  int      // events per batch
 	eventName string
+	firstN    int // number of each client's first batch (to tell rounds apart)
 }
 
 // sentBatch is one request body and the messageIds in it.
@@ -94,7 +95,7 @@ func (l *loadRun) makeBatch(client, n int, user string) *sentBatch {
 func (l *loadRun) client(t testing.TB, i int, user string) {
 	defer l.wg.Done()
 	auth := basic(l.cfg.writeKey)
-	for n := 0; n < l.cfg.batches; n++ {
+	for n := l.cfg.firstN; n < l.cfg.firstN+l.cfg.batches; n++ {
 		b := l.makeBatch(i, n, user)
 		rec := &reqRecord{batch: b}
 		req, _ := http.NewRequest("POST", l.cfg.base+"/v1/batch", bytes.NewReader(b.body))
@@ -194,24 +195,41 @@ func storedIDs(t testing.TB, s *server, sk string, users []string) map[string]in
 	return counts
 }
 
+// outcome is a sent batch and whether it was acknowledged (answered 200).
+type outcome struct {
+	batch *sentBatch
+	acked bool
+}
+
+func (l *loadRun) outcomes() []outcome {
+	var out []outcome
+	for _, r := range l.all() {
+		out = append(out, outcome{r.batch, r.status == http.StatusOK})
+	}
+	return out
+}
+
 // checkDurable asserts the durability contract: every acknowledged event is stored exactly
 // once, nothing is stored twice, nothing is stored that was not sent, and a batch is stored
 // whole or not at all (it is committed in one transaction).
-func checkDurable(t testing.TB, l *loadRun, stored map[string]int) {
+func checkDurable(t testing.TB, batches []outcome, stored map[string]int) {
 	t.Helper()
 	sent := map[string]bool{}
-	for _, r := range l.all() {
-		for _, id := range r.batch.ids {
+	for _, o := range batches {
+		for _, id := range o.batch.ids {
 			sent[id] = true
 		}
 	}
 	missing, dupes := 0, 0
-	for _, b := range l.acked() {
-		for _, id := range b.ids {
+	for _, o := range batches {
+		if !o.acked {
+			continue
+		}
+		for _, id := range o.batch.ids {
 			switch n := stored[id]; {
 			case n == 0:
 				if missing++; missing <= 5 {
-					t.Errorf("acknowledged event %s (client %d, batch %d) is missing after restart", id, b.client, b.n)
+					t.Errorf("acknowledged event %s (client %d, batch %d) is missing after restart", id, o.batch.client, o.batch.n)
 				}
 			case n > 1:
 				if dupes++; dupes <= 5 {
@@ -233,18 +251,18 @@ func checkDurable(t testing.TB, l *loadRun, stored map[string]int) {
 			}
 		}
 	}
-	for _, r := range l.all() {
-		if r.status == http.StatusOK {
+	for _, o := range batches {
+		if o.acked {
 			continue
 		}
 		n := 0
-		for _, id := range r.batch.ids {
+		for _, id := range o.batch.ids {
 			if stored[id] > 0 {
 				n++
 			}
 		}
-		if n != 0 && n != len(r.batch.ids) {
-			t.Errorf("unacknowledged batch (client %d, batch %d) stored in part: %d of %d events", r.batch.client, r.batch.n, n, len(r.batch.ids))
+		if n != 0 && n != len(o.batch.ids) {
+			t.Errorf("unacknowledged batch (client %d, batch %d) stored in part: %d of %d events", o.batch.client, o.batch.n, n, len(o.batch.ids))
 		}
 	}
 }

@@ -32,6 +32,7 @@ func open(t *testing.T, dsn string) store.Store {
 }
 
 func TestConformance(t *testing.T) {
+	storetest.RequirePostgres(t)
 	storetest.Run(t, func(t *testing.T) store.Store {
 		return open(t, storetest.PostgresDSN(t))
 	})
@@ -117,7 +118,7 @@ func TestReopenKeepsData(t *testing.T) {
 // defaults to en_US.utf8): the schema must not inherit it. Skipped when the server cannot
 // create such a database.
 func TestConformanceLinguisticLocale(t *testing.T) {
-	storetest.PostgresDSN(t) // skips, or fails in CI, when PostgreSQL is unreachable
+	storetest.RequirePostgres(t)
 	base := storetest.PostgresBaseDSN()
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {

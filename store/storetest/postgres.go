@@ -27,9 +27,9 @@ const (
 var unreachable sync.Map // base DSN → error
 
 // PostgresDSN returns a DSN to a fresh, empty schema of the test PostgreSQL database (see
-// PostgresBaseDSN): search_path is set to the schema, so
-// everything created through the DSN lands in it. The schema is dropped when t ends; register
-// the store's Close with t.Cleanup after calling PostgresDSN so that it runs first.
+// PostgresBaseDSN): search_path is set to the schema, so everything created through the DSN
+// lands in it. The schema is dropped when t ends; register the store's Close with t.Cleanup
+// after calling PostgresDSN so that it runs first.
 //
 // When PostgreSQL cannot be reached, t is skipped, or failed when $CI is true.
 func PostgresDSN(t testing.TB) string {
@@ -46,9 +46,18 @@ func PostgresBaseDSN() string {
 	return DefaultPostgresDSN
 }
 
-// PostgresSchemaDSN is PostgresDSN for the database at base: it returns a DSN to a fresh schema
-// there, dropped when t ends, and skips (fails when $CI is true) t when base is unreachable.
-func PostgresSchemaDSN(t testing.TB, base string) string {
+// RequirePostgres skips t (fails it when $CI is true) unless the test database (see
+// PostgresBaseDSN) is reachable: call it first in a test whose subtests each take a
+// PostgresDSN, so that the test is skipped once rather than subtest by subtest.
+func RequirePostgres(t testing.TB) {
+	t.Helper()
+	base := PostgresBaseDSN()
+	conn := connect(t, base)
+	conn.Close(context.Background())
+}
+
+// connect connects to base, or skips or fails t when it cannot.
+func connect(t testing.TB, base string) *pgx.Conn {
 	t.Helper()
 	if err, ok := unreachable.Load(base); ok {
 		postgresUnreachable(t, base, err.(error))
@@ -60,7 +69,17 @@ func PostgresSchemaDSN(t testing.TB, base string) string {
 		unreachable.Store(base, err)
 		postgresUnreachable(t, base, err)
 	}
+	return conn
+}
+
+// PostgresSchemaDSN is PostgresDSN for the database at base: it returns a DSN to a fresh schema
+// there, dropped when t ends, and skips (fails when $CI is true) t when base is unreachable.
+func PostgresSchemaDSN(t testing.TB, base string) string {
+	t.Helper()
+	conn := connect(t, base)
 	defer conn.Close(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 
 	var b [8]byte
 	_, _ = rand.Read(b[:])
