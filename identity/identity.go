@@ -62,7 +62,8 @@ type Tx interface {
 	// LinkIdentifier links an identifier to a consumer; linking twice is a no-op.
 	LinkIdentifier(ctx context.Context, id *Identifier) error
 	ConsumerIdentifiers(ctx context.Context, brandID, consumerID int64) ([]*Identifier, error)
-	// MergeConsumers moves everything of consumer from into consumer into: identifiers, events,
+	// MergeConsumers moves everything of consumer from into consumer into: identifiers, events
+	// (which a store may re-key),
 	// consent (the more recent decision per category and purpose wins) and access records, and
 	// marks from as merged.
 	MergeConsumers(ctx context.Context, brandID, from, into int64, at time.Time) error

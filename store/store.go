@@ -60,7 +60,7 @@ type Tx interface {
 	// event, whether it was inserted (false: a duplicate) and sets ID on inserted ones.
 	InsertEvents(ctx context.Context, events []*Event) ([]bool, error)
 	// ConsumerEvents returns the consumer's events in the given categories (all when empty),
-	// oldest first, at most limit (no limit when ≤ 0).
+	// in arrival order (ReceivedAt, then ID), at most limit (no limit when ≤ 0).
 	ConsumerEvents(ctx context.Context, brandID, consumerID int64, categories []string, limit int) ([]*Event, error)
 	// DeleteConsumerData deletes the events, identifiers, consent state and wallet sessions
 	// of the given consumers, keeping consent history and access records (which hold no

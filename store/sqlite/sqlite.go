@@ -41,15 +41,17 @@ var dialect = sqlstore.Dialect{Name: "sqlite", KeyTable: "data_keys",
 	// A destroyed key's pages stay in keys.db-wal until a checkpoint (which, with the
 	// default auto-checkpoint, may be much later): copy them into keys.db, where secure_delete
 	// has zeroed the key, and truncate the log. The row is (busy, log frames, checkpointed).
-	PurgeKeys: "PRAGMA wal_checkpoint(TRUNCATE)",
+	PurgeKeys:       "PRAGMA wal_checkpoint(TRUNCATE)",
+	ClusteredEvents: true,
 }
 
 func dsn(path string, write bool) string {
 	v := url.Values{}
-	// cache_size and mmap_size keep the indexes' hot pages in memory; wal_autocheckpoint is
+	// cache_size and mmap_size keep the hot pages in memory; temp_store keeps statement
+	// journals (multi-row inserts open one) off the disk; wal_autocheckpoint is
 	// raised so that a large group commit does not also checkpoint every time.
 	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)", "secure_delete(1)",
-		"cache_size(-65536)", "mmap_size(1073741824)", "wal_autocheckpoint(8192)"} {
+		"cache_size(-65536)", "mmap_size(1073741824)", "wal_autocheckpoint(8192)", "temp_store(MEMORY)"} {
 		v.Add("_pragma", p)
 	}
 	if write {

@@ -34,6 +34,10 @@ type Dialect struct {
 	// removes destroyed keys from wherever else the engine still keeps them (for SQLite: the
 	// write-ahead log, which holds the key's pages until a checkpoint).
 	PurgeKeys string
+	// ClusteredEvents: the engine's events table is clustered by its integer key, and the
+	// store assigns ids as consumer_id << SeqBits | sequence so that a consumer's events are
+	// contiguous (SQLite). Otherwise ids come from the database (PostgreSQL).
+	ClusteredEvents bool
 }
 
 // DB is an open store.

@@ -3,11 +3,12 @@ package sqlstore
 import (
 	"cmp"
 	"context"
-	"slices"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/store"
 	"github.com/symbiont/symbiont/vault"
 )
@@ -15,6 +16,15 @@ import (
 // insertChunk bounds the rows of one multi-row INSERT (9 values a row stays far below both
 // engines' parameter limits).
 const insertChunk = 200
+
+// SeqBits is the width of the per-consumer sequence in clustered event ids: a consumer may
+// hold up to 16,777,215 events, and consumer ids must stay below 2^39.
+const SeqBits = 24
+
+const seqMask = 1<<SeqBits - 1
+
+// eventRange is the id range of a consumer's events in a clustered table: [lo, hi).
+func eventRange(consumer int64) (lo, hi int64) { return consumer << SeqBits, (consumer + 1) << SeqBits }
 
 // InsertEvents stores events in multi-row statements, skipping duplicates of (consumer, MID).
 func (t *Tx) InsertEvents(ctx context.Context, events []*store.Event) ([]bool, error) {
@@ -34,15 +44,30 @@ func (t *Tx) InsertEvents(ctx context.Context, events []*store.Event) ([]bool, e
 		first[k] = i
 		todo = append(todo, i)
 	}
+	clustered := t.db.dialect.ClusteredEvents
+	var ids []int64
+	if clustered {
+		var err error
+		if ids, err = t.assignIDs(ctx, events, todo); err != nil {
+			return nil, err
+		}
+	}
+	cols, n := `brand_id, consumer_id, category, mid, ts, received_at, key_owner, payload`, 8
+	if clustered {
+		cols, n = `id, `+cols, 9
+	}
 	for start := 0; start < len(todo); start += insertChunk {
 		part := todo[start:min(start+insertChunk, len(todo))]
-		args := make([]any, 0, len(part)*8)
-		for _, i := range part {
+		args := make([]any, 0, len(part)*n)
+		for j, i := range part {
 			e := events[i]
+			if clustered {
+				args = append(args, ids[start+j])
+			}
 			args = append(args, e.BrandID, e.ConsumerID, e.Category, e.MID, ms(e.Timestamp), ms(e.ReceivedAt), e.KeyOwner, e.Payload)
 		}
-		rows, err := t.query(ctx, `INSERT INTO events (brand_id, consumer_id, category, mid, ts, received_at, key_owner, payload) VALUES `+
-			placeholders(len(part), 8)+` ON CONFLICT (consumer_id, mid) DO NOTHING RETURNING id, consumer_id, mid`, args...)
+		rows, err := t.query(ctx, `INSERT INTO events (`+cols+`) VALUES `+
+			placeholders(len(part), n)+` ON CONFLICT (consumer_id, mid) DO NOTHING RETURNING id, consumer_id, mid`, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -67,12 +92,45 @@ func (t *Tx) InsertEvents(ctx context.Context, events []*store.Event) ([]bool, e
 	return inserted, nil
 }
 
-// ConsumerEvents returns a consumer's events in the given categories, oldest first. The rows
-// come off the (consumer_id, mid) index and are ordered here: sorting pointers in Go is far
-// cheaper than having the engine sort rows with their payloads.
+// assignIDs gives each event to insert the next ids of its consumer's range, in order.
+// Duplicates skipped by the insert leave gaps, which nothing minds.
+func (t *Tx) assignIDs(ctx context.Context, events []*store.Event, todo []int) ([]int64, error) {
+	next := map[int64]int64{}
+	ids := make([]int64, len(todo))
+	for j, i := range todo {
+		c := events[i].ConsumerID
+		if c <= 0 || c >= 1<<(63-SeqBits) {
+			return nil, fmt.Errorf("sqlstore: consumer id %d out of range for clustered events", c)
+		}
+		id, ok := next[c]
+		if !ok {
+			lo, hi := eventRange(c)
+			if err := t.queryRow(ctx, `SELECT COALESCE(MAX(id), ?) FROM events WHERE id >= ? AND id < ?`, lo, lo, hi).Scan(&id); err != nil {
+				return nil, err
+			}
+		}
+		id++
+		if id&seqMask == 0 {
+			return nil, symbiont.Errorf(symbiont.ECONFLICT, "Consumer %d holds the maximum of %d events.", c, seqMask)
+		}
+		next[c] = id
+		ids[j] = id
+	}
+	return ids, nil
+}
+
+// ConsumerEvents returns a consumer's events in the given categories, oldest first (by
+// arrival). In a clustered table they are one range scan; otherwise they come off the
+// (consumer_id, mid) index. Sorting pointers in Go is far cheaper than having the engine sort
+// rows with their payloads.
 func (t *Tx) ConsumerEvents(ctx context.Context, brandID, consumerID int64, categories []string, limit int) ([]*store.Event, error) {
 	q := `SELECT id, category, mid, ts, received_at, key_owner, payload FROM events WHERE consumer_id = ? AND brand_id = ?`
 	args := []any{consumerID, brandID}
+	if t.db.dialect.ClusteredEvents {
+		lo, hi := eventRange(consumerID)
+		q = `SELECT id, category, mid, ts, received_at, key_owner, payload FROM events WHERE id >= ? AND id < ? AND brand_id = ?`
+		args = []any{lo, hi, brandID}
+	}
 	if len(categories) > 0 {
 		in, cargs := inList(categories)
 		q += ` AND category IN (` + in + `)`
@@ -96,7 +154,13 @@ func (t *Tx) ConsumerEvents(ctx context.Context, brandID, consumerID int64, cate
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	slices.SortFunc(out, func(a, b *store.Event) int { return cmp.Compare(a.ID, b.ID) })
+	// Arrival order; after a merge the two consumers' events interleave by time.
+	slices.SortStableFunc(out, func(a, b *store.Event) int {
+		if c := a.ReceivedAt.Compare(b.ReceivedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
 	if limit > 0 && len(out) > limit {
 		out = out[:limit]
 	}

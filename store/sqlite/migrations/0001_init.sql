@@ -132,6 +132,8 @@ CREATE TABLE consents (
 );
 CREATE INDEX consents_due ON consents(expires_at) WHERE state = 'given' AND expires_at <> 0;
 
+-- Events are clustered by consumer: id = consumer_id << 24 | a per-consumer sequence, so one
+-- consumer's events are contiguous in the table and a purpose-bound read is one range scan.
 CREATE TABLE events (
   id          INTEGER PRIMARY KEY,
   brand_id    INTEGER NOT NULL,
@@ -143,8 +145,8 @@ CREATE TABLE events (
   key_owner   INTEGER NOT NULL,
   payload     BLOB NOT NULL
 );
--- One index serves both dedup and per-consumer reads. Clients send random messageIds; keyed by
--- consumer first, a commit dirties about one index page per consumer instead of one per event.
+-- Dedup. Clients send random messageIds; keyed by consumer first, a commit dirties about one
+-- index page per consumer instead of one per event.
 CREATE UNIQUE INDEX events_consumer_mid ON events(consumer_id, mid);
 
 CREATE TABLE access_log (
