@@ -15,7 +15,6 @@ import (
 	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/consent"
 	"github.com/symbiont/symbiont/identity"
-	"github.com/symbiont/symbiont/ingest"
 	"github.com/symbiont/symbiont/store"
 	"github.com/symbiont/symbiont/vault"
 )
@@ -145,22 +144,28 @@ func (s *Service) Read(ctx context.Context, req Request) (*Data, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, e := range events {
-		pt, err := s.open(ctx, e)
-		if err != nil {
-			return nil, err
-		}
-		out.Data[e.Category] = append(out.Data[e.Category], pt)
+	if err := s.openAll(ctx, events, out.Data); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
-func (s *Service) open(ctx context.Context, e *store.Event) (json.RawMessage, error) {
-	pt, err := s.vault.Open(ctx, e.BrandID, e.KeyOwner, e.Payload, ingest.AAD(e.MID, e.Category))
-	if err != nil {
-		return nil, fmt.Errorf("access: open event %d: %w", e.ID, err)
+// openAll decrypts events into data by category, into one shared buffer.
+func (s *Service) openAll(ctx context.Context, events []*store.Event, data map[string][]json.RawMessage) error {
+	var buf, aad []byte
+	for _, e := range events {
+		if cap(buf)-len(buf) < len(e.Payload) {
+			buf = make([]byte, 0, max(256<<10, len(e.Payload)))
+		}
+		aad = e.AppendAAD(aad[:0])
+		start := len(buf)
+		var err error
+		if buf, err = s.vault.OpenTo(ctx, buf, e.BrandID, e.KeyOwner, e.Payload, aad); err != nil {
+			return fmt.Errorf("access: open event %d: %w", e.ID, err)
+		}
+		data[e.Category] = append(data[e.Category], buf[start:len(buf):len(buf)])
 	}
-	return pt, nil
+	return nil
 }
 
 // reason explains why a category was withheld for a purpose.

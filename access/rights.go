@@ -115,12 +115,8 @@ func (s *Service) Export(ctx context.Context, brand ExportBrand, brandID, consum
 	if err != nil {
 		return nil, err
 	}
-	for _, e := range events {
-		pt, err := s.open(ctx, e)
-		if err != nil {
-			return nil, err
-		}
-		ex.Data[e.Category] = append(ex.Data[e.Category], pt)
+	if err := s.openAll(ctx, events, ex.Data); err != nil {
+		return nil, err
 	}
 	for _, id := range ids {
 		ei := ExportIdentifier{Kind: id.kind, LinkedAt: id.at}

@@ -183,12 +183,6 @@ func MID(brandID int64, messageID, part string) []byte {
 	return h.Sum(nil)[:16]
 }
 
-// AAD is the additional data a stored event's payload is sealed with: its dedup key and
-// category, so a payload moved onto another row does not open.
-func AAD(mid []byte, category string) []byte {
-	return append(append([]byte(nil), mid...), category...)
-}
-
 // pending is one message on its way to the store.
 type pending struct {
 	idx    int // position in the batch
@@ -343,16 +337,16 @@ func (s *Service) seal(ctx context.Context, brandID, cid int64, m *segment.Messa
 		binary.BigEndian.PutUint64(b[8:], nextSeq())
 		msgID = fmt.Sprintf("symbiont-%x", b)
 	}
-	mid := MID(brandID, msgID, part)
-	sealed, err := s.vault.Seal(ctx, brandID, cid, raw, AAD(mid, category))
-	if err != nil {
-		return nil, err
-	}
 	ts := m.Timestamp
 	if ts.IsZero() {
 		ts = now
 	}
-	return &store.Event{BrandID: brandID, ConsumerID: cid, Category: category, MID: mid, Timestamp: ts, ReceivedAt: now, KeyOwner: cid, Payload: sealed}, nil
+	e := &store.Event{BrandID: brandID, ConsumerID: cid, Category: category, MID: MID(brandID, msgID, part), Timestamp: ts, ReceivedAt: now, KeyOwner: cid}
+	var err error
+	if e.Payload, err = s.vault.Seal(ctx, brandID, cid, raw, e.AppendAAD(nil)); err != nil {
+		return nil, err
+	}
+	return e, nil
 }
 
 var seq struct {

@@ -33,6 +33,12 @@ type Event struct {
 	Payload []byte
 }
 
+// AppendAAD appends the additional data e's payload is sealed with: its dedup key and its
+// category, so that a payload moved onto another row does not open.
+func (e *Event) AppendAAD(dst []byte) []byte {
+	return append(append(dst, e.MID...), e.Category...)
+}
+
 // AccessRecord is one read of a consumer's data: who, for what purpose, which categories were
 // returned and which withheld, when.
 type AccessRecord struct {

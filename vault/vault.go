@@ -154,11 +154,24 @@ func (v *Vault) Seal(ctx context.Context, brandID, consumerID int64, plaintext, 
 // Open decrypts what Seal sealed for the consumer whose key sealed it (keyOwner). It returns
 // ErrShredded when that key has been destroyed.
 func (v *Vault) Open(ctx context.Context, brandID, keyOwner int64, ciphertext, aad []byte) ([]byte, error) {
+	return v.OpenTo(ctx, nil, brandID, keyOwner, ciphertext, aad)
+}
+
+// OpenTo is Open appending the plaintext to dst (to decrypt many values into one buffer).
+func (v *Vault) OpenTo(ctx context.Context, dst []byte, brandID, keyOwner int64, ciphertext, aad []byte) ([]byte, error) {
 	a, err := v.aead(ctx, brandID, keyOwner, false)
 	if err != nil {
 		return nil, err
 	}
-	return v.open(a, ciphertext, aad)
+	n := a.NonceSize()
+	if len(ciphertext) < n+a.Overhead() {
+		return nil, errCorrupt
+	}
+	out, err := a.Open(dst, ciphertext[:n], ciphertext[n:], aad)
+	if err != nil {
+		return nil, errCorrupt
+	}
+	return out, nil
 }
 
 // Shred destroys the data keys of the given consumers: what they sealed can never be opened

@@ -41,8 +41,8 @@ var dialect = sqlstore.Dialect{Name: "sqlite", KeyTable: "data_keys",
 	// A destroyed key's pages stay in keys.db-wal until a checkpoint (which, with the
 	// default auto-checkpoint, may be much later): copy them into keys.db, where secure_delete
 	// has zeroed the key, and truncate the log. The row is (busy, log frames, checkpointed).
-	PurgeKeys:       "PRAGMA wal_checkpoint(TRUNCATE)",
-	ClusteredEvents: true,
+	PurgeKeys:    "PRAGMA wal_checkpoint(TRUNCATE)",
+	PlacedEvents: true,
 }
 
 func dsn(path string, write bool) string {

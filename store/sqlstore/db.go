@@ -34,10 +34,11 @@ type Dialect struct {
 	// removes destroyed keys from wherever else the engine still keeps them (for SQLite: the
 	// write-ahead log, which holds the key's pages until a checkpoint).
 	PurgeKeys string
-	// ClusteredEvents: the engine's events table is clustered by its integer key, and the
-	// store assigns ids as consumer_id << SeqBits | sequence so that a consumer's events are
-	// contiguous (SQLite). Otherwise ids come from the database (PostgreSQL).
-	ClusteredEvents bool
+	// PlacedEvents: the events table is keyed by slot, placed by consumer and message (see
+	// placed.go), with ids from the sequences table (SQLite, whose tables are clustered by
+	// their integer key). Otherwise events have an identity id and a (consumer_id, mid)
+	// unique index (PostgreSQL).
+	PlacedEvents bool
 }
 
 // DB is an open store.

@@ -3,12 +3,12 @@ package sqlstore
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/store"
 	"github.com/symbiont/symbiont/vault"
 )
@@ -17,16 +17,7 @@ import (
 // engines' parameter limits).
 const insertChunk = 200
 
-// SeqBits is the width of the per-consumer sequence in clustered event ids: a consumer may
-// hold up to 16,777,215 events, and consumer ids must stay below 2^39.
-const SeqBits = 24
-
-const seqMask = 1<<SeqBits - 1
-
-// eventRange is the id range of a consumer's events in a clustered table: [lo, hi).
-func eventRange(consumer int64) (lo, hi int64) { return consumer << SeqBits, (consumer + 1) << SeqBits }
-
-// InsertEvents stores events in multi-row statements, skipping duplicates of (consumer, MID).
+// InsertEvents stores events, skipping duplicates of (consumer, MID).
 func (t *Tx) InsertEvents(ctx context.Context, events []*store.Event) ([]bool, error) {
 	inserted := make([]bool, len(events))
 	// A (consumer, MID) repeated within the call is a duplicate of its first occurrence.
@@ -44,30 +35,18 @@ func (t *Tx) InsertEvents(ctx context.Context, events []*store.Event) ([]bool, e
 		first[k] = i
 		todo = append(todo, i)
 	}
-	clustered := t.db.dialect.ClusteredEvents
-	var ids []int64
-	if clustered {
-		var err error
-		if ids, err = t.assignIDs(ctx, events, todo); err != nil {
-			return nil, err
-		}
-	}
-	cols, n := `brand_id, consumer_id, category, mid, ts, received_at, key_owner, payload`, 8
-	if clustered {
-		cols, n = `id, `+cols, 9
+	if t.db.dialect.PlacedEvents {
+		return inserted, t.insertPlaced(ctx, events, todo, inserted)
 	}
 	for start := 0; start < len(todo); start += insertChunk {
 		part := todo[start:min(start+insertChunk, len(todo))]
-		args := make([]any, 0, len(part)*n)
-		for j, i := range part {
+		args := make([]any, 0, len(part)*8)
+		for _, i := range part {
 			e := events[i]
-			if clustered {
-				args = append(args, ids[start+j])
-			}
 			args = append(args, e.BrandID, e.ConsumerID, e.Category, e.MID, ms(e.Timestamp), ms(e.ReceivedAt), e.KeyOwner, e.Payload)
 		}
-		rows, err := t.query(ctx, `INSERT INTO events (`+cols+`) VALUES `+
-			placeholders(len(part), n)+` ON CONFLICT (consumer_id, mid) DO NOTHING RETURNING id, consumer_id, mid`, args...)
+		rows, err := t.query(ctx, `INSERT INTO events (brand_id, consumer_id, category, mid, ts, received_at, key_owner, payload) VALUES `+
+			placeholders(len(part), 8)+` ON CONFLICT (consumer_id, mid) DO NOTHING RETURNING id, consumer_id, mid`, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -85,50 +64,20 @@ func (t *Tx) InsertEvents(ctx context.Context, events []*store.Event) ([]bool, e
 		if err := rows.Close(); err != nil {
 			return nil, err
 		}
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
 	}
 	return inserted, nil
 }
 
-// assignIDs gives each event to insert the next ids of its consumer's range, in order.
-// Duplicates skipped by the insert leave gaps, which nothing minds.
-func (t *Tx) assignIDs(ctx context.Context, events []*store.Event, todo []int) ([]int64, error) {
-	next := map[int64]int64{}
-	ids := make([]int64, len(todo))
-	for j, i := range todo {
-		c := events[i].ConsumerID
-		if c <= 0 || c >= 1<<(63-SeqBits) {
-			return nil, fmt.Errorf("sqlstore: consumer id %d out of range for clustered events", c)
-		}
-		id, ok := next[c]
-		if !ok {
-			lo, hi := eventRange(c)
-			if err := t.queryRow(ctx, `SELECT COALESCE(MAX(id), ?) FROM events WHERE id >= ? AND id < ?`, lo, lo, hi).Scan(&id); err != nil {
-				return nil, err
-			}
-		}
-		id++
-		if id&seqMask == 0 {
-			return nil, symbiont.Errorf(symbiont.ECONFLICT, "Consumer %d holds the maximum of %d events.", c, seqMask)
-		}
-		next[c] = id
-		ids[j] = id
-	}
-	return ids, nil
-}
-
-// ConsumerEvents returns a consumer's events in the given categories, oldest first (by
-// arrival). In a clustered table they are one range scan; otherwise they come off the
-// (consumer_id, mid) index. Sorting pointers in Go is far cheaper than having the engine sort
+// ConsumerEvents returns a consumer's events in the given categories in arrival order. Placed
+// events are one range scan; otherwise they come off the (consumer_id, mid) index. Either way
+// they come in mid order, and sorting pointers in Go is far cheaper than having the engine sort
 // rows with their payloads.
 func (t *Tx) ConsumerEvents(ctx context.Context, brandID, consumerID int64, categories []string, limit int) ([]*store.Event, error) {
 	q := `SELECT id, category, mid, ts, received_at, key_owner, payload FROM events WHERE consumer_id = ? AND brand_id = ?`
 	args := []any{consumerID, brandID}
-	if t.db.dialect.ClusteredEvents {
-		lo, hi := eventRange(consumerID)
-		q = `SELECT id, category, mid, ts, received_at, key_owner, payload FROM events WHERE id >= ? AND id < ? AND brand_id = ?`
+	if t.db.dialect.PlacedEvents {
+		lo, hi := slotRange(consumerID)
+		q = `SELECT seq, category, mid, ts, received_at, key_owner, payload FROM events WHERE slot >= ? AND slot < ? AND brand_id = ?`
 		args = []any{lo, hi, brandID}
 	}
 	if len(categories) > 0 {
@@ -141,21 +90,36 @@ func (t *Tx) ConsumerEvents(ctx context.Context, brandID, consumerID int64, cate
 		return nil, err
 	}
 	defer rows.Close()
-	var out []*store.Event
+	// Rows are scanned as RawBytes and copied once into one arena, and the events share one
+	// backing array: a read of thousands of events makes a handful of allocations, not
+	// thousands.
+	var evs []store.Event
+	var arena []byte
 	for rows.Next() {
 		e := store.Event{BrandID: brandID, ConsumerID: consumerID}
 		var ts, recv int64
-		if err := rows.Scan(&e.ID, &e.Category, &e.MID, &ts, &recv, &e.KeyOwner, &e.Payload); err != nil {
+		var mid, payload sql.RawBytes
+		if err := rows.Scan(&e.ID, &e.Category, &mid, &ts, &recv, &e.KeyOwner, &payload); err != nil {
 			return nil, err
 		}
+		if cap(arena)-len(arena) < len(mid)+len(payload) {
+			arena = make([]byte, 0, max(256<<10, len(mid)+len(payload)))
+		}
+		arena = append(arena, mid...)
+		e.MID = arena[len(arena)-len(mid) : len(arena) : len(arena)]
+		arena = append(arena, payload...)
+		e.Payload = arena[len(arena)-len(payload) : len(arena) : len(arena)]
 		e.Timestamp, e.ReceivedAt = fromMS(ts), fromMS(recv)
-		out = append(out, &e)
+		evs = append(evs, e)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	// Arrival order; after a merge the two consumers' events interleave by time.
-	slices.SortStableFunc(out, func(a, b *store.Event) int {
+	out := make([]*store.Event, len(evs))
+	for i := range evs {
+		out[i] = &evs[i]
+	}
+	slices.SortFunc(out, func(a, b *store.Event) int {
 		if c := a.ReceivedAt.Compare(b.ReceivedAt); c != 0 {
 			return c
 		}
@@ -174,11 +138,24 @@ func (t *Tx) DeleteConsumerData(ctx context.Context, brandID int64, consumerIDs 
 	}
 	in, ids := inList(consumerIDs)
 	args := append([]any{brandID}, ids...)
-	res, err := t.exec(ctx, `DELETE FROM events WHERE brand_id = ? AND consumer_id IN (`+in+`)`, args...)
-	if err != nil {
-		return 0, err
+	var n int64
+	if t.db.dialect.PlacedEvents {
+		for _, c := range consumerIDs {
+			lo, hi := slotRange(c)
+			res, err := t.exec(ctx, `DELETE FROM events WHERE slot >= ? AND slot < ? AND brand_id = ?`, lo, hi, brandID)
+			if err != nil {
+				return 0, err
+			}
+			k, _ := res.RowsAffected()
+			n += k
+		}
+	} else {
+		res, err := t.exec(ctx, `DELETE FROM events WHERE brand_id = ? AND consumer_id IN (`+in+`)`, args...)
+		if err != nil {
+			return 0, err
+		}
+		n, _ = res.RowsAffected()
 	}
-	n, _ := res.RowsAffected()
 	for _, q := range []string{
 		`DELETE FROM identifiers WHERE brand_id = ? AND consumer_id IN (` + in + `)`,
 		`DELETE FROM consents WHERE brand_id = ? AND consumer_id IN (` + in + `)`,

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"time"
 
-	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/identity"
 )
 
@@ -90,8 +89,6 @@ func (t *Tx) MergeConsumers(ctx context.Context, brandID, from, into int64, at t
 			WHERE i.brand_id = identifiers.brand_id AND i.kind = identifiers.kind AND i.hash = identifiers.hash AND i.consumer_id = ?)`,
 			[]any{brandID, from, into}},
 		{`UPDATE identifiers SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},
-		// The same message stored under both (a retry straddling the merge) is kept once.
-		{`DELETE FROM events WHERE brand_id = ? AND consumer_id = ? AND mid IN (SELECT mid FROM events WHERE consumer_id = ?)`, []any{brandID, from, into}},
 		{moveEvents, nil},
 		// Per category and purpose the more recent decision wins.
 		{`DELETE FROM consents WHERE brand_id = ? AND consumer_id = ? AND EXISTS (SELECT 1 FROM consents f
@@ -122,27 +119,16 @@ func (t *Tx) MergeConsumers(ctx context.Context, brandID, from, into int64, at t
 
 const moveEvents = "move events"
 
-// moveEvents gives from's events to into. In a clustered table they are re-keyed into into's id
-// range, after its own.
+// moveEvents gives from's events to into; a message stored under both (a retry straddling the
+// merge) is kept once.
 func (t *Tx) moveEvents(ctx context.Context, brandID, from, into int64) error {
-	if !t.db.dialect.ClusteredEvents {
-		_, err := t.exec(ctx, `UPDATE events SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, into, brandID, from)
+	if t.db.dialect.PlacedEvents {
+		return t.movePlaced(ctx, brandID, from, into)
+	}
+	if _, err := t.exec(ctx, `DELETE FROM events WHERE brand_id = ? AND consumer_id = ? AND mid IN (SELECT mid FROM events WHERE consumer_id = ?)`, brandID, from, into); err != nil {
 		return err
 	}
-	flo, fhi := eventRange(from)
-	ilo, ihi := eventRange(into)
-	var fmax, imax int64
-	if err := t.queryRow(ctx, `SELECT COALESCE(MAX(id), ?) FROM events WHERE id >= ? AND id < ?`, flo, flo, fhi).Scan(&fmax); err != nil {
-		return err
-	}
-	if err := t.queryRow(ctx, `SELECT COALESCE(MAX(id), ?) FROM events WHERE id >= ? AND id < ?`, ilo, ilo, ihi).Scan(&imax); err != nil {
-		return err
-	}
-	if (imax&seqMask)+(fmax&seqMask) > seqMask {
-		return symbiont.Errorf(symbiont.ECONFLICT, "The merged consumer would hold more than %d events.", seqMask)
-	}
-	// Source and target ranges do not overlap, so rows never collide while moving.
-	_, err := t.exec(ctx, `UPDATE events SET id = id - ? + ?, consumer_id = ? WHERE id >= ? AND id < ? AND brand_id = ?`, flo, imax, into, flo, fhi, brandID)
+	_, err := t.exec(ctx, `UPDATE events SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, into, brandID, from)
 	return err
 }
 

@@ -132,10 +132,14 @@ CREATE TABLE consents (
 );
 CREATE INDEX consents_due ON consents(expires_at) WHERE state = 'given' AND expires_at <> 0;
 
--- Events are clustered by consumer: id = consumer_id << 24 | a per-consumer sequence, so one
--- consumer's events are contiguous in the table and a purpose-bound read is one range scan.
+-- Events are placed by consumer and message: the row key is consumer_id << 24 | a slot taken
+-- from the messageId digest (linear probing on collisions; see store/sqlstore/placed.go). One
+-- consumer's events are contiguous, so a purpose-bound read is one range scan, and the key is
+-- also the dedup constraint: a commit dirties about one page per consumer and no index at all.
+-- seq is the arrival order (from sequences) and is the event id the API sees.
 CREATE TABLE events (
-  id          INTEGER PRIMARY KEY,
+  slot        INTEGER PRIMARY KEY,
+  seq         INTEGER NOT NULL,
   brand_id    INTEGER NOT NULL,
   consumer_id INTEGER NOT NULL,
   category    TEXT NOT NULL,
@@ -145,9 +149,12 @@ CREATE TABLE events (
   key_owner   INTEGER NOT NULL,
   payload     BLOB NOT NULL
 );
--- Dedup. Clients send random messageIds; keyed by consumer first, a commit dirties about one
--- index page per consumer instead of one per event.
-CREATE UNIQUE INDEX events_consumer_mid ON events(consumer_id, mid);
+
+CREATE TABLE sequences (
+  name  TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+);
+INSERT INTO sequences (name, value) VALUES ('events', 0);
 
 CREATE TABLE access_log (
   id          INTEGER PRIMARY KEY,
