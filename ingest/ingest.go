@@ -75,6 +75,7 @@ type Service struct {
 	dupes     prometheus.Counter
 	dropped   *prometheus.CounterVec
 	batchSize prometheus.Histogram
+	commitDur prometheus.Histogram
 }
 
 // Options tune the pipeline.
@@ -100,9 +101,10 @@ func NewService(st store.Store, cs *consent.Service, graph *identity.Graph, v *v
 		dupes:     prometheus.NewCounter(prometheus.CounterOpts{Name: "symbiont_events_duplicate_total", Help: "Events already stored (same messageId)."}),
 		dropped:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "symbiont_events_dropped_total", Help: "Events not stored, by reason."}, []string{"reason"}),
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "symbiont_ingest_commit_events", Help: "Events per group commit.", Buckets: prometheus.ExponentialBuckets(1, 4, 8)}),
+		commitDur: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "symbiont_ingest_commit_seconds", Help: "Duration of one group commit.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 	}
 	if reg != nil {
-		reg.MustRegister(s.received, s.accepted, s.dupes, s.dropped, s.batchSize)
+		reg.MustRegister(s.received, s.accepted, s.dupes, s.dropped, s.batchSize, s.commitDur)
 	}
 	for _, r := range []string{ReasonInvalid, ReasonNotInPlan, ReasonNoConsent, ReasonUnknown} {
 		s.dropped.WithLabelValues(r)

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/store"
@@ -93,7 +94,10 @@ func (w *writer) loop() {
 				break fill
 			}
 		}
-		if err := w.commit(group); err != nil && len(group) > 1 {
+		start := time.Now()
+		err := w.commit(group)
+		w.s.commitDur.Observe(time.Since(start).Seconds())
+		if err != nil && len(group) > 1 {
 			// One job's failure must not fail the others: retry each on its own.
 			for _, j := range group {
 				j.err = w.commit([]*job{j})

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -68,10 +69,12 @@ type Platform struct {
 	// GeneratedAdminToken is set when Open created the operator token: show it once.
 	GeneratedAdminToken string
 
-	handler  http.Handler
-	draining atomic.Bool
-	stop     context.CancelFunc
-	done     chan struct{}
+	handler   http.Handler
+	draining  atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+	stop      context.CancelFunc
+	done      chan struct{}
 }
 
 // MasterKeyFile is the master key's file in the data directory.
@@ -177,11 +180,14 @@ func (p *Platform) Drain() { p.draining.Store(true) }
 // Close stops background work, commits queued events and closes the store. Call it after the
 // HTTP server has finished its in-flight requests.
 func (p *Platform) Close() error {
-	p.draining.Store(true)
-	p.stop()
-	<-p.done
-	p.Ingest.Close()
-	return p.Store.Close()
+	p.closeOnce.Do(func() {
+		p.draining.Store(true)
+		p.stop()
+		<-p.done
+		p.Ingest.Close()
+		p.closeErr = p.Store.Close()
+	})
+	return p.closeErr
 }
 
 func (p *Platform) background(ctx context.Context) {

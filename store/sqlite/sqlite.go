@@ -19,6 +19,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"syscall"
+	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
@@ -35,6 +37,8 @@ var keyMigrations embed.FS
 const (
 	DBFile   = "symbiont.db"
 	KeysFile = "keys.db"
+	// LockFile is held (flock) while a process has the store open.
+	LockFile = "symbiont.lock"
 )
 
 var dialect = sqlstore.Dialect{Name: "sqlite", KeyTable: "data_keys",
@@ -45,21 +49,65 @@ var dialect = sqlstore.Dialect{Name: "sqlite", KeyTable: "data_keys",
 	PlacedEvents: true,
 }
 
-func dsn(path string, write bool) string {
+// Connection roles.
+const (
+	roleWriter = iota
+	roleReader
+	roleCheckpointer
+	roleKeys
+)
+
+func dsn(path string, role int) string {
 	v := url.Values{}
 	// cache_size and mmap_size keep the hot pages in memory; temp_store keeps statement
-	// journals (multi-row inserts open one) off the disk; wal_autocheckpoint is
-	// raised so that a large group commit does not also checkpoint every time.
+	// journals off the disk; journal_size_limit trims the WAL file after a burst.
 	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)", "secure_delete(1)",
-		"cache_size(-65536)", "mmap_size(1073741824)", "wal_autocheckpoint(8192)", "temp_store(MEMORY)"} {
+		"cache_size(-65536)", "temp_store(MEMORY)", "journal_size_limit(67108864)"} {
 		v.Add("_pragma", p)
 	}
-	if write {
+	switch role {
+	case roleWriter:
 		v.Set("_txlock", "immediate") // take the write lock at BEGIN, not at the first write
-	} else {
+		// The checkpointer copies the WAL into the database on its own connection, beside
+		// the writer rather than inside its commits.
+		v.Add("_pragma", "wal_autocheckpoint(0)")
+	case roleKeys:
+		v.Set("_txlock", "immediate")
+	case roleReader:
 		v.Add("_pragma", "query_only(1)")
 	}
 	return "file:" + path + "?" + v.Encode()
+}
+
+// Checkpointing: every checkpointEvery a PASSIVE checkpoint copies committed WAL frames into
+// the database without blocking the writer or readers. While writes go on it can never catch
+// up completely, so when the WAL passes walRestartFrames a RESTART checkpoint (which waits for
+// the writer between transactions and copies only what PASSIVE has not) lets the WAL start
+// over from its beginning instead of growing.
+const (
+	checkpointEvery  = 100 * time.Millisecond
+	walRestartFrames = 8192 // 32 MiB of 4 KiB pages
+)
+
+func checkpointer(db *sql.DB, stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+			return
+		case <-t.C:
+		}
+		var busy, logFrames, copied int
+		if err := db.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logFrames, &copied); err != nil {
+			continue
+		}
+		if logFrames > walRestartFrames {
+			db.Exec(`PRAGMA wal_checkpoint(RESTART)`)
+		}
+	}
 }
 
 // Open opens (creating and migrating if needed) the store in dir.
@@ -67,9 +115,18 @@ func Open(ctx context.Context, dir string) (*sqlstore.DB, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("sqlite: data directory: %w", err)
 	}
-	open := func(name string, write bool, conns int, m fs.FS) (*sql.DB, error) {
+	// One process at a time: two would fight over the single writer lock and the checkpoints.
+	lock, err := os.OpenFile(filepath.Join(dir, LockFile), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("sqlite: the data directory %s is in use by another symbiont process", dir)
+	}
+	open := func(name string, role int, conns int, m fs.FS) (*sql.DB, error) {
 		path := filepath.Join(dir, name)
-		if write {
+		if role == roleWriter || role == roleKeys {
 			// Create the file 0600 before SQLite does (it would use the umask).
 			f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 			if err != nil {
@@ -77,7 +134,7 @@ func Open(ctx context.Context, dir string) (*sqlstore.DB, error) {
 			}
 			f.Close()
 		}
-		db, err := sql.Open("sqlite", dsn(path, write))
+		db, err := sql.Open("sqlite", dsn(path, role))
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: open %s: %w", name, err)
 		}
@@ -95,20 +152,37 @@ func Open(ctx context.Context, dir string) (*sqlstore.DB, error) {
 	}
 	mig, _ := fs.Sub(migrations, "migrations")
 	kmig, _ := fs.Sub(keyMigrations, "keymigrations")
-	writer, err := open(DBFile, true, 1, mig)
-	if err != nil {
+	var closers []func() error
+	fail := func(err error) (*sqlstore.DB, error) {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+		lock.Close()
 		return nil, err
 	}
-	reader, err := open(DBFile, false, max(4, runtime.GOMAXPROCS(0)*2), nil)
+	writer, err := open(DBFile, roleWriter, 1, mig)
 	if err != nil {
-		writer.Close()
-		return nil, err
+		return fail(err)
 	}
-	keys, err := open(KeysFile, true, 1, kmig)
+	closers = append(closers, writer.Close)
+	reader, err := open(DBFile, roleReader, max(4, runtime.GOMAXPROCS(0)*2), nil)
 	if err != nil {
-		writer.Close()
-		reader.Close()
-		return nil, err
+		return fail(err)
 	}
-	return sqlstore.Open(writer, reader, keys, dialect, nil, reader.Close, writer.Close, keys.Close), nil
+	closers = append(closers, reader.Close)
+	cp, err := open(DBFile, roleCheckpointer, 1, nil)
+	if err != nil {
+		return fail(err)
+	}
+	closers = append(closers, cp.Close)
+	keys, err := open(KeysFile, roleKeys, 1, kmig)
+	if err != nil {
+		return fail(err)
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go checkpointer(cp, stop, done)
+	// Close order: stop the checkpointer (it truncates the WAL), then the pools, then the lock.
+	return sqlstore.Open(writer, reader, keys, dialect, nil,
+		func() error { close(stop); <-done; return nil },
+		reader.Close, writer.Close, cp.Close, keys.Close, lock.Close), nil
 }

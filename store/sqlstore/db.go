@@ -51,8 +51,10 @@ type DB struct {
 	// beginWrite, when set, serialises writers in process (SQLite has one writer).
 	writeMu *sync.Mutex
 
-	queries sync.Map // query text → dialect text
-	closers []func() error
+	queries   sync.Map // query text → dialect text
+	closers   []func() error
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Open wraps connections into a store. keysDB holds the data-key table; writeMu, if non-nil,
@@ -69,13 +71,16 @@ func (db *DB) Dialect() string { return db.dialect.Name }
 // Keys returns the data-key store.
 func (db *DB) Keys() vault.KeyStore { return db.keys }
 
-// Close closes every connection.
+// Close closes every connection; closing again does nothing.
 func (db *DB) Close() error {
-	var errs []error
-	for _, c := range db.closers {
-		errs = append(errs, c())
-	}
-	return errors.Join(errs...)
+	db.closeOnce.Do(func() {
+		var errs []error
+		for _, c := range db.closers {
+			errs = append(errs, c())
+		}
+		db.closeErr = errors.Join(errs...)
+	})
+	return db.closeErr
 }
 
 // q returns query in the dialect's placeholder style.
