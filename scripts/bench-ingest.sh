@@ -31,6 +31,7 @@ export SYMBIONT_ADMIN_TOKEN=$ADMIN
 args=(serve --addr 127.0.0.1:$PORT --data "$tmp/data" --log-level warn --rate-ingest 0 --rate-api 0 ${DEBUG_ADDR:+--debug-addr $DEBUG_ADDR})
 if [ -n "$PG" ]; then
   schema="bench_$RANDOM$RANDOM"
+  export PGOPTIONS=--client-min-messages=warning
   psql "$PG" -qc "CREATE SCHEMA $schema" >/dev/null
   trap 'kill $SPID 2>/dev/null || true; wait $SPID 2>/dev/null || true; psql "$PG" -qc "DROP SCHEMA $schema CASCADE" >/dev/null; rm -rf "$tmp"' EXIT
   sep='?'; case "$PG" in *\?*) sep='&';; esac

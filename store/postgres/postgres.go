@@ -44,7 +44,7 @@ func Open(ctx context.Context, dsn string, maxConns int) (*sqlstore.DB, error) {
 		db.Close()
 		return nil, err
 	}
-	return sqlstore.Open(db, db, db, dialect, nil, db.Close), nil
+	return sqlstore.Open(ctx, db, db, db, dialect, nil, db.Close)
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {

@@ -182,7 +182,7 @@ func Open(ctx context.Context, dir string) (*sqlstore.DB, error) {
 	stop, done := make(chan struct{}), make(chan struct{})
 	go checkpointer(cp, stop, done)
 	// Close order: stop the checkpointer (it truncates the WAL), then the pools, then the lock.
-	return sqlstore.Open(writer, reader, keys, dialect, nil,
+	return sqlstore.Open(ctx, writer, reader, keys, dialect, nil,
 		func() error { close(stop); <-done; return nil },
-		reader.Close, writer.Close, cp.Close, keys.Close, lock.Close), nil
+		reader.Close, writer.Close, cp.Close, keys.Close, lock.Close)
 }

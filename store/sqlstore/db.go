@@ -52,17 +52,23 @@ type DB struct {
 	writeMu *sync.Mutex
 
 	queries   sync.Map // query text → dialect text
+	prepared  sync.Map // dialect query text → *sql.Stmt on writer
 	closers   []func() error
 	closeOnce sync.Once
 	closeErr  error
 }
 
-// Open wraps connections into a store. keysDB holds the data-key table; writeMu, if non-nil,
+// Open wraps connections into a store and prepares its hot statements. keysDB holds the
+// data-key table; writeMu, if non-nil,
 // is held for the whole of each Update.
-func Open(writer, reader, keysDB *sql.DB, d Dialect, writeMu *sync.Mutex, closers ...func() error) *DB {
+func Open(ctx context.Context, writer, reader, keysDB *sql.DB, d Dialect, writeMu *sync.Mutex, closers ...func() error) (*DB, error) {
 	db := &DB{writer: writer, reader: reader, keysDB: keysDB, dialect: d, writeMu: writeMu, closers: closers}
 	db.keys = &keyStore{db: db}
-	return db
+	if err := db.prepare(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
 }
 
 // Dialect names the backend.
@@ -75,6 +81,10 @@ func (db *DB) Keys() vault.KeyStore { return db.keys }
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		var errs []error
+		db.prepared.Range(func(_, v any) bool {
+			errs = append(errs, v.(*sql.Stmt).Close())
+			return true
+		})
 		for _, c := range db.closers {
 			errs = append(errs, c())
 		}
@@ -165,6 +175,32 @@ func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, e
 
 func (t *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	return t.tx.QueryContext(ctx, t.db.q(query), args...)
+}
+
+// queryPrepared is query through a statement that Open prepared on the writer, reused by every
+// transaction (the large multi-row inserts, whose parsing would otherwise cost about as much
+// as their execution). Statements Open did not prepare run unprepared: preparing here could
+// wait forever for SQLite's one writer connection, which this transaction holds.
+func (t *Tx) queryPrepared(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	q := t.db.q(query)
+	v, ok := t.db.prepared.Load(q)
+	if !ok {
+		return t.tx.QueryContext(ctx, q, args...)
+	}
+	return t.tx.StmtContext(ctx, v.(*sql.Stmt)).QueryContext(ctx, args...)
+}
+
+// prepare prepares the hot statements on the writer, before any transaction holds it.
+func (db *DB) prepare(ctx context.Context) error {
+	for _, size := range chunkSizes() {
+		q := db.q(insertEventsSQL(db.dialect, size))
+		st, err := db.writer.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("sqlstore: prepare: %w", err)
+		}
+		db.prepared.Store(q, st)
+	}
+	return nil
 }
 
 func (t *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {

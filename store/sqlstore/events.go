@@ -13,9 +13,46 @@ import (
 	"github.com/symbiont/symbiont/vault"
 )
 
-// insertChunk bounds the rows of one multi-row INSERT (9 values a row stays far below both
+// insertChunk bounds the rows of one multi-row INSERT (10 values a row stays far below both
 // engines' parameter limits).
-const insertChunk = 200
+const insertChunk = 256
+
+// chunkSizes lists every statement size chunks uses.
+func chunkSizes() []int {
+	var out []int
+	for size := insertChunk; size >= 1; size /= 2 {
+		out = append(out, size)
+	}
+	return out
+}
+
+// insertEventsSQL is the multi-row insert of rows events for the dialect.
+func insertEventsSQL(d Dialect, rows int) string {
+	if d.PlacedEvents {
+		// OR IGNORE: a taken slot skips the row instead of aborting the statement.
+		return `INSERT OR IGNORE INTO events (slot, seq, brand_id, consumer_id, category, mid, ts, received_at, key_owner, payload) VALUES ` +
+			placeholders(rows, 10) + ` RETURNING slot`
+	}
+	return `INSERT INTO events (brand_id, consumer_id, category, mid, ts, received_at, key_owner, payload) VALUES ` +
+		placeholders(rows, 8) + ` ON CONFLICT (consumer_id, mid) DO NOTHING RETURNING id, consumer_id, mid`
+}
+
+// chunks splits n rows into multi-row statements of insertChunk rows and then powers of two, so
+// that a handful of statement shapes, each prepared once, serve every batch size.
+func chunks(n int) []int {
+	var out []int
+	for n >= insertChunk {
+		out = append(out, insertChunk)
+		n -= insertChunk
+	}
+	for size := insertChunk / 2; n > 0; size /= 2 {
+		if n >= size {
+			out = append(out, size)
+			n -= size
+		}
+	}
+	return out
+}
 
 // InsertEvents stores events, skipping duplicates of (consumer, MID).
 func (t *Tx) InsertEvents(ctx context.Context, events []*store.Event) ([]bool, error) {
@@ -38,15 +75,16 @@ func (t *Tx) InsertEvents(ctx context.Context, events []*store.Event) ([]bool, e
 	if t.db.dialect.PlacedEvents {
 		return inserted, t.insertPlaced(ctx, events, todo, inserted)
 	}
-	for start := 0; start < len(todo); start += insertChunk {
-		part := todo[start:min(start+insertChunk, len(todo))]
+	start := 0
+	for _, size := range chunks(len(todo)) {
+		part := todo[start : start+size]
+		start += size
 		args := make([]any, 0, len(part)*8)
 		for _, i := range part {
 			e := events[i]
 			args = append(args, e.BrandID, e.ConsumerID, e.Category, e.MID, ms(e.Timestamp), ms(e.ReceivedAt), e.KeyOwner, e.Payload)
 		}
-		rows, err := t.query(ctx, `INSERT INTO events (brand_id, consumer_id, category, mid, ts, received_at, key_owner, payload) VALUES `+
-			placeholders(len(part), 8)+` ON CONFLICT (consumer_id, mid) DO NOTHING RETURNING id, consumer_id, mid`, args...)
+		rows, err := t.queryPrepared(ctx, insertEventsSQL(t.db.dialect, len(part)), args...)
 		if err != nil {
 			return nil, err
 		}

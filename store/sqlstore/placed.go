@@ -79,18 +79,19 @@ func (t *Tx) insertPlaced(ctx context.Context, events []*store.Event, todo []int
 		e.ID = last - int64(len(todo)) + int64(j) + 1
 	}
 	bySlot := make(map[int64]int, len(todo))
-	for start := 0; start < len(todo); start += insertChunk {
-		part := todo[start:min(start+insertChunk, len(todo))]
+	start := 0
+	for _, size := range chunks(len(todo)) {
+		part := todo[start : start+size]
+		base := start
+		start += size
 		args := make([]any, 0, len(part)*10)
 		for j, i := range part {
 			e := events[i]
-			s := slots[start+j]
+			s := slots[base+j]
 			bySlot[s] = i
 			args = append(args, s, e.ID, e.BrandID, e.ConsumerID, e.Category, e.MID, ms(e.Timestamp), ms(e.ReceivedAt), e.KeyOwner, e.Payload)
 		}
-		// OR IGNORE: a taken slot skips the row instead of aborting the statement.
-		rows, err := t.query(ctx, `INSERT OR IGNORE INTO events (slot, seq, brand_id, consumer_id, category, mid, ts, received_at, key_owner, payload) VALUES `+
-			placeholders(len(part), 10)+` RETURNING slot`, args...)
+		rows, err := t.queryPrepared(ctx, insertEventsSQL(t.db.dialect, len(part)), args...)
 		if err != nil {
 			return err
 		}
