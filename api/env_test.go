@@ -15,6 +15,7 @@ import (
 	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/api"
 	"github.com/symbiont/symbiont/platform"
+	"github.com/symbiont/symbiont/store/storetest"
 )
 
 const adminToken = "test-admin-token-0123456789"
@@ -29,6 +30,18 @@ type env struct {
 }
 
 func newEnv(t *testing.T) *env { return newEnvWith(t, platform.Config{}) }
+
+// newPostgresEnv is newEnv on a fresh PostgreSQL schema (skipped without PostgreSQL, failed
+// under CI=true).
+func newPostgresEnv(t *testing.T) *env {
+	return newEnvWith(t, platform.Config{PostgresDSN: storetest.PostgresDSN(t)})
+}
+
+// eachStore runs a test against the embedded store and against PostgreSQL.
+func eachStore(t *testing.T, fn func(t *testing.T, newEnv func(*testing.T) *env)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, newEnv) })
+	t.Run("postgres", func(t *testing.T) { fn(t, newPostgresEnv) })
+}
 
 func newEnvWith(t *testing.T, cfg platform.Config) *env {
 	t.Helper()

@@ -16,112 +16,116 @@ import (
 // read with a purpose, withdraw, read denied, new events dropped, export complete, erase, and
 // no plaintext left in the database files.
 func TestConsentLifecycle(t *testing.T) {
-	e := newEnv(t)
-	b := e.setup("Aurora")
-	const marker = "ZZ-PLAINTEXT-MARKER-4711"
-	const email = "zz-unique-4711@example.com"
+	eachStore(t, func(t *testing.T, newEnv func(*testing.T) *env) {
+		e := newEnv(t)
+		b := e.setup("Aurora")
+		const marker = "ZZ-PLAINTEXT-MARKER-4711"
+		const email = "zz-unique-4711@example.com"
 
-	g := e.grant(b, "guest-1", "purchases", "personalization")
-	if g["receipt"] == "" || g["consent"].(map[string]any)["state"] != "given" {
-		t.Fatalf("grant response: %v", g)
-	}
-	e.grant(b, "guest-1", "contact", "service")
-
-	res := e.batch(b,
-		map[string]any{"type": "identify", "userId": "guest-1", "messageId": "id-1", "traits": map[string]any{"email": email, "name": "Mei"}},
-		track("guest-1", "Order Completed", map[string]any{"sku": "SKU-1", "revenue": 120.5, "note": marker}),
-		track("guest-1", "Review Submitted", map[string]any{"rating": 5}),   // feedback: no grant
-		track("guest-2", "Order Completed", map[string]any{"sku": "SKU-2"}), // unknown person
-		track("guest-1", "Not In Plan", nil),
-	)
-	if num(res["accepted"]) != 2 {
-		t.Fatalf("accepted = %v, want 2 (identify + order): %v", res["accepted"], res)
-	}
-	reasons := map[string]bool{}
-	for _, d := range dropped(res) {
-		reasons[d["reason"].(string)] = true
-	}
-	for _, want := range []string{"no_consent", "unknown_consumer", "not_in_tracking_plan"} {
-		if !reasons[want] {
-			t.Errorf("no drop with reason %s: %v", want, res["dropped"])
+		g := e.grant(b, "guest-1", "purchases", "personalization")
+		if g["receipt"] == "" || g["consent"].(map[string]any)["state"] != "given" {
+			t.Fatalf("grant response: %v", g)
 		}
-	}
+		e.grant(b, "guest-1", "contact", "service")
 
-	// Purpose-bound read: purchases for personalization, nothing else.
-	d := e.must(200, "GET", "/v1/consumers/guest-1/data?purpose=personalization&categories=purchases,feedback,contact", b.SK, nil)
-	data := d["data"].(map[string]any)
-	if got := data["purchases"].([]any); len(got) != 1 || !strings.Contains(mustJSON(got[0]), marker) {
-		t.Fatalf("purchases = %v", data["purchases"])
-	}
-	if _, ok := data["contact"]; ok {
-		t.Fatalf("contact returned for personalization, granted only for service: %v", data)
-	}
-	withheld := map[string]string{}
-	for _, w := range d["withheld"].([]any) {
-		w := w.(map[string]any)
-		withheld[w["category"].(string)] = w["reason"].(string)
-	}
-	if withheld["feedback"] != "no_consent" || withheld["contact"] != "no_consent" {
-		t.Fatalf("withheld = %v", withheld)
-	}
-	// Contact for service returns the email trait only.
-	d = e.must(200, "GET", "/v1/consumers/guest-1/data?purpose=service&categories=contact", b.SK, nil)
-	if c := mustJSON(d["data"]); !strings.Contains(c, email) || strings.Contains(c, "Mei") {
-		t.Fatalf("contact data = %s", c)
-	}
-
-	// Withdraw in the wallet: effective on the very next request.
-	wt := e.wallet(b, "guest-1")
-	w := e.must(200, "DELETE", "/v1/me/consents/purchases/personalization", wt, nil)
-	if w["consent"].(map[string]any)["state"] != "withdrawn" {
-		t.Fatalf("withdraw: %v", w)
-	}
-	d = e.must(200, "GET", "/v1/consumers/guest-1/data?purpose=personalization&categories=purchases", b.SK, nil)
-	if len(d["data"].(map[string]any)) != 0 || d["withheld"].([]any)[0].(map[string]any)["reason"] != "withdrawn" {
-		t.Fatalf("read after withdrawal: %v", d)
-	}
-	res = e.batch(b, track("guest-1", "Order Completed", map[string]any{"sku": "SKU-3"}))
-	if num(res["accepted"]) != 0 || dropped(res)[0]["reason"] != "no_consent" {
-		t.Fatalf("event after withdrawal: %v", res)
-	}
-
-	// Export is complete: identifiers, consents with receipts, all data, the access log.
-	ex := e.must(200, "GET", "/v1/me/export", wt, nil)
-	exs := mustJSON(ex)
-	for _, want := range []string{marker, email, `"format":"symbiont-export/1"`, `"consent_history"`, `"action":"read"`, `"state":"withdrawn"`} {
-		if !strings.Contains(exs, want) {
-			t.Errorf("export lacks %s", want)
+		res := e.batch(b,
+			map[string]any{"type": "identify", "userId": "guest-1", "messageId": "id-1", "traits": map[string]any{"email": email, "name": "Mei"}},
+			track("guest-1", "Order Completed", map[string]any{"sku": "SKU-1", "revenue": 120.5, "note": marker}),
+			track("guest-1", "Review Submitted", map[string]any{"rating": 5}),   // feedback: no grant
+			track("guest-2", "Order Completed", map[string]any{"sku": "SKU-2"}), // unknown person
+			track("guest-1", "Not In Plan", nil),
+		)
+		if num(res["accepted"]) != 2 {
+			t.Fatalf("accepted = %v, want 2 (identify + order): %v", res["accepted"], res)
 		}
-	}
-	if len(ex["consent_history"].([]any)) != 3 {
-		t.Errorf("history has %d records, want 3", len(ex["consent_history"].([]any)))
-	}
+		reasons := map[string]bool{}
+		for _, d := range dropped(res) {
+			reasons[d["reason"].(string)] = true
+		}
+		for _, want := range []string{"no_consent", "unknown_consumer", "not_in_tracking_plan"} {
+			if !reasons[want] {
+				t.Errorf("no drop with reason %s: %v", want, res["dropped"])
+			}
+		}
 
-	// The access log names every read, with purpose and categories.
-	log := e.must(200, "GET", "/v1/me/access-log", wt, nil)
-	if n := len(log["records"].([]any)); n < 4 {
-		t.Fatalf("access log has %d records: %v", n, log)
-	}
+		// Purpose-bound read: purchases for personalization, nothing else.
+		d := e.must(200, "GET", "/v1/consumers/guest-1/data?purpose=personalization&categories=purchases,feedback,contact", b.SK, nil)
+		data := d["data"].(map[string]any)
+		if got := data["purchases"].([]any); len(got) != 1 || !strings.Contains(mustJSON(got[0]), marker) {
+			t.Fatalf("purchases = %v", data["purchases"])
+		}
+		if _, ok := data["contact"]; ok {
+			t.Fatalf("contact returned for personalization, granted only for service: %v", data)
+		}
+		withheld := map[string]string{}
+		for _, w := range d["withheld"].([]any) {
+			w := w.(map[string]any)
+			withheld[w["category"].(string)] = w["reason"].(string)
+		}
+		if withheld["feedback"] != "no_consent" || withheld["contact"] != "no_consent" {
+			t.Fatalf("withheld = %v", withheld)
+		}
+		// Contact for service returns the email trait only.
+		d = e.must(200, "GET", "/v1/consumers/guest-1/data?purpose=service&categories=contact", b.SK, nil)
+		if c := mustJSON(d["data"]); !strings.Contains(c, email) || strings.Contains(c, "Mei") {
+			t.Fatalf("contact data = %s", c)
+		}
 
-	// Erase.
-	er := e.must(200, "DELETE", "/v1/me", wt, nil)
-	if num(er["events_deleted"]) != 2 || num(er["keys_destroyed"]) != 1 {
-		t.Fatalf("erasure: %v", er)
-	}
-	if r := e.do("GET", "/v1/me/export", wt, nil); r.Status != 401 {
-		t.Fatalf("wallet after erasure: %d", r.Status)
-	}
-	if r := e.do("GET", "/v1/consumers/guest-1/data?purpose=personalization", b.SK, nil); r.Status != 404 {
-		t.Fatalf("brand read after erasure: %d %s", r.Status, r.Body)
-	}
-	res = e.batch(b, track("guest-1", "Order Completed", map[string]any{"sku": "SKU-4"}))
-	if num(res["accepted"]) != 0 {
-		t.Fatalf("event after erasure accepted: %v", res)
-	}
+		// Withdraw in the wallet: effective on the very next request.
+		wt := e.wallet(b, "guest-1")
+		w := e.must(200, "DELETE", "/v1/me/consents/purchases/personalization", wt, nil)
+		if w["consent"].(map[string]any)["state"] != "withdrawn" {
+			t.Fatalf("withdraw: %v", w)
+		}
+		d = e.must(200, "GET", "/v1/consumers/guest-1/data?purpose=personalization&categories=purchases", b.SK, nil)
+		if len(d["data"].(map[string]any)) != 0 || d["withheld"].([]any)[0].(map[string]any)["reason"] != "withdrawn" {
+			t.Fatalf("read after withdrawal: %v", d)
+		}
+		res = e.batch(b, track("guest-1", "Order Completed", map[string]any{"sku": "SKU-3"}))
+		if num(res["accepted"]) != 0 || dropped(res)[0]["reason"] != "no_consent" {
+			t.Fatalf("event after withdrawal: %v", res)
+		}
 
-	// Nothing readable survives in any file of the data directory.
-	e.p.Close() // flush and close files; Cleanup's second Close is harmless
-	assertNoPlaintext(t, e.dir, marker, email, "guest-1")
+		// Export is complete: identifiers, consents with receipts, all data, the access log.
+		ex := e.must(200, "GET", "/v1/me/export", wt, nil)
+		exs := mustJSON(ex)
+		for _, want := range []string{marker, email, `"format":"symbiont-export/1"`, `"consent_history"`, `"action":"read"`, `"state":"withdrawn"`} {
+			if !strings.Contains(exs, want) {
+				t.Errorf("export lacks %s", want)
+			}
+		}
+		if len(ex["consent_history"].([]any)) != 3 {
+			t.Errorf("history has %d records, want 3", len(ex["consent_history"].([]any)))
+		}
+
+		// The access log names every read, with purpose and categories.
+		log := e.must(200, "GET", "/v1/me/access-log", wt, nil)
+		if n := len(log["records"].([]any)); n < 4 {
+			t.Fatalf("access log has %d records: %v", n, log)
+		}
+
+		// Erase.
+		er := e.must(200, "DELETE", "/v1/me", wt, nil)
+		if num(er["events_deleted"]) != 2 || num(er["keys_destroyed"]) != 1 {
+			t.Fatalf("erasure: %v", er)
+		}
+		if r := e.do("GET", "/v1/me/export", wt, nil); r.Status != 401 {
+			t.Fatalf("wallet after erasure: %d", r.Status)
+		}
+		if r := e.do("GET", "/v1/consumers/guest-1/data?purpose=personalization", b.SK, nil); r.Status != 404 {
+			t.Fatalf("brand read after erasure: %d %s", r.Status, r.Body)
+		}
+		res = e.batch(b, track("guest-1", "Order Completed", map[string]any{"sku": "SKU-4"}))
+		if num(res["accepted"]) != 0 {
+			t.Fatalf("event after erasure accepted: %v", res)
+		}
+
+		// Nothing readable survives in any file of the data directory.
+		if e.p.Store.Dialect() == "sqlite" {
+			e.p.Close() // flush and close files; Cleanup's second Close is harmless
+			assertNoPlaintext(t, e.dir, marker, email, "guest-1")
+		}
+	})
 }
 
 func assertNoPlaintext(t *testing.T, dir string, needles ...string) {
@@ -208,31 +212,33 @@ func TestReceiptVerifiesWithPublishedKey(t *testing.T) {
 
 // TestExpiry: a grant stops admitting data the moment it expires, and the sweep records it.
 func TestExpiry(t *testing.T) {
-	e := newEnv(t)
-	b := e.setup("Aurora")
-	e.grant(b, "guest-1", "purchases", "personalization", map[string]any{"duration_days": 2})
-	e.batch(b, track("guest-1", "Order Completed", map[string]any{"sku": "A"}))
-	e.clock.Advance(49 * time.Hour)
-	d := e.must(200, "GET", "/v1/consumers/guest-1/data?purpose=personalization&categories=purchases", b.SK, nil)
-	if len(d["data"].(map[string]any)) != 0 || d["withheld"].([]any)[0].(map[string]any)["reason"] != "expired" {
-		t.Fatalf("after expiry: %v", d)
-	}
-	res := e.batch(b, track("guest-1", "Order Completed", map[string]any{"sku": "B"}))
-	if num(res["accepted"]) != 0 {
-		t.Fatalf("event after expiry accepted: %v", res)
-	}
-	n, err := e.p.Consent.ExpireDue(t.Context())
-	if err != nil || n != 1 {
-		t.Fatalf("ExpireDue = %d, %v", n, err)
-	}
-	c := e.must(200, "GET", "/v1/consumers/guest-1/consents?history=true", b.SK, nil)
-	cur := c["consents"].([]any)[0].(map[string]any)
-	if cur["state"] != "expired" || cur["method"] != "expiry" || len(c["history"].([]any)) != 2 {
-		t.Fatalf("consents after sweep: %v", c)
-	}
-	// Renewal works and admits data again.
-	e.grant(b, "guest-1", "purchases", "personalization")
-	if res := e.batch(b, track("guest-1", "Order Completed", map[string]any{"sku": "C"})); num(res["accepted"]) != 1 {
-		t.Fatalf("after renewal: %v", res)
-	}
+	eachStore(t, func(t *testing.T, newEnv func(*testing.T) *env) {
+		e := newEnv(t)
+		b := e.setup("Aurora")
+		e.grant(b, "guest-1", "purchases", "personalization", map[string]any{"duration_days": 2})
+		e.batch(b, track("guest-1", "Order Completed", map[string]any{"sku": "A"}))
+		e.clock.Advance(49 * time.Hour)
+		d := e.must(200, "GET", "/v1/consumers/guest-1/data?purpose=personalization&categories=purchases", b.SK, nil)
+		if len(d["data"].(map[string]any)) != 0 || d["withheld"].([]any)[0].(map[string]any)["reason"] != "expired" {
+			t.Fatalf("after expiry: %v", d)
+		}
+		res := e.batch(b, track("guest-1", "Order Completed", map[string]any{"sku": "B"}))
+		if num(res["accepted"]) != 0 {
+			t.Fatalf("event after expiry accepted: %v", res)
+		}
+		n, err := e.p.Consent.ExpireDue(t.Context())
+		if err != nil || n != 1 {
+			t.Fatalf("ExpireDue = %d, %v", n, err)
+		}
+		c := e.must(200, "GET", "/v1/consumers/guest-1/consents?history=true", b.SK, nil)
+		cur := c["consents"].([]any)[0].(map[string]any)
+		if cur["state"] != "expired" || cur["method"] != "expiry" || len(c["history"].([]any)) != 2 {
+			t.Fatalf("consents after sweep: %v", c)
+		}
+		// Renewal works and admits data again.
+		e.grant(b, "guest-1", "purchases", "personalization")
+		if res := e.batch(b, track("guest-1", "Order Completed", map[string]any{"sku": "C"})); num(res["accepted"]) != 1 {
+			t.Fatalf("after renewal: %v", res)
+		}
+	})
 }

@@ -8,67 +8,71 @@ import (
 // TestAnonymousConsentFollowsIdentify: a visitor consents before signing in; when they
 // identify, their consent and their events follow them to their account.
 func TestAnonymousConsentFollowsIdentify(t *testing.T) {
-	e := newEnv(t)
-	b := e.setup("Aurora")
-	// The brand's consent banner records the anonymous visitor's choice.
-	e.must(201, "POST", "/v1/consumers/anon-42/consents?id_type=anonymous_id", b.SK,
-		map[string]any{"category": "purchases", "purpose": "personalization"})
-	res := e.batch(b, map[string]any{"type": "track", "anonymousId": "anon-42", "event": "Order Completed", "messageId": "a1", "properties": map[string]any{"sku": "BEFORE-LOGIN"}})
-	if num(res["accepted"]) != 1 {
-		t.Fatalf("anonymous event: %v", res)
-	}
-	// The member already has an account with another grant.
-	e.grant(b, "member-7", "feedback", "product_research")
-	res = e.batch(b,
-		map[string]any{"type": "identify", "userId": "member-7", "anonymousId": "anon-42", "messageId": "i1", "traits": map[string]any{"roomType": "king"}},
-		map[string]any{"type": "track", "userId": "member-7", "event": "Order Completed", "messageId": "a2", "properties": map[string]any{"sku": "AFTER-LOGIN"}},
-	)
-	if num(res["accepted"]) != 2 {
-		t.Fatalf("after identify: %v", res)
-	}
-	d := e.must(200, "GET", "/v1/consumers/member-7/data?purpose=personalization&categories=purchases", b.SK, nil)
-	s := mustJSON(d)
-	if !strings.Contains(s, "BEFORE-LOGIN") || !strings.Contains(s, "AFTER-LOGIN") {
-		t.Fatalf("merged data: %s", s)
-	}
-	c := e.must(200, "GET", "/v1/consumers/member-7/consents", b.SK, nil)
-	if n := len(c["consents"].([]any)); n != 2 {
-		t.Fatalf("merged consumer has %d consents, want 2: %v", n, c)
-	}
-	// Both ids reach the same person now.
-	if r := e.do("GET", "/v1/consumers/anon-42/consents?id_type=anonymous_id", b.SK, nil); r.Status != 200 || !strings.Contains(string(r.Body), "feedback") {
-		t.Fatalf("anonymous id after merge: %d %s", r.Status, r.Body)
-	}
-	// Withdrawal on the merged consumer applies to events sent with the old anonymous id.
-	wt := e.wallet(b, "member-7")
-	e.must(200, "DELETE", "/v1/me/consents/purchases/personalization", wt, nil)
-	res = e.batch(b, map[string]any{"type": "track", "anonymousId": "anon-42", "event": "Order Completed", "messageId": "a3"})
-	if num(res["accepted"]) != 0 {
-		t.Fatalf("event after withdrawal via old anonymous id: %v", res)
-	}
+	eachStore(t, func(t *testing.T, newEnv func(*testing.T) *env) {
+		e := newEnv(t)
+		b := e.setup("Aurora")
+		// The brand's consent banner records the anonymous visitor's choice.
+		e.must(201, "POST", "/v1/consumers/anon-42/consents?id_type=anonymous_id", b.SK,
+			map[string]any{"category": "purchases", "purpose": "personalization"})
+		res := e.batch(b, map[string]any{"type": "track", "anonymousId": "anon-42", "event": "Order Completed", "messageId": "a1", "properties": map[string]any{"sku": "BEFORE-LOGIN"}})
+		if num(res["accepted"]) != 1 {
+			t.Fatalf("anonymous event: %v", res)
+		}
+		// The member already has an account with another grant.
+		e.grant(b, "member-7", "feedback", "product_research")
+		res = e.batch(b,
+			map[string]any{"type": "identify", "userId": "member-7", "anonymousId": "anon-42", "messageId": "i1", "traits": map[string]any{"roomType": "king"}},
+			map[string]any{"type": "track", "userId": "member-7", "event": "Order Completed", "messageId": "a2", "properties": map[string]any{"sku": "AFTER-LOGIN"}},
+		)
+		if num(res["accepted"]) != 2 {
+			t.Fatalf("after identify: %v", res)
+		}
+		d := e.must(200, "GET", "/v1/consumers/member-7/data?purpose=personalization&categories=purchases", b.SK, nil)
+		s := mustJSON(d)
+		if !strings.Contains(s, "BEFORE-LOGIN") || !strings.Contains(s, "AFTER-LOGIN") {
+			t.Fatalf("merged data: %s", s)
+		}
+		c := e.must(200, "GET", "/v1/consumers/member-7/consents", b.SK, nil)
+		if n := len(c["consents"].([]any)); n != 2 {
+			t.Fatalf("merged consumer has %d consents, want 2: %v", n, c)
+		}
+		// Both ids reach the same person now.
+		if r := e.do("GET", "/v1/consumers/anon-42/consents?id_type=anonymous_id", b.SK, nil); r.Status != 200 || !strings.Contains(string(r.Body), "feedback") {
+			t.Fatalf("anonymous id after merge: %d %s", r.Status, r.Body)
+		}
+		// Withdrawal on the merged consumer applies to events sent with the old anonymous id.
+		wt := e.wallet(b, "member-7")
+		e.must(200, "DELETE", "/v1/me/consents/purchases/personalization", wt, nil)
+		res = e.batch(b, map[string]any{"type": "track", "anonymousId": "anon-42", "event": "Order Completed", "messageId": "a3"})
+		if num(res["accepted"]) != 0 {
+			t.Fatalf("event after withdrawal via old anonymous id: %v", res)
+		}
+	})
 }
 
 // TestAlias merges two known ids; a stranger's identify leaves no trace.
 func TestAliasAndStrangers(t *testing.T) {
-	e := newEnv(t)
-	b := e.setup("Aurora")
-	e.grant(b, "old-id", "purchases", "personalization")
-	e.batch(b, track("old-id", "Order Completed", map[string]any{"sku": "OLD"}))
-	res := e.batch(b, map[string]any{"type": "alias", "previousId": "old-id", "userId": "new-id", "messageId": "al1"})
-	if num(res["accepted"]) != 1 {
-		t.Fatalf("alias: %v", res)
-	}
-	d := e.must(200, "GET", "/v1/consumers/new-id/data?purpose=personalization&categories=purchases", b.SK, nil)
-	if !strings.Contains(mustJSON(d), "OLD") {
-		t.Fatalf("after alias: %v", d)
-	}
-	res = e.batch(b, map[string]any{"type": "identify", "userId": "stranger", "anonymousId": "anon-x", "messageId": "s1", "traits": map[string]any{"email": "s@example.com"}})
-	if num(res["accepted"]) != 0 || dropped(res)[0]["reason"] != "unknown_consumer" {
-		t.Fatalf("stranger: %v", res)
-	}
-	if r := e.do("GET", "/v1/consumers/stranger/consents", b.SK, nil); r.Status != 404 {
-		t.Fatalf("a stranger became a consumer: %d", r.Status)
-	}
+	eachStore(t, func(t *testing.T, newEnv func(*testing.T) *env) {
+		e := newEnv(t)
+		b := e.setup("Aurora")
+		e.grant(b, "old-id", "purchases", "personalization")
+		e.batch(b, track("old-id", "Order Completed", map[string]any{"sku": "OLD"}))
+		res := e.batch(b, map[string]any{"type": "alias", "previousId": "old-id", "userId": "new-id", "messageId": "al1"})
+		if num(res["accepted"]) != 1 {
+			t.Fatalf("alias: %v", res)
+		}
+		d := e.must(200, "GET", "/v1/consumers/new-id/data?purpose=personalization&categories=purchases", b.SK, nil)
+		if !strings.Contains(mustJSON(d), "OLD") {
+			t.Fatalf("after alias: %v", d)
+		}
+		res = e.batch(b, map[string]any{"type": "identify", "userId": "stranger", "anonymousId": "anon-x", "messageId": "s1", "traits": map[string]any{"email": "s@example.com"}})
+		if num(res["accepted"]) != 0 || dropped(res)[0]["reason"] != "unknown_consumer" {
+			t.Fatalf("stranger: %v", res)
+		}
+		if r := e.do("GET", "/v1/consumers/stranger/consents", b.SK, nil); r.Status != 404 {
+			t.Fatalf("a stranger became a consumer: %d", r.Status)
+		}
+	})
 }
 
 // TestOverMergeGuard: an email shared by more consumers than allowed is not linked further,
@@ -98,39 +102,41 @@ func TestOverMergeGuard(t *testing.T) {
 // TestGPC: a browser's Global Privacy Control signal refuses marketing and partner sharing;
 // only the consumer, in the wallet, can grant them knowingly.
 func TestGPC(t *testing.T) {
-	e := newEnv(t)
-	b := e.setup("Aurora")
-	e.grant(b, "g1", "purchases", "marketing")
-	e.grant(b, "g1", "purchases", "personalization")
-	res := e.must(200, "POST", "/v1/batch", "", map[string]any{"batch": []any{track("g1", "Order Completed", nil)}}, basic(b.PK), header("Sec-GPC", "1"))
-	if num(res["accepted"]) != 1 {
-		t.Fatalf("GPC batch: %v", res)
-	}
-	c := e.must(200, "GET", "/v1/consumers/g1/consents", b.SK, nil)
-	states := map[string]string{}
-	for _, r := range c["consents"].([]any) {
-		r := r.(map[string]any)
-		states[r["purpose"].(string)] = r["state"].(string) + "/" + r["method"].(string)
-	}
-	if states["marketing"] != "refused/gpc_signal" || states["personalization"] != "given/brand_ui" {
-		t.Fatalf("after GPC: %v", states)
-	}
-	// In the wallet, with GPC on, a plain grant is refused with a reason…
-	wt := e.wallet(b, "g1")
-	r := e.do("POST", "/v1/me/consents", wt, map[string]any{"category": "contact", "purpose": "marketing"}, header("Sec-GPC", "1"))
-	if r.Status != 409 || !strings.Contains(string(r.Body), "gpc_refusal") {
-		t.Fatalf("wallet grant under GPC: %d %s", r.Status, r.Body)
-	}
-	// …and an explicit override is recorded as such and survives later GPC signals.
-	g := e.must(201, "POST", "/v1/me/consents", wt, map[string]any{"category": "purchases", "purpose": "marketing", "override_gpc": true}, header("Sec-GPC", "1"))
-	if g["consent"].(map[string]any)["method"] != "wallet_gpc_override" {
-		t.Fatalf("override: %v", g)
-	}
-	e.must(200, "POST", "/v1/batch", "", map[string]any{"batch": []any{track("g1", "Order Completed", nil)}}, basic(b.PK), header("Sec-GPC", "1"))
-	d := e.must(200, "GET", "/v1/consumers/g1/data?purpose=marketing&categories=purchases", b.SK, nil)
-	if len(d["data"].(map[string]any)) != 1 {
-		t.Fatalf("override did not survive GPC: %v", d)
-	}
+	eachStore(t, func(t *testing.T, newEnv func(*testing.T) *env) {
+		e := newEnv(t)
+		b := e.setup("Aurora")
+		e.grant(b, "g1", "purchases", "marketing")
+		e.grant(b, "g1", "purchases", "personalization")
+		res := e.must(200, "POST", "/v1/batch", "", map[string]any{"batch": []any{track("g1", "Order Completed", nil)}}, basic(b.PK), header("Sec-GPC", "1"))
+		if num(res["accepted"]) != 1 {
+			t.Fatalf("GPC batch: %v", res)
+		}
+		c := e.must(200, "GET", "/v1/consumers/g1/consents", b.SK, nil)
+		states := map[string]string{}
+		for _, r := range c["consents"].([]any) {
+			r := r.(map[string]any)
+			states[r["purpose"].(string)] = r["state"].(string) + "/" + r["method"].(string)
+		}
+		if states["marketing"] != "refused/gpc_signal" || states["personalization"] != "given/brand_ui" {
+			t.Fatalf("after GPC: %v", states)
+		}
+		// In the wallet, with GPC on, a plain grant is refused with a reason…
+		wt := e.wallet(b, "g1")
+		r := e.do("POST", "/v1/me/consents", wt, map[string]any{"category": "contact", "purpose": "marketing"}, header("Sec-GPC", "1"))
+		if r.Status != 409 || !strings.Contains(string(r.Body), "gpc_refusal") {
+			t.Fatalf("wallet grant under GPC: %d %s", r.Status, r.Body)
+		}
+		// …and an explicit override is recorded as such and survives later GPC signals.
+		g := e.must(201, "POST", "/v1/me/consents", wt, map[string]any{"category": "purchases", "purpose": "marketing", "override_gpc": true}, header("Sec-GPC", "1"))
+		if g["consent"].(map[string]any)["method"] != "wallet_gpc_override" {
+			t.Fatalf("override: %v", g)
+		}
+		e.must(200, "POST", "/v1/batch", "", map[string]any{"batch": []any{track("g1", "Order Completed", nil)}}, basic(b.PK), header("Sec-GPC", "1"))
+		d := e.must(200, "GET", "/v1/consumers/g1/data?purpose=marketing&categories=purchases", b.SK, nil)
+		if len(d["data"].(map[string]any)) != 1 {
+			t.Fatalf("override did not survive GPC: %v", d)
+		}
+	})
 }
 
 // TestSensitiveConsent: health data needs explicit consent on its own.

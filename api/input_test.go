@@ -96,32 +96,34 @@ func snapshot(e *env, b brand, wt string) string {
 // TestIdempotency: retried consent writes with an Idempotency-Key and retried batches with the
 // same messageIds take effect once.
 func TestIdempotency(t *testing.T) {
-	e := newEnv(t)
-	b := e.setup("Aurora")
-	body := map[string]any{"category": "purchases", "purpose": "personalization", "duration_days": 30}
-	first := e.must(201, "POST", "/v1/consumers/guest-1/consents", b.SK, body, header("Idempotency-Key", "k-1"))
-	again := e.must(200, "POST", "/v1/consumers/guest-1/consents", b.SK, body, header("Idempotency-Key", "k-1"))
-	if first["receipt"] != again["receipt"] {
-		t.Fatal("a retry with the same Idempotency-Key produced a new receipt")
-	}
-	h := e.must(200, "GET", "/v1/consumers/guest-1/consents?history=true", b.SK, nil)
-	if n := len(h["history"].([]any)); n != 1 {
-		t.Fatalf("history has %d records after a retried grant", n)
-	}
-	msgs := []map[string]any{track("guest-1", "Order Completed", map[string]any{"n": 1}), track("guest-1", "Order Completed", map[string]any{"n": 2})}
-	r1 := e.batch(b, msgs...)
-	r2 := e.batch(b, msgs...)
-	if num(r1["accepted"]) != 2 || num(r1["duplicates"]) != 0 || num(r2["accepted"]) != 2 || num(r2["duplicates"]) != 2 {
-		t.Fatalf("first %v, retry %v", r1, r2)
-	}
-	// The same messageId twice within one batch is stored once.
-	dup := track("guest-1", "Order Completed", map[string]any{"n": 3})
-	r3 := e.batch(b, dup, dup)
-	if num(r3["duplicates"]) != 1 {
-		t.Fatalf("in-batch duplicate: %v", r3)
-	}
-	d := e.must(200, "GET", "/v1/consumers/guest-1/data?purpose=personalization&categories=purchases", b.SK, nil)
-	if n := len(d["data"].(map[string]any)["purchases"].([]any)); n != 3 {
-		t.Fatalf("%d events stored, want 3", n)
-	}
+	eachStore(t, func(t *testing.T, newEnv func(*testing.T) *env) {
+		e := newEnv(t)
+		b := e.setup("Aurora")
+		body := map[string]any{"category": "purchases", "purpose": "personalization", "duration_days": 30}
+		first := e.must(201, "POST", "/v1/consumers/guest-1/consents", b.SK, body, header("Idempotency-Key", "k-1"))
+		again := e.must(200, "POST", "/v1/consumers/guest-1/consents", b.SK, body, header("Idempotency-Key", "k-1"))
+		if first["receipt"] != again["receipt"] {
+			t.Fatal("a retry with the same Idempotency-Key produced a new receipt")
+		}
+		h := e.must(200, "GET", "/v1/consumers/guest-1/consents?history=true", b.SK, nil)
+		if n := len(h["history"].([]any)); n != 1 {
+			t.Fatalf("history has %d records after a retried grant", n)
+		}
+		msgs := []map[string]any{track("guest-1", "Order Completed", map[string]any{"n": 1}), track("guest-1", "Order Completed", map[string]any{"n": 2})}
+		r1 := e.batch(b, msgs...)
+		r2 := e.batch(b, msgs...)
+		if num(r1["accepted"]) != 2 || num(r1["duplicates"]) != 0 || num(r2["accepted"]) != 2 || num(r2["duplicates"]) != 2 {
+			t.Fatalf("first %v, retry %v", r1, r2)
+		}
+		// The same messageId twice within one batch is stored once.
+		dup := track("guest-1", "Order Completed", map[string]any{"n": 3})
+		r3 := e.batch(b, dup, dup)
+		if num(r3["duplicates"]) != 1 {
+			t.Fatalf("in-batch duplicate: %v", r3)
+		}
+		d := e.must(200, "GET", "/v1/consumers/guest-1/data?purpose=personalization&categories=purchases", b.SK, nil)
+		if n := len(d["data"].(map[string]any)["purchases"].([]any)); n != 3 {
+			t.Fatalf("%d events stored, want 3", n)
+		}
+	})
 }

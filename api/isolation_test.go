@@ -9,80 +9,82 @@ import (
 // TestTenantIsolation: one brand's keys reach nothing of another's; a wallet token reads only
 // its own consumer; each key type is confined to its endpoints.
 func TestTenantIsolation(t *testing.T) {
-	e := newEnv(t)
-	a := e.setup("Brand A")
-	b := e.setup("Brand B")
-	e.grant(a, "alice", "purchases", "personalization")
-	e.grant(b, "bob", "purchases", "personalization")
-	e.batch(a, track("alice", "Order Completed", map[string]any{"sku": "A-SECRET"}))
-	e.batch(b, track("bob", "Order Completed", map[string]any{"sku": "B-SECRET"}))
+	eachStore(t, func(t *testing.T, newEnv func(*testing.T) *env) {
+		e := newEnv(t)
+		a := e.setup("Brand A")
+		b := e.setup("Brand B")
+		e.grant(a, "alice", "purchases", "personalization")
+		e.grant(b, "bob", "purchases", "personalization")
+		e.batch(a, track("alice", "Order Completed", map[string]any{"sku": "A-SECRET"}))
+		e.batch(b, track("bob", "Order Completed", map[string]any{"sku": "B-SECRET"}))
 
-	// Brand A's secret key cannot see Brand B's consumer, even knowing the user id.
-	for _, path := range []string{
-		"/v1/consumers/bob/data?purpose=personalization",
-		"/v1/consumers/bob/consents",
-		"/v1/consumers/bob/access-log",
-	} {
-		r := e.do("GET", path, a.SK, nil)
-		if r.Status != 404 || r.errCode(t) != "not_found" || strings.Contains(string(r.Body), "B-SECRET") {
-			t.Errorf("A reads %s: %d %s", path, r.Status, r.Body)
+		// Brand A's secret key cannot see Brand B's consumer, even knowing the user id.
+		for _, path := range []string{
+			"/v1/consumers/bob/data?purpose=personalization",
+			"/v1/consumers/bob/consents",
+			"/v1/consumers/bob/access-log",
+		} {
+			r := e.do("GET", path, a.SK, nil)
+			if r.Status != 404 || r.errCode(t) != "not_found" || strings.Contains(string(r.Body), "B-SECRET") {
+				t.Errorf("A reads %s: %d %s", path, r.Status, r.Body)
+			}
 		}
-	}
-	// Brand A's write key sending bob's events stores nothing anywhere.
-	res := e.batch(a, track("bob", "Order Completed", map[string]any{"sku": "A-WRITES-BOB"}))
-	if num(res["accepted"]) != 0 {
-		t.Fatalf("A's write key stored an event for B's consumer: %v", res)
-	}
-	d := e.must(200, "GET", "/v1/consumers/bob/data?purpose=personalization&categories=purchases", b.SK, nil)
-	if s := mustJSON(d); strings.Contains(s, "A-WRITES-BOB") || !strings.Contains(s, "B-SECRET") {
-		t.Fatalf("B's data: %s", s)
-	}
-	// Brand A cannot revoke Brand B's keys.
-	keys := e.must(200, "GET", "/v1/keys", b.SK, nil)["keys"].([]any)
-	bKey := keys[0].(map[string]any)["id"].(string)
-	if r := e.do("DELETE", "/v1/keys/"+bKey, a.SK, nil); r.Status != 404 {
-		t.Fatalf("A revoking B's key: %d %s", r.Status, r.Body)
-	}
+		// Brand A's write key sending bob's events stores nothing anywhere.
+		res := e.batch(a, track("bob", "Order Completed", map[string]any{"sku": "A-WRITES-BOB"}))
+		if num(res["accepted"]) != 0 {
+			t.Fatalf("A's write key stored an event for B's consumer: %v", res)
+		}
+		d := e.must(200, "GET", "/v1/consumers/bob/data?purpose=personalization&categories=purchases", b.SK, nil)
+		if s := mustJSON(d); strings.Contains(s, "A-WRITES-BOB") || !strings.Contains(s, "B-SECRET") {
+			t.Fatalf("B's data: %s", s)
+		}
+		// Brand A cannot revoke Brand B's keys.
+		keys := e.must(200, "GET", "/v1/keys", b.SK, nil)["keys"].([]any)
+		bKey := keys[0].(map[string]any)["id"].(string)
+		if r := e.do("DELETE", "/v1/keys/"+bKey, a.SK, nil); r.Status != 404 {
+			t.Fatalf("A revoking B's key: %d %s", r.Status, r.Body)
+		}
 
-	// A wallet token reads only its consumer, and no brand endpoint.
-	wa := e.wallet(a, "alice")
-	if s := mustJSON(e.must(200, "GET", "/v1/me/export", wa, nil)); strings.Contains(s, "B-SECRET") || !strings.Contains(s, "A-SECRET") {
-		t.Fatalf("alice's export: %s", s)
-	}
-	for _, c := range []struct{ method, path string }{
-		{"GET", "/v1/consumers/alice/data?purpose=personalization"},
-		{"GET", "/v1/consumers/bob/data?purpose=personalization"},
-		{"PUT", "/v1/tracking-plan"},
-		{"POST", "/v1/wallet/sessions"},
-		{"GET", "/v1/keys"},
-		{"POST", "/v1/brands"},
-	} {
-		if r := e.do(c.method, c.path, wa, map[string]any{}); r.Status != 403 {
-			t.Errorf("wallet token on %s %s: %d %s", c.method, c.path, r.Status, r.Body)
+		// A wallet token reads only its consumer, and no brand endpoint.
+		wa := e.wallet(a, "alice")
+		if s := mustJSON(e.must(200, "GET", "/v1/me/export", wa, nil)); strings.Contains(s, "B-SECRET") || !strings.Contains(s, "A-SECRET") {
+			t.Fatalf("alice's export: %s", s)
 		}
-	}
-	// A second consumer's wallet sees only its own data.
-	e.grant(a, "anna", "purchases", "personalization")
-	wanna := e.wallet(a, "anna")
-	if s := mustJSON(e.must(200, "GET", "/v1/me/export", wanna, nil)); strings.Contains(s, "A-SECRET") {
-		t.Fatalf("anna sees alice's data: %s", s)
-	}
-	// Write keys only send events; secret keys cannot act as wallets; brands cannot create brands.
-	for _, c := range []struct{ method, path, cred string }{
-		{"GET", "/v1/consumers/alice/data?purpose=personalization", a.PK},
-		{"GET", "/v1/me", a.SK},
-		{"GET", "/v1/me", a.PK},
-		{"POST", "/v1/brands", a.SK},
-		{"GET", "/v1/brands", a.SK},
-	} {
-		if r := e.do(c.method, c.path, c.cred, map[string]any{"name": "x"}); r.Status != 403 {
-			t.Errorf("%s %s with %s…: %d %s", c.method, c.path, c.cred[:3], r.Status, r.Body)
+		for _, c := range []struct{ method, path string }{
+			{"GET", "/v1/consumers/alice/data?purpose=personalization"},
+			{"GET", "/v1/consumers/bob/data?purpose=personalization"},
+			{"PUT", "/v1/tracking-plan"},
+			{"POST", "/v1/wallet/sessions"},
+			{"GET", "/v1/keys"},
+			{"POST", "/v1/brands"},
+		} {
+			if r := e.do(c.method, c.path, wa, map[string]any{}); r.Status != 403 {
+				t.Errorf("wallet token on %s %s: %d %s", c.method, c.path, r.Status, r.Body)
+			}
 		}
-	}
-	// The operator is not a brand: it reads no consumer data.
-	if r := e.do("GET", "/v1/consumers/alice/data?purpose=personalization", adminToken, nil); r.Status != 403 {
-		t.Errorf("operator reading consumer data: %d", r.Status)
-	}
+		// A second consumer's wallet sees only its own data.
+		e.grant(a, "anna", "purchases", "personalization")
+		wanna := e.wallet(a, "anna")
+		if s := mustJSON(e.must(200, "GET", "/v1/me/export", wanna, nil)); strings.Contains(s, "A-SECRET") {
+			t.Fatalf("anna sees alice's data: %s", s)
+		}
+		// Write keys only send events; secret keys cannot act as wallets; brands cannot create brands.
+		for _, c := range []struct{ method, path, cred string }{
+			{"GET", "/v1/consumers/alice/data?purpose=personalization", a.PK},
+			{"GET", "/v1/me", a.SK},
+			{"GET", "/v1/me", a.PK},
+			{"POST", "/v1/brands", a.SK},
+			{"GET", "/v1/brands", a.SK},
+		} {
+			if r := e.do(c.method, c.path, c.cred, map[string]any{"name": "x"}); r.Status != 403 {
+				t.Errorf("%s %s with %s…: %d %s", c.method, c.path, c.cred[:3], r.Status, r.Body)
+			}
+		}
+		// The operator is not a brand: it reads no consumer data.
+		if r := e.do("GET", "/v1/consumers/alice/data?purpose=personalization", adminToken, nil); r.Status != 403 {
+			t.Errorf("operator reading consumer data: %d", r.Status)
+		}
+	})
 }
 
 // TestCredentials: missing, malformed, unknown, revoked and expired credentials get 401.
