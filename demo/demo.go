@@ -86,6 +86,18 @@ func Seed(ctx context.Context, p *platform.Platform) (*Demo, error) {
 			return nil, err
 		}
 		brandID, d.BrandID, d.Reused = b.ID, b.PublicID, true
+		// Fresh keys each start; the previous run's demo keys stop working.
+		keys, err := p.Tenants.Keys(ctx, b.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range keys {
+			if (k.Name == "demo" || k.Name == "default") && k.RevokedAt.IsZero() {
+				if err := p.Tenants.RevokeKey(ctx, b.ID, k.ID); err != nil {
+					return nil, err
+				}
+			}
+		}
 		if d.SecretKey, _, err = p.Tenants.CreateKey(ctx, b.ID, tenant.KindSecret, "demo", nil); err != nil {
 			return nil, err
 		}

@@ -99,6 +99,14 @@ func envFloat(name string, def float64) float64 {
 	return v
 }
 
+func durationEnv(name string, def time.Duration) time.Duration {
+	d, err := time.ParseDuration(env(name, def.String()))
+	if err != nil {
+		return def
+	}
+	return d
+}
+
 func envInt(name string, def int) int {
 	var v int
 	if _, err := fmt.Sscan(env(name, fmt.Sprint(def)), &v); err != nil {
@@ -124,6 +132,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rateWallet := fs.Float64("rate-wallet", envFloat("RATE_WALLET", api.DefaultLimits.WalletPerUser), "requests/s per wallet session (SYMBIONT_RATE_WALLET)")
 	debugAddr := fs.String("debug-addr", env("DEBUG_ADDR", ""), "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060 (SYMBIONT_DEBUG_ADDR; off by default)")
 	drain := fs.Duration("shutdown-timeout", 30*time.Second, "how long to wait for in-flight requests on shutdown")
+	drainDelay := fs.Duration("shutdown-delay", durationEnv("SHUTDOWN_DELAY", 0), "on SIGTERM, keep serving this long with /readyz failing (and connections closing) so load balancers move away first (SYMBIONT_SHUTDOWN_DELAY)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -203,8 +212,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: draining in-flight requests", slog.Duration("timeout", *drain))
 	p.Drain()
+	if *drainDelay > 0 {
+		log.Info("shutting down: readyz now fails; still serving", slog.Duration("delay", *drainDelay))
+		srv.SetKeepAlivesEnabled(false)
+		time.Sleep(*drainDelay)
+	}
+	log.Info("shutting down: draining in-flight requests", slog.Duration("timeout", *drain))
 	sctx, cancel := context.WithTimeout(context.Background(), *drain)
 	defer cancel()
 	serr := srv.Shutdown(sctx)
