@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"testing"
 	"time"
@@ -21,6 +22,8 @@ import (
 // purpose, through the one door: consent decision, read, decrypt, access record committed in
 // the same transaction. It reports the p50 and p99 latency of one read.
 func BenchmarkPurposeBoundRead(b *testing.B) {
+	// `symbiont serve` runs with GOGC=400 (cmd/symbiont); measure under the same setting.
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	ctx := context.Background()
 	p, err := platform.Open(ctx, platform.Config{DataDir: b.TempDir(), AdminToken: "bench-admin-token-0123456789", ExpiryInterval: -1})
 	if err != nil {
