@@ -20,7 +20,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"syscall"
-	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
@@ -53,7 +52,6 @@ var dialect = sqlstore.Dialect{Name: "sqlite", KeyTable: "data_keys",
 const (
 	roleWriter = iota
 	roleReader
-	roleCheckpointer
 	roleKeys
 )
 
@@ -68,46 +66,17 @@ func dsn(path string, role int) string {
 	switch role {
 	case roleWriter:
 		v.Set("_txlock", "immediate") // take the write lock at BEGIN, not at the first write
-		// The checkpointer copies the WAL into the database on its own connection, beside
-		// the writer rather than inside its commits.
-		v.Add("_pragma", "wal_autocheckpoint(0)")
+		// The writer checkpoints after a commit that leaves the WAL past this many pages: a
+		// few milliseconds of copying each time, where a checkpointer on its own connection
+		// would have to stop the writer now and then for the WAL to start over (measured:
+		// second-long stalls under sustained load).
+		v.Add("_pragma", "wal_autocheckpoint(4096)")
 	case roleKeys:
 		v.Set("_txlock", "immediate")
 	case roleReader:
 		v.Add("_pragma", "query_only(1)")
 	}
 	return "file:" + path + "?" + v.Encode()
-}
-
-// Checkpointing: every checkpointEvery a PASSIVE checkpoint copies committed WAL frames into
-// the database without blocking the writer or readers. While writes go on it can never catch
-// up completely, so when the WAL passes walRestartFrames a RESTART checkpoint (which waits for
-// the writer between transactions and copies only what PASSIVE has not) lets the WAL start
-// over from its beginning instead of growing.
-const (
-	checkpointEvery  = 100 * time.Millisecond
-	walRestartFrames = 8192 // 32 MiB of 4 KiB pages
-)
-
-func checkpointer(db *sql.DB, stop <-chan struct{}, done chan<- struct{}) {
-	defer close(done)
-	t := time.NewTicker(checkpointEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
-			return
-		case <-t.C:
-		}
-		var busy, logFrames, copied int
-		if err := db.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logFrames, &copied); err != nil {
-			continue
-		}
-		if logFrames > walRestartFrames {
-			db.Exec(`PRAGMA wal_checkpoint(RESTART)`)
-		}
-	}
 }
 
 // Open opens (creating and migrating if needed) the store in dir.
@@ -170,19 +139,12 @@ func Open(ctx context.Context, dir string) (*sqlstore.DB, error) {
 		return fail(err)
 	}
 	closers = append(closers, reader.Close)
-	cp, err := open(DBFile, roleCheckpointer, 1, nil)
-	if err != nil {
-		return fail(err)
-	}
-	closers = append(closers, cp.Close)
 	keys, err := open(KeysFile, roleKeys, 1, kmig)
 	if err != nil {
 		return fail(err)
 	}
-	stop, done := make(chan struct{}), make(chan struct{})
-	go checkpointer(cp, stop, done)
-	// Close order: stop the checkpointer (it truncates the WAL), then the pools, then the lock.
+	// Close order: truncate the WAL, then the pools, then the lock.
 	return sqlstore.Open(ctx, writer, reader, keys, dialect, nil,
-		func() error { close(stop); <-done; return nil },
-		reader.Close, writer.Close, cp.Close, keys.Close, lock.Close)
+		func() error { _, err := writer.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); return err },
+		reader.Close, writer.Close, keys.Close, lock.Close)
 }
