@@ -101,23 +101,40 @@ func (s *Service) Read(ctx context.Context, req Request) (*Data, error) {
 		if _, err := tx.Consumer(ctx, req.BrandID, req.ConsumerID); err != nil {
 			return err
 		}
-		// Decide inside the transaction, so a withdrawal committed before it is honoured.
+		// Decide inside the transaction, so a withdrawal committed before it is honoured: from
+		// the in-memory index, or, when other nodes share the database and this node's index
+		// may lag, from the database's current consent.
 		now := s.clock.Now()
+		var cur []*consent.Record
+		allowedFor := func(c string) bool { return s.consent.Index.Allowed(req.BrandID, req.ConsumerID, c, req.Purpose, now) }
+		if s.store.Shared() {
+			var err error
+			if cur, err = tx.CurrentConsents(ctx, req.BrandID, req.ConsumerID); err != nil {
+				return err
+			}
+			allowedFor = func(c string) bool { return reason(cur, c, req.Purpose, now) == "" }
+		}
 		var allowed, denied []string
 		for _, c := range cats {
-			if s.consent.Index.Allowed(req.BrandID, req.ConsumerID, c, req.Purpose, now) {
+			if allowedFor(c) {
 				allowed = append(allowed, c)
 			} else {
 				denied = append(denied, c)
 			}
 		}
 		if len(denied) > 0 {
-			cur, err := tx.CurrentConsents(ctx, req.BrandID, req.ConsumerID)
-			if err != nil {
-				return err
+			if cur == nil {
+				var err error
+				if cur, err = tx.CurrentConsents(ctx, req.BrandID, req.ConsumerID); err != nil {
+					return err
+				}
 			}
 			for _, c := range denied {
-				out.Withheld = append(out.Withheld, Withheld{Category: c, Reason: reason(cur, c, req.Purpose, now)})
+				r := reason(cur, c, req.Purpose, now)
+				if r == "" {
+					r = ReasonNoConsent // the index denies what the database has not caught up to
+				}
+				out.Withheld = append(out.Withheld, Withheld{Category: c, Reason: r})
 			}
 		}
 		if len(allowed) > 0 {
@@ -168,18 +185,21 @@ func (s *Service) openAll(ctx context.Context, events []*store.Event, data map[s
 	return nil
 }
 
-// reason explains why a category was withheld for a purpose.
+// reason explains why the current records withhold a category for a purpose; "" when they
+// allow it.
 func reason(cur []*consent.Record, category, purpose string, now time.Time) string {
 	for _, r := range cur {
 		if r.Category != category || r.Purpose != purpose {
 			continue
 		}
 		switch {
+		case r.Active(now):
+			return ""
 		case r.State == consent.StateWithdrawn:
 			return ReasonWithdrawn
 		case r.State == consent.StateRefused:
 			return ReasonRefused
-		case r.State == consent.StateExpired, r.State == consent.StateGiven && !r.Active(now):
+		case r.State == consent.StateExpired, r.State == consent.StateGiven:
 			return ReasonExpired
 		}
 	}

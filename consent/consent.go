@@ -96,6 +96,9 @@ type Tx interface {
 	CurrentConsents(ctx context.Context, brandID, consumerID int64) ([]*Record, error)
 	// ConsentHistory returns every record of the consumer, oldest first.
 	ConsentHistory(ctx context.Context, brandID, consumerID int64) ([]*Record, error)
+	// ActiveGrants returns the grants in state given (expired or not) of the consumers: the
+	// database's word, for decisions that must not trust another node's stale index.
+	ActiveGrants(ctx context.Context, consumerIDs []int64) ([]Grant, error)
 	// ConsentRecordByReceipt returns the record with the receipt id.
 	ConsentRecordByReceipt(ctx context.Context, brandID int64, receiptID string) (*Record, error)
 	// DueExpiries returns up to limit current records in state given whose expiry is ≤ now.
@@ -105,6 +108,16 @@ type Tx interface {
 	CustomTerms(ctx context.Context, brandID int64) ([]Term, error)
 	PutCustomTerm(ctx context.Context, brandID int64, t Term) error
 }
+
+// Grant is a current grant, as decisions need it.
+type Grant struct {
+	BrandID, ConsumerID int64
+	Category, Purpose   string
+	ExpiresAt           time.Time // zero: no expiry
+}
+
+// Active reports whether g admits processing at now.
+func (g Grant) Active(now time.Time) bool { return g.ExpiresAt.IsZero() || now.Before(g.ExpiresAt) }
 
 // Term is a brand's own category or purpose.
 type Term struct {

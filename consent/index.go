@@ -283,6 +283,16 @@ func (ix *Index) Replace(brand, consumer int64, current []*Record) {
 // Forget drops every grant of the consumer (erasure, or merged away).
 func (ix *Index) Forget(brand, consumer int64) { ix.restore(brand, consumer, nil) }
 
+// Clear drops every grant.
+func (ix *Index) Clear() {
+	for i := range ix.shards {
+		s := &ix.shards[i]
+		s.mu.Lock()
+		clear(s.m)
+		s.mu.Unlock()
+	}
+}
+
 // Len returns the number of consumers with at least one grant.
 func (ix *Index) Len() int {
 	n := 0

@@ -18,11 +18,11 @@ func TestIndex(t *testing.T) {
 	ix.Set(rec(1, 10, "contact", "marketing", StateGiven, time.Time{}))
 	ix.Set(rec(1, 10, "contact", "marketing", StateGiven, time.Time{}).withMethod(MethodWalletGPC))
 	cases := []struct {
-		name                       string
-		brand, consumer            int64
-		cat, purpose               string
-		at                         time.Time
-		want                       bool
+		name            string
+		brand, consumer int64
+		cat, purpose    string
+		at              time.Time
+		want            bool
 	}{
 		{"granted", 1, 10, "purchases", "personalization", now, true},
 		{"other purpose", 1, 10, "purchases", "marketing", now, false},

@@ -73,6 +73,27 @@ func (s *Service) Load(ctx context.Context, l Loader) (int, error) {
 	return n, err
 }
 
+// Refresh reloads one consumer's grants into the index from the database (another node changed
+// them).
+func (s *Service) Refresh(ctx context.Context, brandID, consumerID int64) error {
+	var cur []*Record
+	if err := s.db.View(ctx, func(tx ServiceTx) (err error) {
+		cur, err = tx.CurrentConsents(ctx, brandID, consumerID)
+		return err
+	}); err != nil {
+		return err
+	}
+	s.Index.Replace(brandID, consumerID, cur)
+	return nil
+}
+
+// Resync rebuilds the whole index from the database (after changes may have been missed).
+// Until it finishes, grants it has not reloaded yet are denied: it fails closed.
+func (s *Service) Resync(ctx context.Context, l Loader) (int, error) {
+	s.Index.Clear()
+	return s.Load(ctx, l)
+}
+
 // Allowed reports whether the consumer's data of the category may be used for the purpose now.
 func (s *Service) Allowed(brandID, consumerID int64, category, purpose string) bool {
 	return s.Index.Allowed(brandID, consumerID, category, purpose, s.clock.Now())

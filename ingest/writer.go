@@ -129,6 +129,15 @@ func (w *writer) commit(group []*job) error {
 	ctx := context.Background()
 	return w.s.store.Update(ctx, func(tx store.Tx) error {
 		now := w.s.clock.Now()
+		allowedAny := func(e *store.Event) bool { return w.s.consent.Index.AllowedAny(e.BrandID, e.ConsumerID, e.Category, now) }
+		if w.s.store.Shared() {
+			// Other nodes change consent too, and this node's index may lag: the database
+			// decides, inside this transaction.
+			var err error
+			if allowedAny, err = dbDecider(ctx, tx, group, now); err != nil {
+				return err
+			}
+		}
 		var events []*store.Event
 		type ref struct{ j, p int }
 		var refs []ref
@@ -137,7 +146,7 @@ func (w *writer) commit(group []*job) error {
 			for pi, p := range j.work {
 				allowed := true
 				for _, e := range p.events {
-					if !w.s.consent.Index.AllowedAny(e.BrandID, e.ConsumerID, e.Category, now) {
+					if !allowedAny(e) {
 						allowed = false
 					}
 				}
@@ -166,4 +175,35 @@ func (w *writer) commit(group []*job) error {
 		}
 		return nil
 	})
+}
+
+// dbDecider loads the current grants of every consumer in the group and decides from them.
+func dbDecider(ctx context.Context, tx store.Tx, group []*job, now time.Time) (func(*store.Event) bool, error) {
+	seen := map[int64]bool{}
+	var ids []int64
+	for _, j := range group {
+		for _, p := range j.work {
+			for _, e := range p.events {
+				if !seen[e.ConsumerID] {
+					seen[e.ConsumerID] = true
+					ids = append(ids, e.ConsumerID)
+				}
+			}
+		}
+	}
+	grants, err := tx.ActiveGrants(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	type key struct {
+		brand, consumer int64
+		category        string
+	}
+	ok := map[key]bool{}
+	for _, g := range grants {
+		if g.Active(now) {
+			ok[key{g.BrandID, g.ConsumerID, g.Category}] = true
+		}
+	}
+	return func(e *store.Event) bool { return ok[key{e.BrandID, e.ConsumerID, e.Category}] }, nil
 }

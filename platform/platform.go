@@ -75,6 +75,7 @@ type Platform struct {
 	closeErr  error
 	stop      context.CancelFunc
 	done      chan struct{}
+	listening chan struct{}
 }
 
 // MasterKeyFile is the master key's file in the data directory.
@@ -167,6 +168,22 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 
 	bg, stop := context.WithCancel(context.Background())
 	p.stop = stop
+	p.listening = make(chan struct{})
+	go func() {
+		// Other nodes' consent changes (PostgreSQL): refresh this node's index.
+		defer close(p.listening)
+		st.ListenConsent(bg, func(brandID, consumerID int64) {
+			var err error
+			if brandID == 0 {
+				_, err = p.Consent.Resync(bg, st)
+			} else {
+				err = p.Consent.Refresh(bg, brandID, consumerID)
+			}
+			if err != nil && bg.Err() == nil {
+				cfg.Log.Error("consent index refresh", slog.Any("err", err))
+			}
+		})
+	}()
 	go p.background(bg)
 	return p, nil
 }
@@ -184,6 +201,7 @@ func (p *Platform) Close() error {
 		p.draining.Store(true)
 		p.stop()
 		<-p.done
+		<-p.listening
 		p.Ingest.Close()
 		p.closeErr = p.Store.Close()
 	})

@@ -88,6 +88,12 @@ type Store interface {
 	Keys() vault.KeyStore
 	// Dialect names the backend: "sqlite" or "postgres".
 	Dialect() string
+	// Shared reports whether other processes may write the same database (PostgreSQL): then
+	// in-memory consent indexes may lag, and decisions that admit data consult the database.
+	Shared() bool
+	// ListenConsent calls fn for each consent change other processes announce, until ctx
+	// ends (at once for an unshared store).
+	ListenConsent(ctx context.Context, fn func(brandID, consumerID int64)) error
 	Close() error
 }
 

@@ -10,7 +10,9 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 
 	"github.com/symbiont/symbiont/store/sqlstore"
@@ -44,7 +46,54 @@ func Open(ctx context.Context, dsn string, maxConns int) (*sqlstore.DB, error) {
 		db.Close()
 		return nil, err
 	}
-	return sqlstore.Open(ctx, db, db, db, dialect, nil, db.Close)
+	st, err := sqlstore.Open(ctx, db, db, db, dialect, nil, db.Close)
+	if err != nil {
+		return nil, err
+	}
+	st.Listen = func(ctx context.Context, channel string, fn func(payload string)) error {
+		return listen(ctx, dsn, channel, fn)
+	}
+	return st, nil
+}
+
+// listen delivers the payloads of notifications on channel until ctx ends, reconnecting after
+// a lost connection. Notifications sent while disconnected are lost, so after each reconnect
+// it calls fn("") to ask the caller to resynchronise from the database.
+func listen(ctx context.Context, dsn, channel string, fn func(payload string)) error {
+	first := true
+	for ctx.Err() == nil {
+		conn, err := pgx.Connect(ctx, dsn)
+		if err == nil {
+			_, err = conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize())
+		}
+		if err == nil {
+			if !first {
+				fn("")
+			}
+			first = false
+			for {
+				n, werr := conn.WaitForNotification(ctx)
+				if werr != nil {
+					err = werr
+					break
+				}
+				fn(n.Payload)
+			}
+		}
+		if conn != nil {
+			conn.Close(context.WithoutCancel(ctx))
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		_ = err // retried below; the caller logs nothing: a lagging index only fails closed
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+	return nil
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/symbiont/symbiont/consent"
@@ -17,6 +18,9 @@ func (t *Tx) InsertConsentRecord(ctx context.Context, r *consent.Record) error {
 		r.Notice.ID, r.Notice.Version, r.Notice.Hash, r.Notice.Language, r.Notice.URL, r.LegalBasis, r.Method, r.Actor,
 		r.Jurisdiction, boolInt(r.Explicit), string(r.Evidence), r.Receipt).Scan(&r.ID)
 	if err != nil {
+		return err
+	}
+	if err := t.notifyConsent(ctx, r.BrandID, r.ConsumerID); err != nil {
 		return err
 	}
 	_, err = t.exec(ctx, `INSERT INTO consents (brand_id, consumer_id, category, purpose, state, expires_at, updated_at, record_id)
@@ -141,4 +145,43 @@ func (db *DB) ForEachActiveConsent(ctx context.Context, fn func(r *consent.Recor
 func (t *Tx) ConsentRecordByReceipt(ctx context.Context, brandID int64, receiptID string) (*consent.Record, error) {
 	r, err := scanRecord(t.queryRow(ctx, `SELECT `+recordCols+` FROM consent_records r WHERE r.brand_id = ? AND r.receipt_id = ?`, brandID, receiptID))
 	return r, notFound(err, "Consent record")
+}
+
+// ActiveGrants returns the consumers' grants in state given.
+func (t *Tx) ActiveGrants(ctx context.Context, consumerIDs []int64) ([]consent.Grant, error) {
+	if len(consumerIDs) == 0 {
+		return nil, nil
+	}
+	in, args := inList(consumerIDs)
+	rows, err := t.query(ctx, `SELECT brand_id, consumer_id, category, purpose, expires_at FROM consents WHERE state = 'given' AND consumer_id IN (`+in+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []consent.Grant
+	for rows.Next() {
+		var g consent.Grant
+		var exp int64
+		if err := rows.Scan(&g.BrandID, &g.ConsumerID, &g.Category, &g.Purpose, &exp); err != nil {
+			return nil, err
+		}
+		g.ExpiresAt = fromMS(exp)
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
+// ConsentChannel is the PostgreSQL notification channel on which every consent change (and
+// every merge or erasure that moves consent) is announced as "brandID:consumerID", so that
+// other nodes refresh their consent index.
+const ConsentChannel = "symbiont_consent"
+
+// notifyConsent announces a change of the consumer's consent to other nodes when the store is
+// shared. NOTIFY is transactional: it is delivered only if the transaction commits.
+func (t *Tx) notifyConsent(ctx context.Context, brandID, consumerID int64) error {
+	if !t.db.Shared() {
+		return nil
+	}
+	_, err := t.exec(ctx, `SELECT pg_notify(?, ?)`, ConsentChannel, fmt.Sprintf("%d:%d", brandID, consumerID))
+	return err
 }

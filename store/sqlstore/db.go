@@ -51,8 +51,11 @@ type DB struct {
 	// beginWrite, when set, serialises writers in process (SQLite has one writer).
 	writeMu *sync.Mutex
 
-	queries   sync.Map // query text → dialect text
-	prepared  sync.Map // dialect query text → *sql.Stmt on writer
+	queries  sync.Map // query text → dialect text
+	prepared sync.Map // dialect query text → *sql.Stmt on writer
+
+	// Listen, set by store/postgres, delivers the payloads of notifications on a channel.
+	Listen    func(ctx context.Context, channel string, fn func(payload string)) error
 	closers   []func() error
 	closeOnce sync.Once
 	closeErr  error
@@ -73,6 +76,28 @@ func Open(ctx context.Context, writer, reader, keysDB *sql.DB, d Dialect, writeM
 
 // Dialect names the backend.
 func (db *DB) Dialect() string { return db.dialect.Name }
+
+// Shared reports whether other processes may write the same database (PostgreSQL), so that
+// each process's in-memory consent index may lag and decisions that admit data must consult
+// the database.
+func (db *DB) Shared() bool { return db.dialect.Name == "postgres" }
+
+// ListenConsent calls fn for every consent change another process announces, until ctx ends,
+// and fn(0, 0) when changes may have been missed (after a reconnect). It returns at once for
+// an unshared store.
+func (db *DB) ListenConsent(ctx context.Context, fn func(brandID, consumerID int64)) error {
+	if db.Listen == nil {
+		return nil
+	}
+	return db.Listen(ctx, ConsentChannel, func(payload string) {
+		var b, c int64
+		if payload == "" {
+			fn(0, 0) // reconnected: changes may have been missed
+		} else if _, err := fmt.Sscanf(payload, "%d:%d", &b, &c); err == nil {
+			fn(b, c)
+		}
+	})
+}
 
 // Keys returns the data-key store.
 func (db *DB) Keys() vault.KeyStore { return db.keys }

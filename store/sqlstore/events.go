@@ -176,6 +176,11 @@ func (t *Tx) DeleteConsumerData(ctx context.Context, brandID int64, consumerIDs 
 	}
 	in, ids := inList(consumerIDs)
 	args := append([]any{brandID}, ids...)
+	for _, c := range consumerIDs {
+		if err := t.notifyConsent(ctx, brandID, c); err != nil {
+			return 0, err
+		}
+	}
 	var n int64
 	if t.db.dialect.PlacedEvents {
 		for _, c := range consumerIDs {

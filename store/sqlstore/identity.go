@@ -81,6 +81,11 @@ func (t *Tx) ConsumerIdentifiers(ctx context.Context, brandID, consumerID int64)
 
 // MergeConsumers moves everything of from into into.
 func (t *Tx) MergeConsumers(ctx context.Context, brandID, from, into int64, at time.Time) error {
+	for _, c := range []int64{from, into} {
+		if err := t.notifyConsent(ctx, brandID, c); err != nil {
+			return err
+		}
+	}
 	steps := []struct {
 		q    string
 		args []any
