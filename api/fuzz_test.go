@@ -21,16 +21,17 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"log/slog"
 
 	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/api"
@@ -153,7 +154,7 @@ func (fe *fuzzEnv) send(method, path, rawQuery string, body []byte, hdr map[stri
 		fe.t.Fatal(err)
 	}
 	req.URL.Path, req.URL.RawPath = "", path
-	if p, err := pathUnescape(path); err == nil {
+	if p, err := url.PathUnescape(path); err == nil {
 		req.URL.Path = p
 	} else {
 		fe.t.Fatalf("bad test path %q: %v", path, err)
@@ -176,9 +177,9 @@ func (fe *fuzzEnv) send(method, path, rawQuery string, body []byte, hdr map[stri
 
 var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
-// check asserts the properties every answer has, and that a non-2xx answer changed nothing.
-// It returns whether the answer was 2xx.
-func (fe *fuzzEnv) check(what string, r resp) bool {
+// check asserts the properties every answer has, and that a non-2xx answer — or any answer to
+// a readOnly request — changed nothing. It returns whether the answer was 2xx.
+func (fe *fuzzEnv) check(what string, r resp, readOnly bool) bool {
 	t := fe.t
 	t.Helper()
 	if r.Status >= 500 {
@@ -187,13 +188,18 @@ func (fe *fuzzEnv) check(what string, r resp) bool {
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Fatalf("%s: status %d with Content-Type %q: %q", what, r.Status, ct, r.Body)
 	}
-	ok := r.Status >= 200 && r.Status < 300
-	if ok {
+	if r.Status >= 200 && r.Status < 300 {
 		if !json.Valid(r.Body) {
 			t.Fatalf("%s: status %d, body not JSON: %q", what, r.Status, r.Body)
 		}
-		fe.changes++
-		fe.snap = fe.snapshot()
+		if readOnly {
+			if after := fe.snapshot(); after != fe.snap {
+				t.Fatalf("%s: status %d to a read changed state:\nbefore %s\nafter  %s", what, r.Status, fe.snap, after)
+			}
+		} else {
+			fe.changes++
+			fe.snap = fe.snapshot()
+		}
 		return true
 	}
 	var body map[string]json.RawMessage
@@ -273,7 +279,7 @@ func FuzzBrandConsentBody(f *testing.F) {
 			hdr["Sec-GPC"] = "1"
 		}
 		r := fe.send("POST", "/v1/consumers/guest-1/consents", "", body, hdr)
-		if fe.check("brand consent", r) {
+		if fe.check("brand consent", r, false) {
 			checkConsentAnswer(t, r, 1)
 		}
 	})
@@ -307,7 +313,7 @@ func FuzzWalletConsentBody(f *testing.F) {
 			hdr["Sec-GPC"] = "1"
 		}
 		r := fe.send("POST", "/v1/me/consents", "", body, hdr)
-		if fe.check("wallet consent", r) {
+		if fe.check("wallet consent", r, false) {
 			checkConsentAnswer(t, r, 0)
 		}
 	})
@@ -368,7 +374,7 @@ func FuzzTrackingPlanBody(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		fe.begin(t)
 		r := fe.send("PUT", "/v1/tracking-plan", "", body, map[string]string{"Authorization": "Bearer " + fe.b.SK})
-		if fe.check("tracking plan", r) {
+		if fe.check("tracking plan", r, false) {
 			// What was accepted is what is served.
 			var put, got map[string]any
 			json.Unmarshal(r.Body, &put)
@@ -398,13 +404,13 @@ func FuzzCreateBrandBody(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		fe.begin(t)
 		r := fe.send("POST", "/v1/brands", "", body, map[string]string{"Authorization": "Bearer " + adminToken})
-		if fe.check("create brand", r) {
+		if fe.check("create brand", r, false) {
 			var b struct {
 				ID, Name, SecretKey, WriteKey string
 			}
 			json.Unmarshal(r.Body, &b)
 			var in struct{ Name string }
-			json.Unmarshal(body, &in)
+			firstValue(body, &in)
 			if r.Status != 201 || !strings.HasPrefix(b.ID, "br_") || b.Name == "" || b.Name != strings.TrimSpace(in.Name) {
 				t.Fatalf("created brand %s from %q", r.Body, body)
 			}
@@ -428,7 +434,7 @@ func FuzzCreateKeyBody(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		fe.begin(t)
 		r := fe.send("POST", "/v1/keys", "", body, map[string]string{"Authorization": "Bearer " + fe.b.SK})
-		if !fe.check("create key", r) {
+		if !fe.check("create key", r, false) {
 			return
 		}
 		var k struct {
@@ -473,7 +479,7 @@ func FuzzWalletSessionBody(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		fe.begin(t)
 		r := fe.send("POST", "/v1/wallet/sessions", "", body, map[string]string{"Authorization": "Bearer " + fe.b.SK})
-		if !fe.check("wallet session", r) {
+		if !fe.check("wallet session", r, false) {
 			return
 		}
 		var s struct {
@@ -486,7 +492,7 @@ func FuzzWalletSessionBody(f *testing.F) {
 			t.Fatalf("session %s", r.Body)
 		}
 		var in struct{ Consumer string }
-		json.Unmarshal(body, &in)
+		firstValue(body, &in)
 		me := fe.must(200, "GET", "/v1/me", s.Token, nil)
 		granted := len(me["consents"].([]any)) > 0
 		if granted != (in.Consumer == "guest-1") {
@@ -556,7 +562,7 @@ func FuzzIngestBody(f *testing.F) {
 		}
 		p := ingestPaths[int(path)%len(ingestPaths)]
 		r := fe.send("POST", p, "", fe.subst(body), hdr)
-		if fe.check("ingest "+p, r) {
+		if fe.check("ingest "+p, r, false) {
 			var res struct {
 				Success  bool `json:"success"`
 				Accepted *int `json:"accepted"`
@@ -614,7 +620,7 @@ func FuzzConsumerDataRequest(f *testing.F) {
 		}
 		r := fe.send("GET", "/v1/consumers/"+escapeSegment(id)+"/data", escapeQuery(query), nil,
 			map[string]string{"Authorization": "Bearer " + fe.b.SK})
-		if !fe.check("data", r) {
+		if !fe.check("data", r, true) {
 			return
 		}
 		var d struct {
@@ -663,20 +669,22 @@ func FuzzAuthorizationHeader(f *testing.F) {
 			hdr["Authorization"] = auth
 		}
 		r := fe.send(rt.method, rt.path, "", body, hdr)
-		if !fe.check("auth "+rt.method+" "+rt.path, r) {
+		if !fe.check("auth "+rt.method+" "+rt.path, r, true) {
 			return
 		}
-		// Which credential got in: exactly one that the route takes.
-		cred := strings.TrimSpace(auth)
-		if c, ok := strings.CutPrefix(cred, "Bearer "); ok {
-			cred = strings.TrimSpace(c)
-		} else if c, ok := strings.CutPrefix(cred, "Basic "); ok {
-			u, _ := base64.StdEncoding.DecodeString(c)
-			cred, _, _ = strings.Cut(string(u), ":")
+		// Which credential got in: one that the route takes, as Bearer or Basic user.
+		var creds []string
+		if c, ok := strings.CutPrefix(strings.Trim(auth, " \t"), "Bearer "); ok {
+			creds = append(creds, strings.TrimSpace(c))
+		}
+		if u, _, ok := (&http.Request{Header: http.Header{"Authorization": {strings.Trim(auth, " \t")}}}).BasicAuth(); ok {
+			creds = append(creds, u)
 		}
 		ok := false
 		for _, want := range rt.accepts(fe) {
-			ok = ok || cred == want
+			for _, c := range creds {
+				ok = ok || c == want
+			}
 		}
 		if !ok {
 			t.Fatalf("%s %s with Authorization %q answered %d", rt.method, rt.path, auth, r.Status)
@@ -698,6 +706,11 @@ var authRoutes = []authRoute{
 	{"GET", "/v1/consumers/guest-1/consents", "", func(fe *fuzzEnv) []string { return []string{fe.b.SK} }},
 }
 
+// firstValue decodes the first JSON value of body into v, as the server does.
+func firstValue(body []byte, v any) {
+	_ = json.NewDecoder(bytes.NewReader(body)).Decode(v)
+}
+
 // validHeaderValue reports whether Go's HTTP client will send v as a header value.
 func validHeaderValue(v string) bool {
 	for i := 0; i < len(v); i++ {
@@ -717,7 +730,7 @@ func escapeSegment(s string) string {
 		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '~' {
 			b.WriteByte(c)
 		} else {
-			b.WriteString("%" + strings.ToUpper(string("0123456789abcdef"[c>>4])+string("0123456789abcdef"[c&15])))
+			fmt.Fprintf(&b, "%%%02X", c)
 		}
 	}
 	return b.String()
@@ -730,41 +743,12 @@ func escapeQuery(q string) string {
 	for i := 0; i < len(q); i++ {
 		c := q[i]
 		if c <= ' ' || c >= 0x7f || c == '#' || c == '"' || c == '<' || c == '>' || c == '\\' || c == '^' || c == '`' || c == '{' || c == '|' || c == '}' {
-			b.WriteString("%" + strings.ToUpper(string("0123456789abcdef"[c>>4])+string("0123456789abcdef"[c&15])))
+			fmt.Fprintf(&b, "%%%02X", c)
 		} else {
 			b.WriteByte(c)
 		}
 	}
 	return b.String()
-}
-
-func pathUnescape(p string) (string, error) {
-	var b strings.Builder
-	for i := 0; i < len(p); i++ {
-		if p[i] != '%' {
-			b.WriteByte(p[i])
-			continue
-		}
-		if i+2 >= len(p) {
-			return "", io.ErrUnexpectedEOF
-		}
-		var v byte
-		for _, c := range []byte{p[i+1], p[i+2]} {
-			switch {
-			case '0' <= c && c <= '9':
-				v = v<<4 | (c - '0')
-			case 'A' <= c && c <= 'F':
-				v = v<<4 | (c - 'A' + 10)
-			case 'a' <= c && c <= 'f':
-				v = v<<4 | (c - 'a' + 10)
-			default:
-				return "", io.ErrUnexpectedEOF
-			}
-		}
-		b.WriteByte(v)
-		i += 2
-	}
-	return b.String(), nil
 }
 
 // syncBuffer is a bytes.Buffer safe for the server's goroutines.

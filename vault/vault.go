@@ -55,8 +55,13 @@ type Vault struct {
 	clock     symbiont.Clock
 
 	mu       sync.RWMutex
-	cache    map[int64]cipher.AEAD
+	cache    map[int64]cachedKey
 	maxCache int
+}
+
+type cachedKey struct {
+	brandID int64
+	aead    cipher.AEAD
 }
 
 // New returns a vault using the 32-byte master key and the key store.
@@ -68,7 +73,7 @@ func New(master []byte, keys KeyStore, clock symbiont.Clock) (*Vault, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Vault{master: m, masterRaw: append([]byte(nil), master...), keys: keys, clock: clock, cache: make(map[int64]cipher.AEAD), maxCache: 1 << 20}, nil
+	return &Vault{master: m, masterRaw: append([]byte(nil), master...), keys: keys, clock: clock, cache: make(map[int64]cachedKey), maxCache: 1 << 20}, nil
 }
 
 func newAEAD(key []byte) (cipher.AEAD, error) {
@@ -92,10 +97,13 @@ func wrapAAD(brandID, consumerID int64) []byte {
 // exists.
 func (v *Vault) aead(ctx context.Context, brandID, consumerID int64, create bool) (cipher.AEAD, error) {
 	v.mu.RLock()
-	a := v.cache[consumerID]
+	ck, ok := v.cache[consumerID]
 	v.mu.RUnlock()
-	if a != nil {
-		return a, nil
+	if ok {
+		if ck.brandID != brandID {
+			return nil, fmt.Errorf("vault: data key of consumer %d belongs to another brand", consumerID)
+		}
+		return ck.aead, nil
 	}
 	wk, err := v.keys.Key(ctx, consumerID)
 	if symbiont.ErrorCode(err) == symbiont.ENOTFOUND {
@@ -120,7 +128,8 @@ func (v *Vault) aead(ctx context.Context, brandID, consumerID int64, create bool
 	if err != nil {
 		return nil, fmt.Errorf("vault: unwrap data key of consumer %d: %w", consumerID, err)
 	}
-	if a, err = newAEAD(dk); err != nil {
+	a, err := newAEAD(dk)
+	if err != nil {
 		return nil, err
 	}
 	v.mu.Lock()
@@ -130,7 +139,7 @@ func (v *Vault) aead(ctx context.Context, brandID, consumerID int64, create bool
 			break
 		}
 	}
-	v.cache[consumerID] = a
+	v.cache[consumerID] = cachedKey{brandID, a}
 	v.mu.Unlock()
 	return a, nil
 }
