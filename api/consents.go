@@ -12,6 +12,9 @@ import (
 	"github.com/symbiont/symbiont/tenant"
 )
 
+// MaxConsentChanges bounds the grants of one wallet request.
+const MaxConsentChanges = 100
+
 // consentRequest is one consent decision as clients send it.
 type consentRequest struct {
 	Category     string          `json:"category"`
@@ -55,6 +58,12 @@ func (c *consentRequest) change(brandID int64, ref consent.ConsumerRef, actor sy
 		}
 	} else {
 		c.Evidence = nil
+	}
+	if actor.Kind == symbiont.ActorBrand && consent.ReservedMethod(c.Method) {
+		return nil, symbiont.Errorf(symbiont.EINVALID, "method %q is reserved for what Symbiont itself records.", c.Method).With("field", "method")
+	}
+	if len(c.Method) > 40 {
+		return nil, symbiont.Errorf(symbiont.EINVALID, "method is at most 40 characters.").With("field", "method")
 	}
 	if c.Method == "" || actor.Kind == symbiont.ActorConsumer {
 		c.Method = method // consumers cannot claim another method
@@ -258,6 +267,9 @@ func (s *Server) myGrant(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		reqs = []consentRequest{one}
+	}
+	if len(reqs) > MaxConsentChanges {
+		return symbiont.Errorf(symbiont.ETOOLARGE, "At most %d consent changes in one request.", MaxConsentChanges)
 	}
 	changes := make([]*consent.Change, 0, len(reqs))
 	for i := range reqs {

@@ -55,6 +55,31 @@ func TestTwoNodesOnPostgres(t *testing.T) {
 	if len(d["data"].(map[string]any)) != 0 || d["withheld"].([]any)[0].(map[string]any)["reason"] != "withdrawn" {
 		t.Fatalf("node b read after the withdrawal on node a: %v", d)
 	}
+
+	// A key revoked on a stops working on b (b had it cached).
+	k := a.must(201, "POST", "/v1/keys", br.SK, map[string]any{"kind": "secret"})
+	b.must(200, "GET", "/v1/keys", k["secret"].(string), nil)
+	a.must(200, "DELETE", "/v1/keys/"+k["id"].(string), br.SK, nil)
+	waitFor(t, func() bool { return b.do("GET", "/v1/keys", k["secret"].(string), nil).Status == 401 }, "revoked key still works on node b")
+
+	// A tracking plan changed on a applies on b.
+	a.must(200, "PUT", "/v1/tracking-plan", br.SK, map[string]any{"events": map[string]string{"Order Completed": "purchases", "Spa Booked": "purchases"}})
+	a.grant(br, "guest-2", "purchases", "personalization")
+	waitFor(t, func() bool {
+		res := b.batch(br, track("guest-2", "Spa Booked", nil))
+		return num(res["accepted"]) == 1
+	}, "node b never applied the tracking plan changed on node a")
+}
+
+func waitFor(t *testing.T, ok func() bool, msg string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatal(msg)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // grantRecord is an active grant of purchases for personalization, as a stale index would hold it.

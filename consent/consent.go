@@ -48,6 +48,16 @@ const (
 	MethodErase     = "erasure"    // the consumer erased their data
 )
 
+// ReservedMethod reports whether a method names something only Symbiont records (the wallet,
+// GPC signals, expiry, erasure), which a brand may not claim for consent it records.
+func ReservedMethod(m string) bool {
+	switch m {
+	case MethodWallet, MethodWalletGPC, MethodGPC, MethodExpiry, MethodErase:
+		return true
+	}
+	return false
+}
+
 // Notice identifies the text the consumer was shown when deciding.
 type Notice struct {
 	ID       string `json:"id,omitempty"`
@@ -96,6 +106,9 @@ type Tx interface {
 	CurrentConsents(ctx context.Context, brandID, consumerID int64) ([]*Record, error)
 	// ConsentHistory returns every record of the consumer, oldest first.
 	ConsentHistory(ctx context.Context, brandID, consumerID int64) ([]*Record, error)
+	// LockConsumer serialises, until the transaction ends, the consent changes of one consumer
+	// across processes sharing the database (a no-op where one process writes).
+	LockConsumer(ctx context.Context, consumerID int64) error
 	// ActiveGrants returns the grants in state given (expired or not) of the consumers: the
 	// database's word, for decisions that must not trust another node's stale index.
 	ActiveGrants(ctx context.Context, consumerIDs []int64) ([]Grant, error)

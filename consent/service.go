@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -168,6 +170,18 @@ func (s *Service) Vocabulary(ctx context.Context, brandID int64) (symbiont.Vocab
 	return v, nil
 }
 
+// ForgetVocabulary drops a brand's cached vocabulary (0: every brand's), after another node
+// changed it.
+func (s *Service) ForgetVocabulary(brandID int64) {
+	s.mu.Lock()
+	if brandID == 0 {
+		clear(s.vocab)
+	} else {
+		delete(s.vocab, brandID)
+	}
+	s.mu.Unlock()
+}
+
 // PutTerm adds a brand's own category or purpose. Built-in terms cannot be redefined.
 func (s *Service) PutTerm(ctx context.Context, brandID int64, t Term) error {
 	if t.Kind != "category" && t.Kind != "purpose" {
@@ -265,9 +279,6 @@ func (s *Service) Apply(ctx context.Context, changes []*Change, idempotencyKey s
 	if len(changes) == 0 {
 		return nil, symbiont.Errorf(symbiont.EINVALID, "No consent change given.")
 	}
-	if len(changes) > 100 {
-		return nil, symbiont.Errorf(symbiont.ETOOLARGE, "At most 100 consent changes in one request.")
-	}
 	for _, c := range changes {
 		if c.BrandID != changes[0].BrandID || c.Consumer != changes[0].Consumer {
 			return nil, symbiont.Errorf(symbiont.EINVALID, "All changes in one request must be for one consumer.")
@@ -281,18 +292,19 @@ func (s *Service) Apply(ctx context.Context, changes []*Change, idempotencyKey s
 	if err != nil {
 		return nil, err
 	}
-	now := s.clock.Now()
+	now := s.clock.Now().Truncate(time.Millisecond) // the precision the store keeps
+	scope, fingerprint := idempotencyScope(changes)
 	var results []*Result
 	var restore []func()
 	err = s.db.Update(ctx, func(tx ServiceTx) error {
 		results = nil
 		if idempotencyKey != "" {
-			prev, err := tx.Idempotent(ctx, brandID, "consent", idempotencyKey)
+			prev, err := tx.Idempotent(ctx, brandID, scope, idempotencyKey)
 			if err != nil {
 				return err
 			}
 			if prev != "" {
-				return s.replay(ctx, tx, brandID, prev, &results)
+				return s.replay(ctx, tx, brandID, prev, fingerprint, &results)
 			}
 		}
 		ref := changes[0].Consumer
@@ -308,6 +320,9 @@ func (s *Service) Apply(ctx context.Context, changes []*Change, idempotencyKey s
 				return symbiont.Errorf(symbiont.ENOTFOUND, "No consumer %q is known.", ref.Value)
 			}
 		} else if _, err := tx.Consumer(ctx, brandID, consumerID); err != nil {
+			return err
+		}
+		if err := tx.LockConsumer(ctx, consumerID); err != nil {
 			return err
 		}
 		current, err := tx.CurrentConsents(ctx, brandID, consumerID)
@@ -361,8 +376,8 @@ func (s *Service) Apply(ctx context.Context, changes []*Change, idempotencyKey s
 			receiptIDs = append(receiptIDs, r.ReceiptID)
 		}
 		if idempotencyKey != "" {
-			b, _ := json.Marshal(receiptIDs)
-			return tx.PutIdempotent(ctx, brandID, "consent", idempotencyKey, string(b), now)
+			b, _ := json.Marshal(idempotentResult{Fingerprint: fingerprint, Receipts: receiptIDs})
+			return tx.PutIdempotent(ctx, brandID, scope, idempotencyKey, string(b), now)
 		}
 		return nil
 	})
@@ -380,14 +395,40 @@ func (s *Service) Apply(ctx context.Context, changes []*Change, idempotencyKey s
 	return results, nil
 }
 
+// idempotentResult is what an Idempotency-Key stands for: the request it came with (a
+// fingerprint) and the receipts that request produced.
+type idempotentResult struct {
+	Fingerprint string   `json:"fingerprint"`
+	Receipts    []string `json:"receipts"`
+}
+
+// idempotencyScope scopes an Idempotency-Key to who made the request and for whom (two wallet
+// users, or two of a brand's consumers, may pick the same key), and fingerprints the request so
+// that reusing a key for a different request is refused rather than answered with another
+// request's outcome.
+func idempotencyScope(changes []*Change) (scope, fingerprint string) {
+	c := changes[0]
+	scope = "consent/" + c.Actor.Kind + "/" + c.Consumer.Kind + ":" + c.Consumer.Value + "/" + strconv.FormatInt(c.Consumer.ID, 10)
+	h := sha256.New()
+	for _, c := range changes {
+		b, _ := json.Marshal([]any{c.Category, c.Purpose, c.State, c.DurationDays, c.Notice, c.LegalBasis, c.Method,
+			c.Jurisdiction, c.Explicit, string(c.Evidence), c.GPCOverride})
+		h.Write(b)
+	}
+	return scope, hex.EncodeToString(h.Sum(nil))
+}
+
 // replay loads the outcome of an earlier request with the same idempotency key.
-func (s *Service) replay(ctx context.Context, tx ServiceTx, brandID int64, prev string, results *[]*Result) error {
-	var ids []string
-	if err := json.Unmarshal([]byte(prev), &ids); err != nil || len(ids) == 0 {
+func (s *Service) replay(ctx context.Context, tx ServiceTx, brandID int64, prev, fingerprint string, results *[]*Result) error {
+	var r idempotentResult
+	if err := json.Unmarshal([]byte(prev), &r); err != nil || len(r.Receipts) == 0 {
 		return fmt.Errorf("consent: idempotency record %q: %v", prev, err)
 	}
-	// The receipts name their consumer; find the records through the consumer's history.
-	return s.findReceipts(ctx, tx, brandID, ids, results)
+	if r.Fingerprint != fingerprint {
+		return symbiont.Errorf(symbiont.ECONFLICT, "This Idempotency-Key was already used for a different request; use a new key for a new request.").
+			With("reason", "idempotency_key_reused")
+	}
+	return s.findReceipts(ctx, tx, brandID, r.Receipts, results)
 }
 
 func (s *Service) findReceipts(ctx context.Context, tx ServiceTx, brandID int64, ids []string, results *[]*Result) error {
@@ -458,14 +499,21 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 			if r.Receipt, err = SignReceipt(claimsOf(r, issuer, s.subject(d.BrandID, d.ConsumerID), d.ReceiptID), priv); err != nil {
 				return total, err
 			}
+			inserted := false
 			err = s.db.Update(ctx, func(tx ServiceTx) error {
-				// Re-check inside the transaction: the consumer may have renewed meanwhile.
+				inserted = false
+				if err := tx.LockConsumer(ctx, d.ConsumerID); err != nil {
+					return err
+				}
+				// Re-check inside the transaction: the consumer may have renewed meanwhile (or
+				// another node recorded the expiry).
 				cur, err := tx.CurrentConsents(ctx, d.BrandID, d.ConsumerID)
 				if err != nil {
 					return err
 				}
 				for _, c := range cur {
 					if c.Category == d.Category && c.Purpose == d.Purpose && c.ID == d.ID {
+						inserted = true
 						return tx.InsertConsentRecord(ctx, r)
 					}
 				}
@@ -474,8 +522,10 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 			if err != nil {
 				return total, err
 			}
-			s.Index.Set(r)
-			total++
+			if inserted { // a renewal in between must stay in the index
+				s.Index.Set(r)
+				total++
+			}
 		}
 	}
 }

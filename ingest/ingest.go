@@ -5,6 +5,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -31,7 +32,9 @@ const (
 	ReasonNotInPlan  = "not_in_tracking_plan" // the tracking plan does not map the event or any trait
 	ReasonNoConsent  = "no_consent"           // no active grant for the event's category
 	ReasonUnknown    = "unknown_consumer"     // never consented to anything: nothing is kept
-	ReasonGPCRefusal = "gpc_refusal"          // unused for events; reserved
+	// ReasonContextTraits warns that context.traits was removed from a stored event: traits
+	// belong to their own categories and are stored only through identify calls, by the plan.
+	ReasonContextTraits = "context_traits_dropped"
 )
 
 // Drop is a message that was not stored.
@@ -143,6 +146,18 @@ func (s *Service) Plan(ctx context.Context, brandID int64) (*Plan, error) {
 	s.plans[brandID] = p
 	s.plansMu.Unlock()
 	return p, nil
+}
+
+// ForgetPlan drops a brand's cached tracking plan (0: every brand's), after another node
+// changed it.
+func (s *Service) ForgetPlan(brandID int64) {
+	s.plansMu.Lock()
+	if brandID == 0 {
+		clear(s.plans)
+	} else {
+		delete(s.plans, brandID)
+	}
+	s.plansMu.Unlock()
 }
 
 // PutPlan validates and replaces a brand's tracking plan. It applies to the next request.
@@ -289,7 +304,11 @@ func (s *Service) Ingest(ctx context.Context, brandID int64, batch *segment.Batc
 				drop(m, ReasonNoConsent, "no active grant for "+cat)
 				continue
 			}
-			ev, err := s.seal(ctx, brandID, cid, m, cat, "", m.Raw, now)
+			raw, stripped := stripContextTraits(m.Raw)
+			if stripped {
+				res.Warnings = append(res.Warnings, Warning{MessageID: m.MessageID, Reason: ReasonContextTraits})
+			}
+			ev, err := s.seal(ctx, brandID, cid, m, cat, "", raw, now)
 			if err != nil {
 				return nil, err
 			}
@@ -439,4 +458,34 @@ func (s *Service) splitTraits(plan *Plan, brandID, cid int64, m *segment.Message
 		parts[cat] = raw
 	}
 	return parts, skipped, denied
+}
+
+// stripContextTraits removes context.traits from a message (some SDKs copy the user's traits
+// there on every call). It returns raw unchanged when there is none.
+func stripContextTraits(raw []byte) ([]byte, bool) {
+	if !bytes.Contains(raw, []byte(`"traits"`)) {
+		return raw, false
+	}
+	var msg map[string]json.RawMessage
+	if json.Unmarshal(raw, &msg) != nil {
+		return raw, false
+	}
+	c, ok := msg["context"]
+	if !ok {
+		return raw, false
+	}
+	var cm map[string]json.RawMessage
+	if json.Unmarshal(c, &cm) != nil {
+		return raw, false
+	}
+	if _, ok := cm["traits"]; !ok {
+		return raw, false
+	}
+	delete(cm, "traits")
+	msg["context"], _ = json.Marshal(cm)
+	out, err := json.Marshal(msg)
+	if err != nil {
+		return raw, false
+	}
+	return out, true
 }

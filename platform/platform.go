@@ -128,6 +128,10 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 		st.Close()
 		return nil, err
 	}
+	if err := checkMasterKey(ctx, st, p.Vault); err != nil {
+		st.Close()
+		return nil, err
+	}
 	p.Tenants = tenant.NewService(store.Narrow[tenant.Tx](st), p.Vault, cfg.Clock)
 	token := cfg.AdminToken
 	if token == "" && cfg.RotateAdminToken {
@@ -147,13 +151,47 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 		p.Graph.MaxShared = cfg.MaxShared
 	}
 	p.Consent = consent.NewService(store.Narrow[consent.ServiceTx](st), p.Graph, p.Tenants, cfg.Clock)
+	p.Ingest = ingest.NewService(st, p.Consent, p.Graph, p.Vault, cfg.Clock, cfg.Log, p.Registry, ingest.Options{Writers: writers})
+
+	// Listen for other nodes' changes (PostgreSQL) before loading the index, so that nothing
+	// committed after the load goes unheard.
+	bg, stop := context.WithCancel(context.Background())
+	p.stop = stop
+	p.listening = make(chan struct{})
+	connected := make(chan struct{})
+	go func() {
+		defer close(p.listening)
+		first := true
+		st.ListenChanges(bg, func(c store.Change) {
+			if c.Kind == store.ChangeConnected && first {
+				first = false
+				close(connected)
+				return
+			}
+			if err := p.apply(bg, c); err != nil && bg.Err() == nil {
+				cfg.Log.Error("applying another node's change", slog.String("kind", c.Kind), slog.Any("err", err))
+			}
+		}, func(err error) { cfg.Log.Warn("change listener", slog.Any("err", err)) })
+	}()
+	if st.Shared() {
+		select {
+		case <-connected:
+		case <-time.After(30 * time.Second):
+			stop()
+			<-p.listening
+			st.Close()
+			return nil, errors.New("platform: could not LISTEN for other nodes' changes on PostgreSQL within 30 s")
+		}
+	}
 	n, err := p.Consent.Load(ctx, st)
 	if err != nil {
+		stop()
+		<-p.listening
+		p.Ingest.Close()
 		st.Close()
 		return nil, fmt.Errorf("platform: load consent index: %w", err)
 	}
 	cfg.Log.Info("consent index loaded", slog.Int("grants", n))
-	p.Ingest = ingest.NewService(st, p.Consent, p.Graph, p.Vault, cfg.Clock, cfg.Log, p.Registry, ingest.Options{Writers: writers})
 	p.Access = access.NewService(st, p.Consent, p.Graph, p.Vault, cfg.Clock)
 
 	p.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "symbiont_consent_index_consumers",
@@ -166,26 +204,31 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 	p.API = s
 	p.handler = s.Handler()
 
-	bg, stop := context.WithCancel(context.Background())
-	p.stop = stop
-	p.listening = make(chan struct{})
-	go func() {
-		// Other nodes' consent changes (PostgreSQL): refresh this node's index.
-		defer close(p.listening)
-		st.ListenConsent(bg, func(brandID, consumerID int64) {
-			var err error
-			if brandID == 0 {
-				_, err = p.Consent.Resync(bg, st)
-			} else {
-				err = p.Consent.Refresh(bg, brandID, consumerID)
-			}
-			if err != nil && bg.Err() == nil {
-				cfg.Log.Error("consent index refresh", slog.Any("err", err))
-			}
-		})
-	}()
 	go p.background(bg)
 	return p, nil
+}
+
+// apply brings this node's caches up to date with a change another node made.
+func (p *Platform) apply(ctx context.Context, c store.Change) error {
+	switch c.Kind {
+	case store.ChangeConsent:
+		p.Graph.Forget() // a merge or erasure may have moved identifiers
+		return p.Consent.Refresh(ctx, c.BrandID, c.ConsumerID)
+	case store.ChangeKey:
+		p.Tenants.ForgetKeys()
+	case store.ChangePlan:
+		p.Ingest.ForgetPlan(c.BrandID)
+	case store.ChangeVocab:
+		p.Consent.ForgetVocabulary(c.BrandID)
+	case store.ChangeConnected: // reconnected: anything may have been missed
+		p.Tenants.ForgetKeys()
+		p.Ingest.ForgetPlan(0)
+		p.Consent.ForgetVocabulary(0)
+		p.Graph.Forget()
+		_, err := p.Consent.Resync(ctx, p.Store)
+		return err
+	}
+	return nil
 }
 
 // Handler is the platform's HTTP handler.
@@ -263,4 +306,25 @@ func ParseMasterKey(s string) ([]byte, error) {
 		return nil, fmt.Errorf("platform: the master key must be %d bytes, base64-encoded", vault.KeySize)
 	}
 	return k, nil
+}
+
+const masterKeyCheck = "master_key_check"
+
+// checkMasterKey refuses a master key other than the one the data was written with: with it,
+// nothing would open, and consumers would silently look unknown. The first start stores a
+// value wrapped by the key; every later start must open it.
+func checkMasterKey(ctx context.Context, st store.Store, v *vault.Vault) error {
+	return st.Update(ctx, func(tx store.Tx) error {
+		w, err := tx.Setting(ctx, masterKeyCheck)
+		if err != nil {
+			return err
+		}
+		if w == nil {
+			return tx.PutSetting(ctx, masterKeyCheck, v.WrapSecret([]byte("symbiont"), masterKeyCheck))
+		}
+		if _, err := v.UnwrapSecret(w, masterKeyCheck); err != nil {
+			return errors.New("platform: the master key is not the one this data was written with (check SYMBIONT_MASTER_KEY or master.key)")
+		}
+		return nil
+	})
 }

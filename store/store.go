@@ -91,10 +91,28 @@ type Store interface {
 	// Shared reports whether other processes may write the same database (PostgreSQL): then
 	// in-memory consent indexes may lag, and decisions that admit data consult the database.
 	Shared() bool
-	// ListenConsent calls fn for each consent change other processes announce, until ctx
-	// ends (at once for an unshared store).
-	ListenConsent(ctx context.Context, fn func(brandID, consumerID int64)) error
+	// ListenChanges calls fn for each change other processes announce (PostgreSQL) until ctx
+	// ends; it returns at once for an unshared store. Each (re)connection is announced as a
+	// Change of kind ChangeConnected: changes may have been missed before it.
+	ListenChanges(ctx context.Context, fn func(Change), onError func(error)) error
 	Close() error
+}
+
+// Change kinds announced to other processes sharing the database.
+const (
+	ChangeConnected = "connected" // the listener (re)connected; resynchronise everything
+	ChangeConsent   = "consent"   // a consumer's consent changed (or moved: merge, erasure)
+	ChangeKey       = "key"       // an API key was revoked
+	ChangePlan      = "plan"      // a brand's tracking plan changed
+	ChangeVocab     = "vocab"     // a brand's vocabulary changed
+)
+
+// Change is a change another process made that this one may have cached.
+type Change struct {
+	Kind       string
+	BrandID    int64
+	ConsumerID int64
+	KeyID      string
 }
 
 // Narrow returns s as a Transactor of a concept's narrow transaction type T, which store.Tx

@@ -238,6 +238,13 @@ func (s *Service) CreateKey(ctx context.Context, brandID int64, kind, name strin
 	return secret, k, err
 }
 
+// ForgetKeys empties the key cache (another node revoked a key).
+func (s *Service) ForgetKeys() {
+	s.mu.Lock()
+	clear(s.keys)
+	s.mu.Unlock()
+}
+
 // RevokeKey revokes a brand's key; it stops working on the next request.
 func (s *Service) RevokeKey(ctx context.Context, brandID int64, keyID string) error {
 	err := s.db.Update(ctx, func(tx Tx) error { return tx.RevokeKey(ctx, brandID, keyID, s.clock.Now()) })

@@ -50,43 +50,39 @@ func Open(ctx context.Context, dsn string, maxConns int) (*sqlstore.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	st.Listen = func(ctx context.Context, channel string, fn func(payload string)) error {
-		return listen(ctx, dsn, channel, fn)
+	st.Listen = func(ctx context.Context, channel string, fn func(payload string), onError func(error)) error {
+		return listen(ctx, dsn, channel, fn, onError)
 	}
 	return st, nil
 }
 
 // listen delivers the payloads of notifications on channel until ctx ends, reconnecting after
-// a lost connection. Notifications sent while disconnected are lost, so after each reconnect
-// it calls fn("") to ask the caller to resynchronise from the database.
-func listen(ctx context.Context, dsn, channel string, fn func(payload string)) error {
-	first := true
+// a lost connection. It calls fn("") each time it is (re)connected and listening: changes
+// made while it was not may have been missed. Failures go to onError. (LISTEN needs a session
+// of its own: behind a pooler in transaction mode it would not hear anything.)
+func listen(ctx context.Context, dsn, channel string, fn func(payload string), onError func(error)) error {
 	for ctx.Err() == nil {
 		conn, err := pgx.Connect(ctx, dsn)
 		if err == nil {
-			_, err = conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize())
-		}
-		if err == nil {
-			if !first {
+			if _, err = conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err == nil {
 				fn("")
-			}
-			first = false
-			for {
-				n, werr := conn.WaitForNotification(ctx)
-				if werr != nil {
-					err = werr
-					break
+				for {
+					n, werr := conn.WaitForNotification(ctx)
+					if werr != nil {
+						err = werr
+						break
+					}
+					fn(n.Payload)
 				}
-				fn(n.Payload)
 			}
-		}
-		if conn != nil {
 			conn.Close(context.WithoutCancel(ctx))
 		}
 		if ctx.Err() != nil {
 			return nil
 		}
-		_ = err // retried below; the caller logs nothing: a lagging index only fails closed
+		if onError != nil {
+			onError(fmt.Errorf("postgres: listening for changes: %w", err))
+		}
 		select {
 		case <-ctx.Done():
 			return nil

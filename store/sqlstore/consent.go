@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/symbiont/symbiont/consent"
@@ -111,6 +112,9 @@ func (t *Tx) CustomTerms(ctx context.Context, brandID int64) ([]consent.Term, er
 
 // PutCustomTerm adds or updates a brand's own category or purpose.
 func (t *Tx) PutCustomTerm(ctx context.Context, brandID int64, term consent.Term) error {
+	if err := t.notify(ctx, fmt.Sprintf("%s:%d", store.ChangeVocab, brandID)); err != nil {
+		return err
+	}
 	_, err := t.exec(ctx, `INSERT INTO vocabulary (brand_id, kind, name, label, description, dpv, sensitive) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (brand_id, kind, name) DO UPDATE SET label = excluded.label, description = excluded.description,
 		dpv = excluded.dpv, sensitive = excluded.sensitive`,
@@ -171,17 +175,49 @@ func (t *Tx) ActiveGrants(ctx context.Context, consumerIDs []int64) ([]consent.G
 	return out, rows.Err()
 }
 
-// ConsentChannel is the PostgreSQL notification channel on which every consent change (and
-// every merge or erasure that moves consent) is announced as "brandID:consumerID", so that
-// other nodes refresh their consent index.
-const ConsentChannel = "symbiont_consent"
+// ChangeChannel is the PostgreSQL notification channel on which every change other nodes may
+// have cached is announced (see store.Change): "consent:brand:consumer", "key:id",
+// "plan:brand", "vocab:brand".
+const ChangeChannel = "symbiont_changes"
 
-// notifyConsent announces a change of the consumer's consent to other nodes when the store is
-// shared. NOTIFY is transactional: it is delivered only if the transaction commits.
-func (t *Tx) notifyConsent(ctx context.Context, brandID, consumerID int64) error {
+// notify announces a change to other nodes when the store is shared. NOTIFY is
+// transactional: it is delivered only if the transaction commits.
+func (t *Tx) notify(ctx context.Context, payload string) error {
 	if !t.db.Shared() {
 		return nil
 	}
-	_, err := t.exec(ctx, `SELECT pg_notify(?, ?)`, ConsentChannel, fmt.Sprintf("%d:%d", brandID, consumerID))
+	_, err := t.exec(ctx, `SELECT pg_notify(?, ?)`, ChangeChannel, payload)
+	return err
+}
+
+func (t *Tx) notifyConsent(ctx context.Context, brandID, consumerID int64) error {
+	return t.notify(ctx, fmt.Sprintf("%s:%d:%d", store.ChangeConsent, brandID, consumerID))
+}
+
+// parseChange reads a notification payload.
+func parseChange(payload string) (store.Change, bool) {
+	kind, rest, _ := strings.Cut(payload, ":")
+	c := store.Change{Kind: kind}
+	switch kind {
+	case store.ChangeConsent:
+		_, err := fmt.Sscanf(rest, "%d:%d", &c.BrandID, &c.ConsumerID)
+		return c, err == nil
+	case store.ChangeKey:
+		c.KeyID = rest
+		return c, rest != ""
+	case store.ChangePlan, store.ChangeVocab:
+		_, err := fmt.Sscanf(rest, "%d", &c.BrandID)
+		return c, err == nil
+	}
+	return c, false
+}
+
+// LockConsumer takes a transaction-scoped advisory lock on the consumer (PostgreSQL), so that
+// two nodes changing one consumer's consent at once see each other's change.
+func (t *Tx) LockConsumer(ctx context.Context, consumerID int64) error {
+	if !t.db.Shared() {
+		return nil
+	}
+	_, err := t.exec(ctx, `SELECT pg_advisory_xact_lock(?)`, consumerID)
 	return err
 }

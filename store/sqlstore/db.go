@@ -54,8 +54,9 @@ type DB struct {
 	queries  sync.Map // query text → dialect text
 	prepared sync.Map // dialect query text → *sql.Stmt on writer
 
-	// Listen, set by store/postgres, delivers the payloads of notifications on a channel.
-	Listen    func(ctx context.Context, channel string, fn func(payload string)) error
+	// Listen, set by store/postgres, delivers the payloads of notifications on a channel;
+	// fn("") is called on each (re)connection, and onError with each failure.
+	Listen    func(ctx context.Context, channel string, fn func(payload string), onError func(error)) error
 	closers   []func() error
 	closeOnce sync.Once
 	closeErr  error
@@ -82,21 +83,19 @@ func (db *DB) Dialect() string { return db.dialect.Name }
 // the database.
 func (db *DB) Shared() bool { return db.dialect.Name == "postgres" }
 
-// ListenConsent calls fn for every consent change another process announces, until ctx ends,
-// and fn(0, 0) when changes may have been missed (after a reconnect). It returns at once for
-// an unshared store.
-func (db *DB) ListenConsent(ctx context.Context, fn func(brandID, consumerID int64)) error {
+// ListenChanges calls fn for every change another process announces, until ctx ends. It
+// returns at once for an unshared store.
+func (db *DB) ListenChanges(ctx context.Context, fn func(store.Change), onError func(error)) error {
 	if db.Listen == nil {
 		return nil
 	}
-	return db.Listen(ctx, ConsentChannel, func(payload string) {
-		var b, c int64
+	return db.Listen(ctx, ChangeChannel, func(payload string) {
 		if payload == "" {
-			fn(0, 0) // reconnected: changes may have been missed
-		} else if _, err := fmt.Sscanf(payload, "%d:%d", &b, &c); err == nil {
-			fn(b, c)
+			fn(store.Change{Kind: store.ChangeConnected})
+		} else if c, ok := parseChange(payload); ok {
+			fn(c)
 		}
-	})
+	}, onError)
 }
 
 // Keys returns the data-key store.

@@ -227,6 +227,9 @@ func (t *Tx) TrackingPlan(ctx context.Context, brandID int64) ([]byte, int64, er
 
 // PutTrackingPlan replaces a brand's tracking plan and returns its new version.
 func (t *Tx) PutTrackingPlan(ctx context.Context, brandID int64, plan []byte, at time.Time) (int64, error) {
+	if err := t.notify(ctx, fmt.Sprintf("%s:%d", store.ChangePlan, brandID)); err != nil {
+		return 0, err
+	}
 	var v int64
 	err := t.queryRow(ctx, `INSERT INTO tracking_plans (brand_id, version, plan, updated_at) VALUES (?, 1, ?, ?)
 		ON CONFLICT (brand_id) DO UPDATE SET version = tracking_plans.version + 1, plan = excluded.plan, updated_at = excluded.updated_at

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/symbiont/symbiont/store"
 	"github.com/symbiont/symbiont/tenant"
 )
 
@@ -101,6 +102,9 @@ func (t *Tx) ListKeys(ctx context.Context, brandID int64) ([]*tenant.Key, error)
 
 // RevokeKey marks a brand's key revoked; revoking twice keeps the first time.
 func (t *Tx) RevokeKey(ctx context.Context, brandID int64, keyID string, at time.Time) error {
+	if err := t.notify(ctx, store.ChangeKey+":"+keyID); err != nil {
+		return err
+	}
 	res, err := t.exec(ctx, `UPDATE api_keys SET revoked_at = CASE WHEN revoked_at = 0 THEN ? ELSE revoked_at END WHERE brand_id = ? AND id = ?`, ms(at), brandID, keyID)
 	if err != nil {
 		return err
