@@ -2,6 +2,7 @@ package api
 
 import (
 	"crypto/ed25519"
+	"errors"
 	"io"
 	"net/http"
 	"time"
@@ -131,8 +132,11 @@ func (s *Server) putPlan(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
-	if err != nil {
+	var maxErr *http.MaxBytesError
+	if errors.As(err, &maxErr) {
 		return symbiont.Errorf(symbiont.ETOOLARGE, "A tracking plan is at most 1 MiB.")
+	} else if err != nil {
+		return symbiont.Errorf(symbiont.EINVALID, "Could not read the request body.")
 	}
 	p, err := s.Ingest.PutPlan(r.Context(), a.BrandID, body)
 	if err != nil {
@@ -198,7 +202,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	secret, k, err := s.Tenants.CreateKey(r.Context(), a.BrandID, req.Kind, req.Name, req.Scopes)
+	secret, k, err := s.Tenants.CreateKey(r.Context(), a.BrandID, req.Kind, req.Name, req.Scopes, a.Scopes)
 	if err != nil {
 		return err
 	}

@@ -38,7 +38,7 @@ func (s *Server) authenticate(r *http.Request) (symbiont.Actor, error) {
 	case symbiont.ActorConsumer:
 		rate = s.Limits.WalletPerUser
 	}
-	return a, s.limiter.allow(a.KeyID, rate)
+	return a, s.limiter.allow("api/"+a.KeyID, rate)
 }
 
 // operator requires the operator token.
@@ -105,7 +105,7 @@ func (s *Server) writeKeyActor(r *http.Request, bodyKey string) (symbiont.Actor,
 	if !a.WriteOnly && !a.Can(tenant.ScopeEvents) {
 		return a, symbiont.Errorf(symbiont.EFORBIDDEN, "This key lacks the %q scope.", tenant.ScopeEvents)
 	}
-	return a, s.limiter.allow(a.KeyID, s.Limits.IngestPerKey)
+	return a, s.limiter.allow("ingest/"+a.KeyID, s.Limits.IngestPerKey)
 }
 
 // limiter is a token bucket per credential: rate per second, burst of twice the rate.
@@ -126,7 +126,7 @@ func (l *limiter) allow(key string, rate float64) error {
 	if rate <= 0 || key == "" {
 		return nil
 	}
-	now := time.Now()
+	now := l.clock.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.buckets[key]

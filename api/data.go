@@ -115,6 +115,10 @@ func (s *Server) walletSession(w http.ResponseWriter, r *http.Request) error {
 	if ref.Value == "" {
 		return symbiont.Errorf(symbiont.EINVALID, "consumer (the brand's user id) is required.").With("field", "consumer")
 	}
+	ttl := time.Duration(req.TTLSeconds) * time.Second
+	if err := tenant.ValidSessionTTL(ttl); err != nil {
+		return err // before anything is created
+	}
 	// A wallet may be opened before any consent: that is where consent is given.
 	var id int64
 	err = s.Store.Update(r.Context(), func(tx store.Tx) (err error) {
@@ -124,7 +128,7 @@ func (s *Server) walletSession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	sess, err := s.Tenants.OpenSession(r.Context(), a.BrandID, id, time.Duration(req.TTLSeconds)*time.Second)
+	sess, err := s.Tenants.OpenSession(r.Context(), a.BrandID, id, ttl)
 	if err != nil {
 		return err
 	}

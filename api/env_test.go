@@ -47,8 +47,8 @@ func newEnvWith(t *testing.T, cfg platform.Config) *env {
 	t.Helper()
 	e := &env{t: t, clock: symbiont.NewFakeClock(time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)), dir: t.TempDir()}
 	cfg.DataDir, cfg.AdminToken, cfg.Clock, cfg.ExpiryInterval = e.dir, adminToken, e.clock, -1
-	if cfg.Limits == (api.Limits{}) {
-		cfg.Limits = api.Limits{IngestPerKey: 1e6, APIPerKey: 1e6, WalletPerUser: 1e6}
+	if cfg.Limits == nil {
+		cfg.Limits = &api.Limits{IngestPerKey: 1e6, APIPerKey: 1e6, WalletPerUser: 1e6}
 	}
 	p, err := platform.Open(context.Background(), cfg)
 	if err != nil {

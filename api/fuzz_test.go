@@ -80,7 +80,7 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	logs := &syncBuffer{}
 	e := &env{clock: symbiont.NewFakeClock(time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)), dir: f.TempDir()}
 	cfg := platform.Config{DataDir: e.dir, AdminToken: adminToken, Clock: e.clock, ExpiryInterval: -1,
-		Limits: api.Limits{IngestPerKey: 1e9, APIPerKey: 1e9, WalletPerUser: 1e9},
+		Limits: &api.Limits{IngestPerKey: 1e9, APIPerKey: 1e9, WalletPerUser: 1e9},
 		Log:    slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelError}))}
 	if os.Getenv("SYMBIONT_FUZZ_POSTGRES") != "" {
 		cfg.PostgresDSN = storetest.PostgresDSN(f)

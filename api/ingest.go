@@ -52,7 +52,16 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, typ string) erro
 		return err
 	}
 	if a.Kind == "" {
-		if a, err = s.writeKeyActor(r, batch.WriteKey); err != nil {
+		key := batch.WriteKey
+		for _, m := range batch.Messages {
+			// analytics.js puts the write key in each message; they must all agree.
+			if key == "" {
+				key = m.WriteKey
+			} else if m.WriteKey != "" && m.WriteKey != key {
+				return symbiont.Errorf(symbiont.EINVALID, "The messages carry different write keys.")
+			}
+		}
+		if a, err = s.writeKeyActor(r, key); err != nil {
 			return err
 		}
 	}

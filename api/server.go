@@ -161,6 +161,15 @@ func (s *Server) Handler() http.Handler {
 	return s.middleware(mux)
 }
 
+// ingestionPaths are the Segment-compatible endpoints, long and short.
+var ingestionPaths = map[string]bool{}
+
+func init() {
+	for _, p := range []string{"batch", "b", "track", "t", "identify", "i", "page", "p", "screen", "s", "alias", "a", "group", "g"} {
+		ingestionPaths["/v1/"+p] = true
+	}
+}
+
 // wrap adapts a handler that returns an error, and counts and times it by route.
 func (s *Server) wrap(route string, fn func(w http.ResponseWriter, r *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -219,8 +228,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				s.writeError(rw, r, errors.New("panic"))
 			}
 			lvl := slog.LevelInfo
-			if strings.HasPrefix(r.URL.Path, "/v1/") && r.Method == http.MethodPost && rw.status < 400 &&
-				(strings.HasPrefix(r.URL.Path, "/v1/b") || len(r.URL.Path) <= 5 || strings.HasPrefix(r.URL.Path, "/v1/t")) {
+			if ingestionPaths[r.URL.Path] && rw.status < 400 {
 				lvl = slog.LevelDebug // ingestion is too hot to log each success
 			}
 			s.log.Log(r.Context(), lvl, "request", slog.String("request_id", id), slog.String("method", r.Method),

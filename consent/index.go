@@ -18,7 +18,9 @@ type Index struct {
 	shards [indexShards]indexShard
 
 	termsMu sync.RWMutex
-	terms   map[string]uint64 // category and purpose names → numbers
+	terms   map[termKey]uint64    // a brand's category and purpose names → numbers
+	names   map[termNumber]string // and back
+	counts  map[int64]uint64      // names numbered per brand
 }
 
 const indexShards = 64
@@ -76,32 +78,49 @@ func fromWords(ws []uint64) grants {
 
 // NewIndex returns an empty index.
 func NewIndex() *Index {
-	ix := &Index{terms: map[string]uint64{}}
+	ix := &Index{terms: map[termKey]uint64{}, names: map[termNumber]string{}, counts: map[int64]uint64{}}
 	for i := range ix.shards {
 		ix.shards[i].m = make(map[consumerKey]grants)
 	}
 	return ix
 }
 
-// term returns the number of a category or purpose name; with add false, 0 for unknown names.
-func (ix *Index) term(name string, add bool) uint64 {
+// term returns the number of a brand's category or purpose name; with add false, 0 for names
+// it has never seen. Numbers are per brand, so that one brand's many custom terms cannot use
+// up another's. ok is false when the brand has more names than a grant word can number.
+func (ix *Index) term(brand int64, name string, add bool) (n uint64, ok bool) {
+	k := termKey{brand, name}
 	ix.termsMu.RLock()
-	n := ix.terms[name]
+	n = ix.terms[k]
 	ix.termsMu.RUnlock()
 	if n != 0 || !add {
-		return n
+		return n, true
 	}
 	ix.termsMu.Lock()
 	defer ix.termsMu.Unlock()
-	if n = ix.terms[name]; n == 0 {
-		n = uint64(len(ix.terms) + 1)
-		if n > termMask {
-			panic("consent: more than 32767 distinct category and purpose names")
+	if n = ix.terms[k]; n == 0 {
+		if ix.counts[brand] >= termMask {
+			return 0, false
 		}
-		ix.terms[name] = n
+		ix.counts[brand]++
+		n = ix.counts[brand]
+		ix.terms[k] = n
+		ix.names[k.withNumber(n)] = name
 	}
-	return n
+	return n, true
 }
+
+type termKey struct {
+	brand int64
+	name  string
+}
+
+type termNumber struct {
+	brand int64
+	n     uint64
+}
+
+func (k termKey) withNumber(n uint64) termNumber { return termNumber{k.brand, n} }
 
 func (ix *Index) shard(consumer int64) *indexShard {
 	return &ix.shards[uint64(consumer)%indexShards]
@@ -114,7 +133,8 @@ func live(w uint64, now int64) bool {
 
 // Allowed reports whether the consumer has an active grant for the category and purpose at now.
 func (ix *Index) Allowed(brand, consumer int64, category, purpose string, now time.Time) bool {
-	c, p := ix.term(category, false), ix.term(purpose, false)
+	c, _ := ix.term(brand, category, false)
+	p, _ := ix.term(brand, purpose, false)
 	if c == 0 || p == 0 {
 		return false
 	}
@@ -142,7 +162,7 @@ func (ix *Index) Allowed(brand, consumer int64, category, purpose string, now ti
 // AllowedAny reports whether the consumer has an active grant for the category for any purpose:
 // the test for storing data of that category at all.
 func (ix *Index) AllowedAny(brand, consumer int64, category string, now time.Time) bool {
-	c := ix.term(category, false)
+	c, _ := ix.term(brand, category, false)
 	if c == 0 {
 		return false
 	}
@@ -179,7 +199,7 @@ func (ix *Index) GPCRefusable(brand, consumer int64, purposes []string, now time
 	}
 	want := map[uint64]string{}
 	for _, p := range purposes {
-		if n := ix.term(p, false); n != 0 {
+		if n, _ := ix.term(brand, p, false); n != 0 {
 			want[n] = p
 		}
 	}
@@ -188,7 +208,7 @@ func (ix *Index) GPCRefusable(brand, consumer int64, purposes []string, now time
 	g.each(func(w uint64) bool {
 		if w&gpcFlag == 0 && live(w, n) {
 			if p, ok := want[w>>purposeBit&termMask]; ok {
-				out = append(out, [2]string{ix.name(w >> categoryBit & termMask), p})
+				out = append(out, [2]string{ix.name(brand, w>>categoryBit&termMask), p})
 			}
 		}
 		return true
@@ -196,19 +216,21 @@ func (ix *Index) GPCRefusable(brand, consumer int64, purposes []string, now time
 	return out
 }
 
-func (ix *Index) name(n uint64) string {
+func (ix *Index) name(brand int64, n uint64) string {
 	ix.termsMu.RLock()
 	defer ix.termsMu.RUnlock()
-	for k, v := range ix.terms {
-		if v == n {
-			return k
-		}
-	}
-	return ""
+	return ix.names[termNumber{brand, n}]
 }
 
-func (ix *Index) pack(r *Record) uint64 {
-	w := ix.term(r.Category, true)<<categoryBit | ix.term(r.Purpose, true)<<purposeBit
+// pack packs an active grant; ok is false when its brand has run out of term numbers (then
+// the grant is not indexed: it is denied, never misread).
+func (ix *Index) pack(r *Record) (w uint64, ok bool) {
+	c, ok1 := ix.term(r.BrandID, r.Category, true)
+	p, ok2 := ix.term(r.BrandID, r.Purpose, true)
+	if !ok1 || !ok2 {
+		return 0, false
+	}
+	w = c<<categoryBit | p<<purposeBit
 	if !r.ExpiresAt.IsZero() {
 		exp := r.ExpiresAt.Unix()
 		if exp <= 0 {
@@ -219,14 +241,19 @@ func (ix *Index) pack(r *Record) uint64 {
 	if r.Method == MethodWalletGPC {
 		w |= gpcFlag
 	}
-	return w
+	return w, true
 }
 
 // Set records r's state for its consumer, category and purpose: an active grant is added or
 // replaced, anything else removes the grant.
 func (ix *Index) Set(r *Record) {
 	const mask = termMask<<categoryBit | termMask<<purposeBit
-	w := ix.pack(r)
+	w, ok := ix.pack(r)
+	if !ok {
+		// Cannot be numbered: make sure nothing stale admits it either.
+		ix.Forget(r.BrandID, r.ConsumerID)
+		return
+	}
 	s := ix.shard(r.ConsumerID)
 	k := consumerKey{r.BrandID, r.ConsumerID}
 	s.mu.Lock()
@@ -274,7 +301,9 @@ func (ix *Index) Replace(brand, consumer int64, current []*Record) {
 	var ws []uint64
 	for _, r := range current {
 		if r.State == StateGiven {
-			ws = append(ws, ix.pack(r))
+			if w, ok := ix.pack(r); ok {
+				ws = append(ws, w)
+			}
 		}
 	}
 	ix.restore(brand, consumer, ws)

@@ -5,8 +5,8 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -21,6 +21,8 @@ import (
 
 // Limits on grants.
 const (
+	// MaxCustomTerms bounds the categories and purposes a brand adds to the defaults.
+	MaxCustomTerms      = 500
 	DefaultDurationDays = 365
 	MaxDurationDays     = 3650
 	maxEvidenceBytes    = 8 << 10
@@ -203,7 +205,27 @@ func (s *Service) PutTerm(ctx context.Context, brandID int64, t Term) error {
 	if _, ok := def.Purpose(t.Name); ok && t.Kind == "purpose" {
 		return symbiont.Errorf(symbiont.ECONFLICT, "%q is a built-in purpose.", t.Name)
 	}
-	err := s.db.Update(ctx, func(tx ServiceTx) error { return tx.PutCustomTerm(ctx, brandID, t) })
+	err := s.db.Update(ctx, func(tx ServiceTx) error {
+		terms, err := tx.CustomTerms(ctx, brandID)
+		if err != nil {
+			return err
+		}
+		exists := false
+		for _, old := range terms {
+			if old.Kind == t.Kind && old.Name == t.Name {
+				exists = true
+				// Grants given before a category became sensitive were not explicit, and ones
+				// given after it turned explicit must stay so: sensitivity never changes.
+				if old.Sensitive != t.Sensitive {
+					return symbiont.Errorf(symbiont.ECONFLICT, "%q was defined with sensitive=%v; that cannot change. Define a new category instead.", t.Name, old.Sensitive).With("field", "sensitive")
+				}
+			}
+		}
+		if !exists && len(terms) >= MaxCustomTerms {
+			return symbiont.Errorf(symbiont.ETOOLARGE, "A brand may define at most %d categories and purposes of its own.", MaxCustomTerms)
+		}
+		return tx.PutCustomTerm(ctx, brandID, t)
+	})
 	s.mu.Lock()
 	delete(s.vocab, brandID)
 	s.mu.Unlock()

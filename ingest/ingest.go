@@ -28,10 +28,10 @@ import (
 
 // Drop reasons, reported per message and counted in metrics.
 const (
-	ReasonInvalid    = "invalid"              // the message breaks the Segment spec (detail says how)
-	ReasonNotInPlan  = "not_in_tracking_plan" // the tracking plan does not map the event or any trait
-	ReasonNoConsent  = "no_consent"           // no active grant for the event's category
-	ReasonUnknown    = "unknown_consumer"     // never consented to anything: nothing is kept
+	ReasonInvalid   = "invalid"              // the message breaks the Segment spec (detail says how)
+	ReasonNotInPlan = "not_in_tracking_plan" // the tracking plan does not map the event or any trait
+	ReasonNoConsent = "no_consent"           // no active grant for the event's category
+	ReasonUnknown   = "unknown_consumer"     // never consented to anything: nothing is kept
 	// ReasonContextTraits warns that context.traits was removed from a stored event: traits
 	// belong to their own categories and are stored only through identify calls, by the plan.
 	ReasonContextTraits = "context_traits_dropped"
@@ -258,7 +258,7 @@ func (s *Service) Ingest(ctx context.Context, brandID int64, batch *segment.Batc
 			continue
 		}
 		if cid == 0 {
-			drop(m, ReasonUnknown, "this person has not consented to anything")
+			drop(m, ReasonUnknown, "this person is not known to the brand: no consent was ever recorded for them")
 			continue
 		}
 		consumers[cid] = true

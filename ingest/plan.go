@@ -33,6 +33,9 @@ func ParsePlan(body []byte, v symbiont.Vocabulary) (*Plan, error) {
 	var p struct {
 		Events map[string]string `json:"events"`
 		Traits map[string]string `json:"traits"`
+		// Version is what GET returns; it is accepted (so a plan read can be written back)
+		// and ignored: the store numbers versions.
+		Version *int64 `json:"version"`
 	}
 	if err := d.Decode(&p); err != nil {
 		return nil, symbiont.Errorf(symbiont.EINVALID, "The tracking plan is not valid JSON of the form {\"events\":{name:category},\"traits\":{name:category}}: %v.", err)

@@ -13,8 +13,9 @@ import (
 
 // stitch applies an identify or alias call to the identity graph in its own transaction:
 // linking the anonymous and user ids, merging two consumers that turn out to be one person,
-// and linking email, phone and external ids (under the over-merge guard). Only people who
-// have consented to something are stitched; strangers leave no trace. It reports whether the
+// and linking email, phone and external ids (under the over-merge guard). Only people the
+// brand already knows as consumers (they decided on consent, or had a wallet opened for them)
+// are stitched; strangers leave no trace. It reports whether the
 // call changed or confirmed a link.
 func (s *Service) stitch(ctx context.Context, brandID int64, m *segment.Message, now time.Time) (bool, error) {
 	var merged []int64

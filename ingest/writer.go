@@ -129,7 +129,9 @@ func (w *writer) commit(group []*job) error {
 	ctx := context.Background()
 	return w.s.store.Update(ctx, func(tx store.Tx) error {
 		now := w.s.clock.Now()
-		allowedAny := func(e *store.Event) bool { return w.s.consent.Index.AllowedAny(e.BrandID, e.ConsumerID, e.Category, now) }
+		allowedAny := func(e *store.Event) bool {
+			return w.s.consent.Index.AllowedAny(e.BrandID, e.ConsumerID, e.Category, now)
+		}
 		if w.s.store.Shared() {
 			// Other nodes change consent too, and this node's index may lag: the database
 			// decides, inside this transaction.

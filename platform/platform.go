@@ -45,11 +45,13 @@ type Config struct {
 	RotateAdminToken bool
 	BaseURL          string
 	Version          string
-	Limits           api.Limits
-	MaxShared        int // over-merge guard; 0: identity.DefaultMaxShared
-	Writers          int // ingest writers; 0: 1 for SQLite, 4 for PostgreSQL
-	Clock            symbiont.Clock
-	Log              *slog.Logger
+	Limits           *api.Limits // nil: api.DefaultLimits
+	// MaxShared is the over-merge guard (identity.Graph.MaxShared): 0 means the default,
+	// a negative value disables the guard.
+	MaxShared int
+	Writers   int // ingest writers; 0: 1 for SQLite, 4 for PostgreSQL
+	Clock     symbiont.Clock
+	Log       *slog.Logger
 	// ExpiryInterval is how often expired grants are recorded (0: 30 s; <0: never).
 	ExpiryInterval time.Duration
 }
@@ -89,8 +91,9 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Limits == (api.Limits{}) {
-		cfg.Limits = api.DefaultLimits
+	limits := api.DefaultLimits
+	if cfg.Limits != nil {
+		limits = *cfg.Limits
 	}
 	if cfg.ExpiryInterval == 0 {
 		cfg.ExpiryInterval = 30 * time.Second
@@ -99,6 +102,9 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 		return nil, errors.New("platform: a data directory is required")
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("platform: data directory: %w", err)
+	}
+	if err := os.Chmod(cfg.DataDir, 0o700); err != nil { // it holds the master key
 		return nil, fmt.Errorf("platform: data directory: %w", err)
 	}
 	master := cfg.MasterKey
@@ -147,8 +153,11 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 		p.GeneratedAdminToken = gen
 	}
 	p.Graph = identity.NewGraph(p.Vault.DeriveKey)
-	if cfg.MaxShared != 0 {
+	switch {
+	case cfg.MaxShared > 0:
 		p.Graph.MaxShared = cfg.MaxShared
+	case cfg.MaxShared < 0:
+		p.Graph.MaxShared = 0 // no guard
 	}
 	p.Consent = consent.NewService(store.Narrow[consent.ServiceTx](st), p.Graph, p.Tenants, cfg.Clock)
 	p.Ingest = ingest.NewService(st, p.Consent, p.Graph, p.Vault, cfg.Clock, cfg.Log, p.Registry, ingest.Options{Writers: writers})
@@ -199,7 +208,7 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 
 	s := api.NewServer(cfg.Log)
 	s.Tenants, s.Consent, s.Ingest, s.Access, s.Graph, s.Store = p.Tenants, p.Consent, p.Ingest, p.Access, p.Graph, st
-	s.Clock, s.BaseURL, s.Version, s.Limits, s.Registry = cfg.Clock, cfg.BaseURL, cfg.Version, cfg.Limits, p.Registry
+	s.Clock, s.BaseURL, s.Version, s.Limits, s.Registry = cfg.Clock, cfg.BaseURL, cfg.Version, limits, p.Registry
 	s.Ready = func() bool { return !p.draining.Load() }
 	p.API = s
 	p.handler = s.Handler()

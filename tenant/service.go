@@ -82,6 +82,11 @@ func (s *Service) InitOperator(ctx context.Context, token string) (generated str
 		if len(token) < 16 {
 			return "", symbiont.Errorf(symbiont.EINVALID, "The admin token must be at least 16 characters.")
 		}
+		for _, p := range []string{PrefixSecret, PrefixWrite, PrefixWallet} {
+			if strings.HasPrefix(token, p) {
+				return "", symbiont.Errorf(symbiont.EINVALID, "The admin token must not start with %q: that prefix marks another kind of credential.", p)
+			}
+		}
 		s.operatorHash = hash(token)
 		return "", nil
 	}
@@ -214,7 +219,24 @@ func (s *Service) createKey(ctx context.Context, tx Tx, brandID int64, kind, nam
 }
 
 // CreateKey creates an API key for a brand and returns its secret (shown only now).
-func (s *Service) CreateKey(ctx context.Context, brandID int64, kind, name string, scopes []string) (string, *Key, error) {
+// A key given scopes=nil has every scope; an empty, non-nil list is refused (it would read as
+// "all" once stored). within, when not nil, bounds the scopes the new key may have: a key can
+// only create keys with scopes it has itself.
+func (s *Service) CreateKey(ctx context.Context, brandID int64, kind, name string, scopes []string, within ...[]string) (string, *Key, error) {
+	if scopes != nil && len(scopes) == 0 {
+		return "", nil, symbiont.Errorf(symbiont.EINVALID, "scopes must name at least one scope; leave it out for every scope.").With("field", "scopes")
+	}
+	if len(within) > 0 && within[0] != nil {
+		need := scopes
+		if need == nil && kind == KindSecret {
+			need = AllScopes
+		}
+		for _, sc := range need {
+			if !slices.Contains(within[0], sc) {
+				return "", nil, symbiont.Errorf(symbiont.EFORBIDDEN, "This key cannot create a key with the %q scope, which it does not have itself.", sc).With("field", "scopes")
+			}
+		}
+	}
 	if kind != KindSecret && kind != KindWrite {
 		return "", nil, symbiont.Errorf(symbiont.EINVALID, `kind must be "secret" or "write".`).With("field", "kind")
 	}
@@ -335,6 +357,14 @@ func (s *Service) ReceiptKey(ctx context.Context, brandID int64) (ed25519.Privat
 	return k, b.PublicID, nil
 }
 
+// ValidSessionTTL checks a requested session lifetime (0: the default).
+func ValidSessionTTL(ttl time.Duration) error {
+	if ttl != 0 && (ttl < time.Minute || ttl > MaxSessionTTL) {
+		return symbiont.Errorf(symbiont.EINVALID, "ttl_seconds must be between 60 and %d.", int(MaxSessionTTL/time.Second)).With("field", "ttl_seconds")
+	}
+	return nil
+}
+
 // OpenedSession is a new wallet session; Token is shown only now.
 type OpenedSession struct {
 	Session *Session
@@ -343,11 +373,11 @@ type OpenedSession struct {
 
 // OpenSession opens a wallet session for a consumer.
 func (s *Service) OpenSession(ctx context.Context, brandID, consumerID int64, ttl time.Duration) (*OpenedSession, error) {
+	if err := ValidSessionTTL(ttl); err != nil {
+		return nil, err
+	}
 	if ttl == 0 {
 		ttl = DefaultSessionTTL
-	}
-	if ttl < time.Minute || ttl > MaxSessionTTL {
-		return nil, symbiont.Errorf(symbiont.EINVALID, "ttl_seconds must be between 60 and %d.", int(MaxSessionTTL/time.Second)).With("field", "ttl_seconds")
 	}
 	now := s.clock.Now()
 	token := PrefixWallet + randomString(32)

@@ -3,7 +3,8 @@
 //	symbiont serve [--demo] [--addr 127.0.0.1:8080] [--data DIR] [--postgres DSN]
 //	symbiont version
 //
-// Every flag has a SYMBIONT_* environment equivalent (--base-url is SYMBIONT_BASE_URL).
+// Every flag has a SYMBIONT_* environment equivalent (--base-url is SYMBIONT_BASE_URL); the
+// command line wins. SYMBIONT_ADMIN_TOKEN and SYMBIONT_MASTER_KEY are environment only.
 package main
 
 import (
@@ -25,6 +26,7 @@ import (
 
 	"github.com/symbiont/symbiont/api"
 	"github.com/symbiont/symbiont/demo"
+	"github.com/symbiont/symbiont/identity"
 	"github.com/symbiont/symbiont/platform"
 )
 
@@ -86,57 +88,56 @@ func buildVersion() string {
 	return "(devel)"
 }
 
-// env returns the value of SYMBIONT_<NAME> or def.
-func env(name, def string) string {
-	if v, ok := os.LookupEnv("SYMBIONT_" + name); ok {
-		return v
-	}
-	return def
+// envName is the environment variable of a flag: SYMBIONT_ and the flag's name in capitals,
+// dashes as underscores (--base-url: SYMBIONT_BASE_URL).
+func envName(flagName string) string {
+	return "SYMBIONT_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-func envFloat(name string, def float64) float64 {
-	var v float64
-	if _, err := fmt.Sscan(env(name, fmt.Sprint(def)), &v); err != nil {
-		return def
-	}
-	return v
+// withEnv documents each flag's environment variable in its usage; call before Parse.
+func withEnv(fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) { f.Usage += " (" + envName(f.Name) + ")" })
 }
 
-func durationEnv(name string, def time.Duration) time.Duration {
-	d, err := time.ParseDuration(env(name, def.String()))
-	if err != nil {
-		return def
-	}
-	return d
-}
-
-func envInt(name string, def int) int {
-	var v int
-	if _, err := fmt.Sscan(env(name, fmt.Sprint(def)), &v); err != nil {
-		return def
-	}
-	return v
+// applyEnv sets every flag not given on the command line from its environment variable. A
+// value that does not parse is an error, never silently the default.
+func applyEnv(fs *flag.FlagSet) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v, ok := os.LookupEnv(envName(f.Name)); ok && !given[f.Name] && err == nil {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s=%q: %w", envName(f.Name), v, e)
+			}
+		}
+	})
+	return err
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", env("ADDR", "127.0.0.1:8080"), "listen address (SYMBIONT_ADDR)")
-	data := fs.String("data", env("DATA", "symbiont-data"), "data directory: SQLite files and key material (SYMBIONT_DATA)")
-	pg := fs.String("postgres", env("POSTGRES", ""), "PostgreSQL DSN; uses PostgreSQL instead of SQLite (SYMBIONT_POSTGRES)")
-	baseURL := fs.String("base-url", env("BASE_URL", ""), "public URL of this server, for links (SYMBIONT_BASE_URL; default http://ADDR)")
-	demoFlag := fs.Bool("demo", env("DEMO", "") == "true", "seed a demo brand and print keys and links to try (SYMBIONT_DEMO=true)")
-	logLevel := fs.String("log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (SYMBIONT_LOG_LEVEL)")
-	logFormat := fs.String("log-format", env("LOG_FORMAT", "text"), "text or json (SYMBIONT_LOG_FORMAT)")
-	maxShared := fs.Int("max-shared-identifier", envInt("MAX_SHARED_IDENTIFIER", 5), "over-merge guard: an email or phone shared by more consumers is not linked (SYMBIONT_MAX_SHARED_IDENTIFIER)")
-	writers := fs.Int("writers", envInt("WRITERS", 0), "concurrent ingest writers (SYMBIONT_WRITERS; 0: 1 for SQLite, 4 for PostgreSQL)")
-	rateIngest := fs.Float64("rate-ingest", envFloat("RATE_INGEST", api.DefaultLimits.IngestPerKey), "ingestion requests/s per write key (SYMBIONT_RATE_INGEST; 0: unlimited)")
-	rateAPI := fs.Float64("rate-api", envFloat("RATE_API", api.DefaultLimits.APIPerKey), "API requests/s per secret key (SYMBIONT_RATE_API)")
-	rateWallet := fs.Float64("rate-wallet", envFloat("RATE_WALLET", api.DefaultLimits.WalletPerUser), "requests/s per wallet session (SYMBIONT_RATE_WALLET)")
-	debugAddr := fs.String("debug-addr", env("DEBUG_ADDR", ""), "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060 (SYMBIONT_DEBUG_ADDR; off by default)")
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
+	data := fs.String("data", "symbiont-data", "data directory: SQLite files and key material")
+	pg := fs.String("postgres", "", "PostgreSQL DSN; uses PostgreSQL instead of SQLite")
+	baseURL := fs.String("base-url", "", "public URL of this server, for links (default http://ADDR)")
+	demoFlag := fs.Bool("demo", false, "seed a demo brand and print keys and links to try")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logFormat := fs.String("log-format", "text", "text or json")
+	maxShared := fs.Int("max-shared-identifier", identity.DefaultMaxShared, "over-merge guard: an email, phone or external id already linked to this many consumers is not linked to more (0 disables the guard)")
+	writers := fs.Int("writers", 0, "concurrent ingest writers (0: 1 for SQLite, 4 for PostgreSQL)")
+	rateIngest := fs.Float64("rate-ingest", api.DefaultLimits.IngestPerKey, "ingestion requests per second per key (0: unlimited)")
+	rateAPI := fs.Float64("rate-api", api.DefaultLimits.APIPerKey, "API requests per second per secret key (0: unlimited)")
+	rateWallet := fs.Float64("rate-wallet", api.DefaultLimits.WalletPerUser, "requests per second per wallet session (0: unlimited)")
+	debugAddr := fs.String("debug-addr", "", "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060 (off by default)")
 	drain := fs.Duration("shutdown-timeout", 30*time.Second, "how long to wait for in-flight requests on shutdown")
-	drainDelay := fs.Duration("shutdown-delay", durationEnv("SHUTDOWN_DELAY", 0), "on SIGTERM, keep serving this long with /readyz failing (and connections closing) so load balancers move away first (SYMBIONT_SHUTDOWN_DELAY)")
+	drainDelay := fs.Duration("shutdown-delay", 0, "on SIGTERM, keep serving this long with /readyz failing (and connections closing) so load balancers move away first")
+	withEnv(fs)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := applyEnv(fs); err != nil {
 		return err
 	}
 	var level slog.Level
@@ -155,10 +156,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		debug.SetGCPercent(runtimeGCPercent)
 	}
 
+	if *maxShared == 0 {
+		*maxShared = -1 // platform: negative disables the guard
+	}
 	cfg := platform.Config{
 		DataDir: *data, PostgresDSN: *pg, AdminToken: os.Getenv("SYMBIONT_ADMIN_TOKEN"), BaseURL: strings.TrimSuffix(*baseURL, "/"),
 		Version: buildVersion(), MaxShared: *maxShared, Writers: *writers, Log: log,
-		Limits: api.Limits{IngestPerKey: *rateIngest, APIPerKey: *rateAPI, WalletPerUser: *rateWallet},
+		Limits: &api.Limits{IngestPerKey: *rateIngest, APIPerKey: *rateAPI, WalletPerUser: *rateWallet},
 	}
 	if k := os.Getenv("SYMBIONT_MASTER_KEY"); k != "" {
 		mk, err := platform.ParseMasterKey(k)

@@ -164,7 +164,7 @@ func (t *Tx) placeOne(ctx context.Context, e *store.Event) (bool, error) {
 		}
 		s = nextSlot(end - 1) // wraps to the range's start after its last slot
 	}
-	return false, symbiont.Errorf(symbiont.ECONFLICT, "Consumer %d holds the maximum of %d events.", e.ConsumerID, slotMask+1)
+	return false, symbiont.Errorf(symbiont.ECONFLICT, "The consumer holds the maximum of %d events.", slotMask+1)
 }
 
 // movePlaced moves from's events into into's range, keeping one copy of a message stored
