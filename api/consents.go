@@ -97,6 +97,21 @@ func consumerRef(r *http.Request) (consent.ConsumerRef, error) {
 	return consent.ConsumerRef{Kind: kind, Value: id}, nil
 }
 
+// brandConsumer authenticates a brand key with the scope and resolves the consumer the path
+// names (which must exist).
+func (s *Server) brandConsumer(r *http.Request, scope string) (symbiont.Actor, consent.ConsumerRef, int64, error) {
+	a, err := s.brand(r, scope)
+	if err != nil {
+		return a, consent.ConsumerRef{}, 0, err
+	}
+	ref, err := consumerRef(r)
+	if err != nil {
+		return a, ref, 0, err
+	}
+	id, err := s.lookupConsumer(r, a.BrandID, ref)
+	return a, ref, id, err
+}
+
 // lookupConsumer resolves a consumer reference to an internal id, or not_found.
 func (s *Server) lookupConsumer(r *http.Request, brandID int64, ref consent.ConsumerRef) (int64, error) {
 	var id int64
@@ -164,15 +179,7 @@ func (s *Server) brandConsent(w http.ResponseWriter, r *http.Request) error {
 
 // brandWithdraw withdraws a grant on the consumer's behalf (e.g. they asked by phone).
 func (s *Server) brandWithdraw(w http.ResponseWriter, r *http.Request) error {
-	a, err := s.brand(r, tenant.ScopeConsents)
-	if err != nil {
-		return err
-	}
-	ref, err := consumerRef(r)
-	if err != nil {
-		return err
-	}
-	id, err := s.lookupConsumer(r, a.BrandID, ref)
+	a, ref, id, err := s.brandConsumer(r, tenant.ScopeConsents)
 	if err != nil {
 		return err
 	}
@@ -187,15 +194,7 @@ func (s *Server) brandWithdraw(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) brandConsents(w http.ResponseWriter, r *http.Request) error {
-	a, err := s.brand(r, tenant.ScopeConsents)
-	if err != nil {
-		return err
-	}
-	ref, err := consumerRef(r)
-	if err != nil {
-		return err
-	}
-	id, err := s.lookupConsumer(r, a.BrandID, ref)
+	a, ref, id, err := s.brandConsumer(r, tenant.ScopeConsents)
 	if err != nil {
 		return err
 	}

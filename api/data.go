@@ -40,15 +40,7 @@ func limitParam(r *http.Request, def, max int) (int, error) {
 
 // brandData is the purpose-bound read: only consented categories come back.
 func (s *Server) brandData(w http.ResponseWriter, r *http.Request) error {
-	a, err := s.brand(r, tenant.ScopeData)
-	if err != nil {
-		return err
-	}
-	ref, err := consumerRef(r)
-	if err != nil {
-		return err
-	}
-	id, err := s.lookupConsumer(r, a.BrandID, ref)
+	a, _, id, err := s.brandConsumer(r, tenant.ScopeData)
 	if err != nil {
 		return err
 	}
@@ -62,15 +54,7 @@ func (s *Server) brandData(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) brandAccessLog(w http.ResponseWriter, r *http.Request) error {
-	a, err := s.brand(r, tenant.ScopeData)
-	if err != nil {
-		return err
-	}
-	ref, err := consumerRef(r)
-	if err != nil {
-		return err
-	}
-	id, err := s.lookupConsumer(r, a.BrandID, ref)
+	a, _, id, err := s.brandConsumer(r, tenant.ScopeData)
 	if err != nil {
 		return err
 	}
