@@ -138,25 +138,7 @@ func (ix *Index) Allowed(brand, consumer int64, category, purpose string, now ti
 	if c == 0 || p == 0 {
 		return false
 	}
-	want := c<<categoryBit | p<<purposeBit
-	const mask = termMask<<categoryBit | termMask<<purposeBit
-	n := now.Unix()
-	s := ix.shard(consumer)
-	s.mu.RLock()
-	g, ok := s.m[consumerKey{brand, consumer}]
-	s.mu.RUnlock()
-	if !ok {
-		return false
-	}
-	allowed := false
-	g.each(func(w uint64) bool {
-		if w&mask == want {
-			allowed = live(w, n)
-			return false
-		}
-		return true
-	})
-	return allowed
+	return ix.match(brand, consumer, termMask<<categoryBit|termMask<<purposeBit, c<<categoryBit|p<<purposeBit, now)
 }
 
 // AllowedAny reports whether the consumer has an active grant for the category for any purpose:
@@ -166,8 +148,11 @@ func (ix *Index) AllowedAny(brand, consumer int64, category string, now time.Tim
 	if c == 0 {
 		return false
 	}
-	const mask = termMask << categoryBit
-	want := c << categoryBit
+	return ix.match(brand, consumer, termMask<<categoryBit, c<<categoryBit, now)
+}
+
+// match reports whether the consumer has a live grant whose word, masked, equals want.
+func (ix *Index) match(brand, consumer int64, mask, want uint64, now time.Time) bool {
 	n := now.Unix()
 	s := ix.shard(consumer)
 	s.mu.RLock()
@@ -176,15 +161,12 @@ func (ix *Index) AllowedAny(brand, consumer int64, category string, now time.Tim
 	if !ok {
 		return false
 	}
-	allowed := false
+	found := false
 	g.each(func(w uint64) bool {
-		if w&mask == want && live(w, n) {
-			allowed = true
-			return false
-		}
-		return true
+		found = w&mask == want && live(w, n)
+		return !found
 	})
-	return allowed
+	return found
 }
 
 // GPCRefusable returns the active grants for the given purposes that a Global Privacy Control
