@@ -3,6 +3,7 @@ package symbiont
 import (
 	"regexp"
 	"sort"
+	"unicode/utf8"
 )
 
 // Category is a kind of personal data (what is collected), e.g. "purchases".
@@ -64,6 +65,21 @@ var DefaultPurposes = []PurposeDef{
 var GPCPurposes = []Purpose{"marketing", "partner_sharing"}
 
 var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
+
+// ValidText reports whether s may be stored as free text (a name, a label, a notice id): valid
+// UTF-8 of at most max bytes, without control characters (NUL, in particular, which
+// PostgreSQL's text cannot hold).
+func ValidText(s string, max int) bool {
+	if len(s) > max || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
 
 // ValidName reports whether s may name a category or purpose: lower-case ASCII letters, digits
 // and underscores, starting with a letter, at most 40 characters.

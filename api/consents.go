@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 
 	"github.com/symbiont/symbiont"
@@ -75,6 +76,15 @@ func (c *consentRequest) change(brandID int64, ref consent.ConsumerRef, actor sy
 		ch.Notice = *c.Notice
 	}
 	return ch, nil
+}
+
+// applyConsent records changes, with the request's Idempotency-Key when it has one.
+func (s *Server) applyConsent(r *http.Request, changes []*consent.Change) ([]*consent.Result, error) {
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > 255 || !symbiont.ValidText(key, 255) {
+		return nil, symbiont.Errorf(symbiont.EINVALID, "Idempotency-Key must be at most 255 bytes of text without control characters.")
+	}
+	return s.Consent.Apply(r.Context(), changes, key)
 }
 
 func gpc(r *http.Request) bool { return r.Header.Get("Sec-GPC") == "1" }
@@ -169,7 +179,7 @@ func (s *Server) brandConsent(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	results, err := s.Consent.Apply(r.Context(), []*consent.Change{ch}, r.Header.Get("Idempotency-Key"))
+	results, err := s.applyConsent(r, []*consent.Change{ch})
 	if err != nil {
 		return err
 	}
@@ -183,9 +193,8 @@ func (s *Server) brandWithdraw(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	results, err := s.Consent.Apply(r.Context(), []*consent.Change{{BrandID: a.BrandID, Consumer: consent.ConsumerRef{ID: id},
-		Category: r.PathValue("category"), Purpose: r.PathValue("purpose"), State: consent.StateWithdrawn, Method: consent.MethodBrand, Actor: a}},
-		r.Header.Get("Idempotency-Key"))
+	results, err := s.applyConsent(r, []*consent.Change{{BrandID: a.BrandID, Consumer: consent.ConsumerRef{ID: id},
+		Category: r.PathValue("category"), Purpose: r.PathValue("purpose"), State: consent.StateWithdrawn, Method: consent.MethodBrand, Actor: a}})
 	if err != nil {
 		return err
 	}
@@ -278,7 +287,7 @@ func (s *Server) myGrant(w http.ResponseWriter, r *http.Request) error {
 		}
 		changes = append(changes, ch)
 	}
-	results, err := s.Consent.Apply(r.Context(), changes, r.Header.Get("Idempotency-Key"))
+	results, err := s.applyConsent(r, changes)
 	if err != nil {
 		return err
 	}
@@ -292,6 +301,9 @@ func strictUnmarshal(raw []byte, v any) error {
 	if err := d.Decode(v); err != nil {
 		return jsonError(err)
 	}
+	if _, err := d.Token(); err != io.EOF {
+		return symbiont.Errorf(symbiont.EINVALID, "Unexpected data after the JSON body.")
+	}
 	return nil
 }
 
@@ -301,9 +313,8 @@ func (s *Server) myWithdraw(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	results, err := s.Consent.Apply(r.Context(), []*consent.Change{{BrandID: a.BrandID, Consumer: consent.ConsumerRef{ID: a.ConsumerID},
-		Category: r.PathValue("category"), Purpose: r.PathValue("purpose"), State: consent.StateWithdrawn, Method: consent.MethodWallet, Actor: a}},
-		r.Header.Get("Idempotency-Key"))
+	results, err := s.applyConsent(r, []*consent.Change{{BrandID: a.BrandID, Consumer: consent.ConsumerRef{ID: a.ConsumerID},
+		Category: r.PathValue("category"), Purpose: r.PathValue("purpose"), State: consent.StateWithdrawn, Method: consent.MethodWallet, Actor: a}})
 	if err != nil {
 		return err
 	}

@@ -201,6 +201,20 @@ const (
 	keyRequestID ctxKey = iota
 )
 
+// validRequestID accepts a client's X-Request-Id of up to 100 letters, digits and -_.:
+// (it is logged and stored with access records); anything else is replaced.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 100 {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
+
 func requestID(ctx context.Context) string {
 	id, _ := ctx.Value(keyRequestID).(string)
 	return id
@@ -210,7 +224,7 @@ func requestID(ctx context.Context) string {
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
-		if id == "" || len(id) > 100 {
+		if !validRequestID(id) {
 			b := make([]byte, 8)
 			rand.Read(b)
 			id = hex.EncodeToString(b)
@@ -268,7 +282,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if err := d.Decode(v); err != nil {
 		return jsonError(err)
 	}
-	if d.More() {
+	if _, err := d.Token(); err != io.EOF { // More() would miss a stray ] or }
 		return symbiont.Errorf(symbiont.EINVALID, "Unexpected data after the JSON body.")
 	}
 	return nil

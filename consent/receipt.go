@@ -95,10 +95,11 @@ var ErrBadReceipt = errors.New("consent receipt: malformed or signature invalid"
 // claims.
 func VerifyReceipt(receipt string, keys []JWK) (*ReceiptClaims, error) {
 	parts := strings.Split(receipt, ".")
-	if len(parts) != 3 {
+	if len(parts) != 3 || strings.ContainsAny(receipt, "\r\n") {
 		return nil, ErrBadReceipt
 	}
-	enc := base64.RawURLEncoding
+	// Strict: one receipt has one spelling (no stray bits in the last character).
+	enc := base64.RawURLEncoding.Strict()
 	hb, err1 := enc.DecodeString(parts[0])
 	cb, err2 := enc.DecodeString(parts[1])
 	sig, err3 := enc.DecodeString(parts[2])

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/identity"
@@ -192,8 +193,8 @@ func (s *Service) PutTerm(ctx context.Context, brandID int64, t Term) error {
 	if !symbiont.ValidName(t.Name) {
 		return symbiont.Errorf(symbiont.EINVALID, "name must be 1-40 lower-case letters, digits or underscores, starting with a letter.").With("field", "name")
 	}
-	if t.Label == "" || len(t.Label) > 100 || len(t.Description) > 500 {
-		return symbiont.Errorf(symbiont.EINVALID, "label (1-100 characters) is required; description is at most 500 characters.").With("field", "label")
+	if t.Label == "" || !symbiont.ValidText(t.Label, 100) || !symbiont.ValidText(t.Description, 500) || !symbiont.ValidText(t.DPV, 200) {
+		return symbiont.Errorf(symbiont.EINVALID, "label (1-100 bytes) is required; description is at most 500 bytes and dpv 200, all text without control characters.").With("field", "label")
 	}
 	if t.Kind == "purpose" && t.Sensitive {
 		return symbiont.Errorf(symbiont.EINVALID, "Only categories can be sensitive.").With("field", "sensitive")
@@ -288,9 +289,20 @@ func (s *Service) validate(ctx context.Context, c *Change, bundled bool) error {
 	if len(c.Evidence) > 0 && !json.Valid(c.Evidence) {
 		return symbiont.Errorf(symbiont.EINVALID, "evidence must be JSON.").With("field", "evidence")
 	}
-	if len(c.Jurisdiction) > 16 || len(c.Method) > 40 || len(c.Notice.ID) > 200 || len(c.Notice.Version) > 50 ||
-		len(c.Notice.Hash) > 200 || len(c.Notice.Language) > 35 || len(c.Notice.URL) > 2000 {
-		return symbiont.Errorf(symbiont.EINVALID, "A notice, method or jurisdiction field is too long.")
+	for _, f := range []struct {
+		name, value string
+		max         int
+	}{
+		{"jurisdiction", c.Jurisdiction, 16}, {"method", c.Method, 40}, {"notice.id", c.Notice.ID, 200},
+		{"notice.version", c.Notice.Version, 50}, {"notice.hash", c.Notice.Hash, 200},
+		{"notice.language", c.Notice.Language, 35}, {"notice.url", c.Notice.URL, 2000},
+	} {
+		if !symbiont.ValidText(f.value, f.max) {
+			return symbiont.Errorf(symbiont.EINVALID, "%s must be at most %d bytes of text without control characters.", f.name, f.max).With("field", f.name)
+		}
+	}
+	if !utf8.Valid(c.Evidence) {
+		return symbiont.Errorf(symbiont.EINVALID, "evidence must be UTF-8.").With("field", "evidence")
 	}
 	return nil
 }

@@ -81,23 +81,12 @@ func checkEmail(t *testing.T, in, out string) {
 	// byte is the caller's. Invalid UTF-8 must be rejected, not replaced: replacing would make
 	// distinct inputs one identifier.
 	if !utf8.ValidString(in) {
-		if knownInvalidUTF8Email(in) {
-			return // KNOWN BUG, see knownInvalidUTF8Email
-		}
 		t.Fatalf("accepted invalid UTF-8 %q as %q", in, out)
 	}
 	if out != strings.ToLower(strings.TrimSpace(in)) {
 		t.Fatalf("%q -> %q is more than trimmed and lower-cased", in, out)
 	}
 }
-
-// knownInvalidUTF8Email reports an address with invalid UTF-8 that NormalizeEmail accepts.
-//
-// KNOWN BUG (reported, not fixed yet): identity/normalize.go NormalizeEmail lower-cases before
-// it checks utf8.ValidString; strings.ToLower replaces each invalid byte with U+FFFD, so the
-// check never fails and "a\xff@b.c" and "a\xfe@b.c" both become "a\uFFFD@b.c". Remove this
-// exception once the check runs on the input.
-func knownInvalidUTF8Email(in string) bool { return !utf8.ValidString(in) }
 
 // FuzzNormalizePhone: the canonical form is E.164 (^\+[1-9][0-9]{7,14}$), holds exactly the
 // input's digits (less a 00 international prefix) in order, and is a fixed point.
@@ -168,9 +157,6 @@ func FuzzNormalize(f *testing.F) {
 			return // Normalize is only defined for valid kinds; callers check ValidKind first
 		}
 		if out == "" || len(out) > 255 || !utf8.ValidString(out) {
-			if knownBlankExtID(kind, value) {
-				return // KNOWN BUG, see knownBlankExtID
-			}
 			t.Fatalf("Normalize(%q, %q) = %q: not 1-255 bytes of UTF-8", kind, value, out)
 		}
 		again, ok2 := identity.Normalize(kind, out)
@@ -188,17 +174,6 @@ func FuzzNormalize(f *testing.F) {
 			}
 		}
 	})
-}
-
-// knownBlankExtID reports an external id made only of white space.
-//
-// KNOWN BUG (reported, not fixed yet): identity/normalize.go Normalize checks value == ""
-// before trimming external ids, so Normalize("ext:x", " ") returns ("", true). Every blank
-// external id then hashes to the same identifier and ingest.linkTraits links unrelated
-// consumers to it (recording over-merge conflicts). Normalize("ext:x", "") is false, so the
-// result is not a fixed point either. Remove this exception once the check runs after the trim.
-func knownBlankExtID(kind, value string) bool {
-	return strings.HasPrefix(kind, "ext:") && strings.TrimSpace(value) == "" && value != ""
 }
 
 func asciiDigits(s string) string {

@@ -9,6 +9,9 @@ import (
 // not guess at provider-specific rules (dots, +tags): two addresses that may reach different
 // people must never match. ok is false when s is not an email address.
 func NormalizeEmail(s string) (string, bool) {
+	if !utf8.ValidString(s) { // before ToLower, which would turn bad bytes into U+FFFD
+		return "", false
+	}
 	s = strings.ToLower(strings.TrimSpace(s))
 	at := strings.LastIndexByte(s, '@')
 	if at < 1 || at == len(s)-1 || len(s) > 254 || strings.ContainsAny(s, " \t\r\n<>,;") || !utf8.ValidString(s) {
@@ -57,11 +60,11 @@ func Normalize(kind, value string) (string, bool) {
 	case KindPhone:
 		return NormalizePhone(value)
 	default:
+		if strings.HasPrefix(kind, "ext:") {
+			value = strings.TrimSpace(value) // trimmed first: blank ids are no ids
+		}
 		if value == "" || len(value) > 255 || !utf8.ValidString(value) {
 			return "", false
-		}
-		if strings.HasPrefix(kind, "ext:") {
-			return strings.TrimSpace(value), true
 		}
 		return value, true
 	}

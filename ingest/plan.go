@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"sort"
 	"unicode/utf8"
 
@@ -40,7 +41,7 @@ func ParsePlan(body []byte, v symbiont.Vocabulary) (*Plan, error) {
 	if err := d.Decode(&p); err != nil {
 		return nil, symbiont.Errorf(symbiont.EINVALID, "The tracking plan is not valid JSON of the form {\"events\":{name:category},\"traits\":{name:category}}: %v.", err)
 	}
-	if d.More() {
+	if _, err := d.Token(); err != io.EOF { // More() would miss a stray ] or }
 		return nil, symbiont.Errorf(symbiont.EINVALID, "Unexpected data after the tracking plan.")
 	}
 	if len(p.Events)+len(p.Traits) > MaxPlanEntries {

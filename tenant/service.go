@@ -181,8 +181,8 @@ type NewBrand struct {
 // CreateBrand creates a brand with a receipt signing key, a secret key and a write key.
 func (s *Service) CreateBrand(ctx context.Context, name string) (*NewBrand, error) {
 	name = strings.TrimSpace(name)
-	if name == "" || len(name) > 200 {
-		return nil, symbiont.Errorf(symbiont.EINVALID, "name is required (1-200 characters).").With("field", "name")
+	if name == "" || !symbiont.ValidText(name, 200) {
+		return nil, symbiont.Errorf(symbiont.EINVALID, "name is required: 1-200 bytes of text without control characters.").With("field", "name")
 	}
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -240,8 +240,8 @@ func (s *Service) CreateKey(ctx context.Context, brandID int64, kind, name strin
 	if kind != KindSecret && kind != KindWrite {
 		return "", nil, symbiont.Errorf(symbiont.EINVALID, `kind must be "secret" or "write".`).With("field", "kind")
 	}
-	if len(name) > 100 {
-		return "", nil, symbiont.Errorf(symbiont.EINVALID, "name is at most 100 characters.").With("field", "name")
+	if !symbiont.ValidText(name, 100) {
+		return "", nil, symbiont.Errorf(symbiont.EINVALID, "name is at most 100 bytes of text without control characters.").With("field", "name")
 	}
 	for _, sc := range scopes {
 		if !slices.Contains(AllScopes, sc) {
