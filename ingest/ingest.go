@@ -96,7 +96,7 @@ func NewService(st store.Store, cs *consent.Service, graph *identity.Graph, v *v
 		opt.Writers = 1
 	}
 	if opt.MaxGroup <= 0 {
-		opt.MaxGroup = 5000
+		opt.MaxGroup = 2000
 	}
 	s := &Service{store: st, consent: cs, graph: graph, vault: v, clock: clock, log: log, plans: map[int64]*Plan{},
 		received:  prometheus.NewCounter(prometheus.CounterOpts{Name: "symbiont_events_received_total", Help: "Events received."}),
