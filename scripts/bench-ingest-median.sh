@@ -11,7 +11,7 @@ if [ "${1:-}" = "-n" ]; then N=$2; shift 2; fi
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 for i in $(seq "$N"); do
-  scripts/bench-ingest.sh "$@" --json "$out" >/dev/null 2>&1 || { echo "run $i failed" >&2; exit 1; }
+  scripts/bench-ingest.sh "$@" --json "$out" >/dev/null 2>&1 || scripts/bench-ingest.sh "$@" --json "$out" >/dev/null 2>&1 || { echo "run $i failed twice" >&2; exit 1; }
 done
 python3 - "$out" <<'PY'
 import json, statistics, sys

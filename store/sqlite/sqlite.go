@@ -61,10 +61,14 @@ func dsn(path string, role int) string {
 	v := url.Values{}
 	// cache_size and mmap_size keep the hot pages in memory; temp_store keeps statement
 	// journals off the disk; journal_size_limit trims the WAL file after a burst.
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)", "secure_delete(1)",
-		"cache_size(-65536)", "temp_store(MEMORY)", "journal_size_limit(67108864)"} {
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)", "secure_delete(1)", "temp_store(MEMORY)", "journal_size_limit(67108864)"} {
 		v.Add("_pragma", p)
 	}
+	cache := "cache_size(-32768)" // 32 MiB per connection
+	if role == roleWriter {
+		cache = "cache_size(-262144)" // 256 MiB: the writer touches a page per consumer it writes to
+	}
+	v.Add("_pragma", cache)
 	switch role {
 	case roleWriter:
 		v.Set("_txlock", "immediate") // take the write lock at BEGIN, not at the first write
