@@ -16,6 +16,7 @@ import (
 	"github.com/symbiont/symbiont/platform"
 	"github.com/symbiont/symbiont/segment"
 	"github.com/symbiont/symbiont/store"
+	"github.com/symbiont/symbiont/store/storetest"
 )
 
 // BenchmarkPurposeBoundRead reads a consumer holding 1,000 events (about 300 bytes each) for a
@@ -24,8 +25,14 @@ import (
 func BenchmarkPurposeBoundRead(b *testing.B) {
 	// `symbiont serve` runs with GOGC=400 (cmd/symbiont); measure under the same setting.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
+	b.Run("sqlite", func(b *testing.B) { benchmarkRead(b, platform.Config{}) })
+	b.Run("postgres", func(b *testing.B) { benchmarkRead(b, platform.Config{PostgresDSN: storetest.PostgresDSN(b)}) })
+}
+
+func benchmarkRead(b *testing.B, cfg platform.Config) {
 	ctx := context.Background()
-	p, err := platform.Open(ctx, platform.Config{DataDir: b.TempDir(), AdminToken: "bench-admin-token-0123456789", ExpiryInterval: -1})
+	cfg.DataDir, cfg.AdminToken, cfg.ExpiryInterval = b.TempDir(), "bench-admin-token-0123456789", -1
+	p, err := platform.Open(ctx, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
