@@ -15,6 +15,7 @@ import (
 	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/consent"
 	"github.com/symbiont/symbiont/identity"
+	"github.com/symbiont/symbiont/ledger"
 	"github.com/symbiont/symbiont/store"
 	"github.com/symbiont/symbiont/vault"
 )
@@ -34,6 +35,8 @@ type Service struct {
 	graph   *identity.Graph
 	vault   *vault.Vault
 	clock   symbiont.Clock
+	// Ledger, when set, records every access in the verifiable ledger.
+	Ledger *ledger.Service
 	// MaxEvents bounds the events one read returns (newest are kept when over).
 	MaxEvents int
 }
@@ -153,7 +156,7 @@ func (s *Service) Read(ctx context.Context, req Request) (*Data, error) {
 		for _, c := range allowed {
 			out.Data[c] = []json.RawMessage{}
 		}
-		return tx.InsertAccess(ctx, &store.AccessRecord{
+		return s.recordAccess(ctx, tx, &store.AccessRecord{
 			BrandID: req.BrandID, ConsumerID: req.ConsumerID, Actor: req.Actor.Label(), Purpose: req.Purpose,
 			Categories: allowed, Withheld: denied, Records: len(events), Action: "read", RequestID: req.RequestID, At: now,
 		})
@@ -214,6 +217,31 @@ func dedupe(s []string) []string {
 		}
 	}
 	return out
+}
+
+// recordAccess records an access in the access log and in the verifiable ledger, in the
+// access's transaction.
+func (s *Service) recordAccess(ctx context.Context, tx store.Tx, r *store.AccessRecord) error {
+	if err := tx.InsertAccess(ctx, r); err != nil {
+		return err
+	}
+	if s.Ledger == nil {
+		return nil
+	}
+	body := map[string]any{"action": r.Action, "purpose": r.Purpose, "categories": nonNil(r.Categories), "withheld": nonNil(r.Withheld),
+		"records": r.Records, "actor": r.Actor}
+	if r.RequestID != "" {
+		body["request_id"] = r.RequestID
+	}
+	_, err := s.Ledger.Append(ctx, tx, ledger.Act{BrandID: r.BrandID, ConsumerID: r.ConsumerID, Kind: "access." + r.Action, At: r.At, Body: body})
+	return err
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 // Log returns the consumer's access records, newest first.

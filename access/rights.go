@@ -106,7 +106,7 @@ func (s *Service) Export(ctx context.Context, brand ExportBrand, brandID, consum
 		}
 		rec := &store.AccessRecord{BrandID: brandID, ConsumerID: consumerID, Actor: actor.Label(), Purpose: PurposeConsumerRequest,
 			Categories: sortedKeys(cats), Records: len(events), Action: "export", RequestID: requestID, At: now}
-		if err := tx.InsertAccess(ctx, rec); err != nil {
+		if err := s.recordAccess(ctx, tx, rec); err != nil {
 			return err
 		}
 		log, err = tx.AccessLog(ctx, brandID, consumerID, 0)
@@ -220,7 +220,7 @@ func (s *Service) Erase(ctx context.Context, brandID, consumerID int64, actor sy
 		if out.Events, err = tx.DeleteConsumerData(ctx, brandID, ids, now); err != nil {
 			return err
 		}
-		return tx.InsertAccess(ctx, &store.AccessRecord{BrandID: brandID, ConsumerID: consumerID, Actor: actor.Label(),
+		return s.recordAccess(ctx, tx, &store.AccessRecord{BrandID: brandID, ConsumerID: consumerID, Actor: actor.Label(),
 			Purpose: PurposeConsumerRequest, Categories: cats, Records: int(out.Events), Action: "erase", RequestID: requestID, At: now})
 	})
 	if err != nil {

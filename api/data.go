@@ -206,11 +206,3 @@ func (s *Server) myErase(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, 200, res)
 	return nil
 }
-
-func (s *Server) myAccessLog(w http.ResponseWriter, r *http.Request) error {
-	a, err := s.consumer(r)
-	if err != nil {
-		return err
-	}
-	return s.writeAccessLog(w, r, a.BrandID, a.ConsumerID)
-}

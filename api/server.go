@@ -25,6 +25,7 @@ import (
 	"github.com/symbiont/symbiont/consent"
 	"github.com/symbiont/symbiont/identity"
 	"github.com/symbiont/symbiont/ingest"
+	"github.com/symbiont/symbiont/ledger"
 	"github.com/symbiont/symbiont/store"
 	"github.com/symbiont/symbiont/tenant"
 )
@@ -51,6 +52,7 @@ type Server struct {
 	Consent  *consent.Service
 	Ingest   *ingest.Service
 	Access   *access.Service
+	Ledger   *ledger.Service
 	Graph    *identity.Graph
 	Store    store.Store
 	Clock    symbiont.Clock
@@ -124,7 +126,7 @@ func (s *Server) Handler() http.Handler {
 	h("GET /v1/me/data", s.myData)
 	h("GET /v1/me/export", s.myExport)
 	h("DELETE /v1/me", s.myErase)
-	h("GET /v1/me/access-log", s.myAccessLog)
+	h("GET /v1/me/access-log", s.myLedger)
 
 	// Ingestion, Segment-compatible, with the short paths analytics.js uses.
 	for _, p := range []struct{ long, short, typ string }{
@@ -138,6 +140,8 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("OPTIONS /v1/"+p.long, preflight)
 		mux.HandleFunc("OPTIONS /v1/"+p.short, preflight)
 	}
+
+	s.ledgerRoutes(h)
 
 	if s.Extra != nil {
 		s.Extra(mux)
@@ -261,6 +265,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}); err != nil {
 		return symbiont.Errorf(symbiont.EUNAVAILABLE, "The store is not reachable.")
+	}
+	if err := s.Ledger.Healthy(); err != nil {
+		return symbiont.Errorf(symbiont.EUNAVAILABLE, "%v", err)
 	}
 	writeJSON(w, 200, map[string]string{"status": "ready", "store": s.Store.Dialect(), "version": s.Version})
 	return nil

@@ -17,6 +17,7 @@ import (
 
 	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/identity"
+	"github.com/symbiont/symbiont/ledger"
 	"github.com/symbiont/symbiont/tenant"
 )
 
@@ -34,6 +35,7 @@ const (
 type ServiceTx interface {
 	Tx
 	identity.Tx
+	ledger.Tx
 	Idempotent(ctx context.Context, brandID int64, scope, key string) (string, error)
 	PutIdempotent(ctx context.Context, brandID int64, scope, key, result string, at time.Time) error
 }
@@ -42,6 +44,7 @@ var _ ServiceTx = (interface {
 	Tx
 	identity.Tx
 	tenant.Tx
+	ledger.Tx
 })(nil)
 
 // ReceiptKeys gives the consent service each brand's receipt signing key.
@@ -54,6 +57,8 @@ type ReceiptKeys interface {
 type Service struct {
 	db    symbiont.Transactor[ServiceTx]
 	Index *Index
+	// Ledger, when set, records every change in the verifiable ledger.
+	Ledger *ledger.Service
 	graph *identity.Graph
 	keys  ReceiptKeys
 	clock symbiont.Clock
@@ -392,11 +397,14 @@ func (s *Service) Apply(ctx context.Context, changes []*Change, idempotencyKey s
 			if prev != nil {
 				previous = prev.ReceiptID
 			}
-			sub := s.subject(brandID, consumerID)
+			sub := s.graph.Subject(brandID, consumerID)
 			if r.Receipt, err = SignReceipt(claimsOf(r, issuer, sub, previous), priv); err != nil {
 				return err
 			}
 			if err := tx.InsertConsentRecord(ctx, r); err != nil {
+				return err
+			}
+			if err := s.record(ctx, tx, r); err != nil {
 				return err
 			}
 			byPair[[2]string{c.Category, c.Purpose}] = r
@@ -476,10 +484,21 @@ func (s *Service) findReceipts(ctx context.Context, tx ServiceTx, brandID int64,
 	return nil
 }
 
-// subject is the receipt's pseudonym of the consumer.
-func (s *Service) subject(brandID, consumerID int64) string {
-	h := s.graph.Hash(brandID, "receipt_subject", strconv.FormatInt(consumerID, 10))
-	return "sub_" + base64.RawURLEncoding.EncodeToString(h[:15])
+// record appends a consent change to the verifiable ledger, in the change's transaction.
+func (s *Service) record(ctx context.Context, tx ServiceTx, r *Record) error {
+	if s.Ledger == nil {
+		return nil
+	}
+	body := map[string]any{"receipt_id": r.ReceiptID, "category": r.Category, "purpose": r.Purpose, "state": r.State,
+		"legal_basis": r.LegalBasis, "method": r.Method, "actor": r.Actor}
+	if !r.ExpiresAt.IsZero() {
+		body["expires_at"] = r.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	if r.Jurisdiction != "" {
+		body["jurisdiction"] = r.Jurisdiction
+	}
+	_, err := s.Ledger.Append(ctx, tx, ledger.Act{BrandID: r.BrandID, ConsumerID: r.ConsumerID, Kind: "consent." + r.State, At: r.At, Body: body})
+	return err
 }
 
 // NewReceiptID returns a fresh receipt id.
@@ -530,7 +549,7 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 			r := &Record{ReceiptID: NewReceiptID(), BrandID: d.BrandID, ConsumerID: d.ConsumerID, Category: d.Category,
 				Purpose: d.Purpose, State: StateExpired, At: d.ExpiresAt, Notice: d.Notice, LegalBasis: d.LegalBasis,
 				Method: MethodExpiry, Actor: symbiont.ActorSystem, Jurisdiction: d.Jurisdiction}
-			if r.Receipt, err = SignReceipt(claimsOf(r, issuer, s.subject(d.BrandID, d.ConsumerID), d.ReceiptID), priv); err != nil {
+			if r.Receipt, err = SignReceipt(claimsOf(r, issuer, s.graph.Subject(d.BrandID, d.ConsumerID), d.ReceiptID), priv); err != nil {
 				return total, err
 			}
 			inserted := false
@@ -548,7 +567,10 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 				for _, c := range cur {
 					if c.Category == d.Category && c.Purpose == d.Purpose && c.ID == d.ID {
 						inserted = true
-						return tx.InsertConsentRecord(ctx, r)
+						if err := tx.InsertConsentRecord(ctx, r); err != nil {
+							return err
+						}
+						return s.record(ctx, tx, r)
 					}
 				}
 				return nil

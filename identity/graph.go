@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"strconv"
 	"sync"
 	"time"
@@ -56,6 +57,13 @@ func (g *Graph) Hash(brandID int64, kind, normalized string) []byte {
 	m.Write([]byte{0})
 	m.Write([]byte(normalized))
 	return m.Sum(nil)
+}
+
+// Subject is a brand's pseudonym for a consumer: the subject of their consent receipts and the
+// name of their ledger chain, so that neither shows who they are.
+func (g *Graph) Subject(brandID, consumerID int64) string {
+	h := g.Hash(brandID, "receipt_subject", strconv.FormatInt(consumerID, 10))
+	return "sub_" + base64.RawURLEncoding.EncodeToString(h[:15])
 }
 
 // HashValue normalises and hashes an identifier; ok is false when value is not valid for kind.

@@ -26,6 +26,7 @@ import (
 	"github.com/symbiont/symbiont/consent"
 	"github.com/symbiont/symbiont/identity"
 	"github.com/symbiont/symbiont/ingest"
+	"github.com/symbiont/symbiont/ledger"
 	"github.com/symbiont/symbiont/store"
 	"github.com/symbiont/symbiont/store/postgres"
 	"github.com/symbiont/symbiont/store/sqlite"
@@ -54,6 +55,11 @@ type Config struct {
 	Log       *slog.Logger
 	// ExpiryInterval is how often expired grants are recorded (0: 30 s; <0: never).
 	ExpiryInterval time.Duration
+	// LedgerOrigin names the verifiable ledger in its checkpoints. It is fixed at first start;
+	// empty means the base URL's host and path followed by /ledger.
+	LedgerOrigin string
+	// IntegrateEvery is how often the ledger integrates new entries (0: 1 s).
+	IntegrateEvery time.Duration
 }
 
 // Platform is a running Symbiont.
@@ -66,18 +72,20 @@ type Platform struct {
 	Graph    *identity.Graph
 	Ingest   *ingest.Service
 	Access   *access.Service
+	Ledger   *ledger.Service
 	API      *api.Server
 	Registry *prometheus.Registry
 	// GeneratedAdminToken is set when Open created the operator token: show it once.
 	GeneratedAdminToken string
 
-	handler   http.Handler
-	draining  atomic.Bool
-	closeOnce sync.Once
-	closeErr  error
-	stop      context.CancelFunc
-	done      chan struct{}
-	listening chan struct{}
+	handler     http.Handler
+	draining    atomic.Bool
+	closeOnce   sync.Once
+	closeErr    error
+	stop        context.CancelFunc
+	done        chan struct{}
+	listening   chan struct{}
+	integrating chan struct{}
 }
 
 // MasterKeyFile is the master key's file in the data directory.
@@ -153,6 +161,28 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 		p.GeneratedAdminToken = gen
 	}
 	p.Graph = identity.NewGraph(p.Vault.DeriveKey)
+	p.Ledger, err = ledger.Open(ctx, store.Narrow[ledger.IntegrationTx](st), p.Vault, cfg.Clock, ledger.Options{
+		Origin: cfg.LedgerOrigin, DefaultOrigin: defaultOrigin(cfg.BaseURL), Subject: p.Graph.Subject,
+		BrandID: func(ctx context.Context, id int64) (string, error) {
+			b, err := p.Tenants.Brand(ctx, id)
+			if err != nil {
+				return "", err
+			}
+			return b.PublicID, nil
+		},
+		IntegrateEvery: cfg.IntegrateEvery, Log: cfg.Log,
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if n, err := p.Ledger.SelfCheck(ctx); err != nil {
+		// Keep running (the data and consent still work), but serve nothing of the ledger as
+		// valid and fail readiness: an operator must look.
+		cfg.Log.Error("LEDGER SELF-CHECK FAILED: the ledger is not served", slog.Any("err", err))
+	} else {
+		cfg.Log.Info("ledger self-check passed", slog.Int64("entries", n))
+	}
 	switch {
 	case cfg.MaxShared > 0:
 		p.Graph.MaxShared = cfg.MaxShared
@@ -160,6 +190,7 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 		p.Graph.MaxShared = 0 // no guard
 	}
 	p.Consent = consent.NewService(store.Narrow[consent.ServiceTx](st), p.Graph, p.Tenants, cfg.Clock)
+	p.Consent.Ledger = p.Ledger
 	p.Ingest = ingest.NewService(st, p.Consent, p.Graph, p.Vault, cfg.Clock, cfg.Log, p.Registry, ingest.Options{Writers: writers})
 
 	// Listen for other nodes' changes (PostgreSQL) before loading the index, so that nothing
@@ -202,18 +233,22 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 	}
 	cfg.Log.Info("consent index loaded", slog.Int("grants", n))
 	p.Access = access.NewService(st, p.Consent, p.Graph, p.Vault, cfg.Clock)
+	p.Access.Ledger = p.Ledger
 
 	p.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "symbiont_consent_index_consumers",
 		Help: "Consumers with at least one active grant in the in-memory index."}, func() float64 { return float64(p.Consent.Index.Len()) }))
 
 	s := api.NewServer(cfg.Log)
 	s.Tenants, s.Consent, s.Ingest, s.Access, s.Graph, s.Store = p.Tenants, p.Consent, p.Ingest, p.Access, p.Graph, st
+	s.Ledger = p.Ledger
 	s.Clock, s.BaseURL, s.Version, s.Limits, s.Registry = cfg.Clock, cfg.BaseURL, cfg.Version, limits, p.Registry
 	s.Ready = func() bool { return !p.draining.Load() }
 	p.API = s
 	p.handler = s.Handler()
 
 	go p.background(bg)
+	p.integrating = make(chan struct{})
+	go func() { defer close(p.integrating); p.Ledger.Run(bg) }()
 	return p, nil
 }
 
@@ -254,6 +289,10 @@ func (p *Platform) Close() error {
 		p.stop()
 		<-p.done
 		<-p.listening
+		<-p.integrating
+		if _, err := p.Ledger.Integrate(context.Background()); err != nil { // what is pending now
+			p.Config.Log.Warn("ledger: final integration", slog.Any("err", err))
+		}
 		p.Ingest.Close()
 		p.closeErr = p.Store.Close()
 	})
@@ -280,6 +319,19 @@ func (p *Platform) background(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// defaultOrigin is the ledger's origin when none is configured: the base URL without its
+// scheme, followed by /ledger (C2SP: the log's URL prefix without the scheme).
+func defaultOrigin(baseURL string) string {
+	u := strings.TrimSuffix(baseURL, "/")
+	if i := strings.Index(u, "://"); i >= 0 {
+		u = u[i+3:]
+	}
+	if u == "" {
+		u = "localhost"
+	}
+	return u + "/ledger"
 }
 
 // loadMasterKey reads the master key file, creating it (0600) with a fresh key on first start.

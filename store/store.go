@@ -11,6 +11,7 @@ import (
 	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/consent"
 	"github.com/symbiont/symbiont/identity"
+	"github.com/symbiont/symbiont/ledger"
 	"github.com/symbiont/symbiont/tenant"
 	"github.com/symbiont/symbiont/vault"
 )
@@ -60,6 +61,8 @@ type Tx interface {
 	tenant.Tx
 	consent.Tx
 	identity.Tx
+	ledger.Tx
+	ledger.IntegrationTx
 
 	// InsertEvents stores events, skipping any whose (consumer, MID) exists: a message is
 	// deduplicated per consumer (MID digests the brand and the client's messageId). It returns, per
@@ -135,4 +138,5 @@ var (
 	_ tenant.Tx   = Tx(nil)
 	_ consent.Tx  = Tx(nil)
 	_ identity.Tx = Tx(nil)
+	_ ledger.Tx   = Tx(nil)
 )

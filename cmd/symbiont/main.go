@@ -1,6 +1,7 @@
 // Command symbiont runs the Symbiont platform.
 //
 //	symbiont serve [--demo] [--addr 127.0.0.1:8080] [--data DIR] [--postgres DSN]
+//	symbiont verify --ledger BASE_URL FILE
 //	symbiont version
 //
 // Every flag has a SYMBIONT_* environment equivalent (--base-url is SYMBIONT_BASE_URL); the
@@ -47,6 +48,7 @@ const usage = `Usage: symbiont <command> [flags]
 
 Commands:
   serve     run the platform (HTTP API, ingestion, wallet); --demo seeds a demo brand
+  verify    verify a consumer's ledger proofs: symbiont verify --ledger BASE_URL FILE
   version   print the version
 
 Run "symbiont <command> -h" for a command's flags.
@@ -60,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr)
+	case "verify":
+		return verify(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "symbiont", buildVersion())
 		return nil
@@ -132,6 +136,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rateWallet := fs.Float64("rate-wallet", api.DefaultLimits.WalletPerUser, "requests per second per wallet session (0: unlimited)")
 	debugAddr := fs.String("debug-addr", "", "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060 (off by default)")
 	drain := fs.Duration("shutdown-timeout", 30*time.Second, "how long to wait for in-flight requests on shutdown")
+	ledgerOrigin := fs.String("ledger-origin", "", "the verifiable ledger's name in its checkpoints, fixed at first start (default: the base URL without scheme, then /ledger)")
 	drainDelay := fs.Duration("shutdown-delay", 0, "on SIGTERM, keep serving this long with /readyz failing (and connections closing) so load balancers move away first")
 	withEnv(fs)
 	if err := fs.Parse(args); err != nil {
@@ -161,7 +166,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	cfg := platform.Config{
 		DataDir: *data, PostgresDSN: *pg, AdminToken: os.Getenv("SYMBIONT_ADMIN_TOKEN"), BaseURL: strings.TrimSuffix(*baseURL, "/"),
-		Version: buildVersion(), MaxShared: *maxShared, Writers: *writers, Log: log,
+		Version: buildVersion(), MaxShared: *maxShared, Writers: *writers, Log: log, LedgerOrigin: *ledgerOrigin,
 		Limits: &api.Limits{IngestPerKey: *rateIngest, APIPerKey: *rateAPI, WalletPerUser: *rateWallet},
 	}
 	if k := os.Getenv("SYMBIONT_MASTER_KEY"); k != "" {

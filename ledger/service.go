@@ -1,0 +1,494 @@
+package ledger
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/symbiont/symbiont"
+)
+
+// TileHeight is the C2SP tlog-tiles tile height: 2^8 = 256 hashes a tile.
+const TileHeight = 8
+
+// Settings the ledger keeps.
+const (
+	settingOrigin   = "ledger_origin"
+	settingSigner   = "ledger_signer_key" // wrapped by the master key
+	settingVerifier = "ledger_verifier_key"
+)
+
+// Wrapper protects the signing key at rest (the vault's master key does it).
+type Wrapper interface {
+	WrapSecret(secret []byte, label string) []byte
+	UnwrapSecret(wrapped []byte, label string) ([]byte, error)
+}
+
+// Options configure the ledger.
+type Options struct {
+	// Origin names the log in its checkpoints (C2SP: the log's URL prefix without scheme).
+	// It is fixed at first start; set later, it must equal the stored one.
+	Origin string
+	// DefaultOrigin is the origin used at first start when Origin is empty.
+	DefaultOrigin string
+	// Subject returns the pseudonym of a brand's consumer (the chain name).
+	Subject func(brandID, consumerID int64) string
+	// BrandID returns a brand's public id.
+	BrandID func(ctx context.Context, brandID int64) (string, error)
+	// IntegrateEvery is how often pending entries are integrated (default 1 s).
+	IntegrateEvery time.Duration
+	Log            *slog.Logger
+}
+
+// Service appends to the log, integrates it, signs checkpoints and serves proofs.
+type Service struct {
+	db       symbiont.Transactor[IntegrationTx]
+	opt      Options
+	clock    symbiont.Clock
+	signer   note.Signer
+	verifier note.Verifier
+	vkey     string
+	origin   string
+
+	wake chan struct{}
+
+	mu     sync.RWMutex
+	latest *Checkpoint
+	broken error // set when the self-check found the stored log inconsistent
+
+	hashes  *hashCache
+	intMu   sync.Mutex // one integration at a time in this process
+	checked int64      // entries the last self-check read
+}
+
+// Open loads (or, on first start, creates) the log's origin and signing key.
+func Open(ctx context.Context, db symbiont.Transactor[IntegrationTx], wrap Wrapper, clock symbiont.Clock, opt Options) (*Service, error) {
+	if opt.IntegrateEvery <= 0 {
+		opt.IntegrateEvery = time.Second
+	}
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{db: db, opt: opt, clock: clock, wake: make(chan struct{}, 1), hashes: newHashCache(1 << 20)}
+	var skey string
+	err := db.Update(ctx, func(tx IntegrationTx) error {
+		origin, err := tx.Setting(ctx, settingOrigin)
+		if err != nil {
+			return err
+		}
+		if origin == nil {
+			o := strings.TrimSpace(opt.Origin)
+			if o == "" {
+				o = strings.TrimSpace(opt.DefaultOrigin)
+			}
+			if o == "" || strings.ContainsAny(o, " \t\n+") {
+				return fmt.Errorf("ledger: a log origin (one word, no spaces or '+') is needed at first start")
+			}
+			sk, vk, err := note.GenerateKey(rand.Reader, o)
+			if err != nil {
+				return err
+			}
+			for name, v := range map[string][]byte{settingOrigin: []byte(o), settingVerifier: []byte(vk),
+				settingSigner: wrap.WrapSecret([]byte(sk), settingSigner)} {
+				if err := tx.PutSetting(ctx, name, v); err != nil {
+					return err
+				}
+			}
+			origin = []byte(o)
+		}
+		s.origin = string(origin)
+		if opt.Origin != "" && opt.Origin != s.origin {
+			return fmt.Errorf("ledger: this log's origin is %q; it cannot become %q (the origin is the log's identity)", s.origin, opt.Origin)
+		}
+		w, err := tx.Setting(ctx, settingSigner)
+		if err != nil {
+			return err
+		}
+		k, err := wrap.UnwrapSecret(w, settingSigner)
+		if err != nil {
+			return fmt.Errorf("ledger: signing key: %w", err)
+		}
+		skey = string(k)
+		vk, err := tx.Setting(ctx, settingVerifier)
+		s.vkey = string(vk)
+		if err != nil {
+			return err
+		}
+		s.latest, err = tx.LatestCheckpoint(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if s.signer, err = note.NewSigner(skey); err != nil {
+		return nil, fmt.Errorf("ledger: signing key: %w", err)
+	}
+	if s.verifier, err = note.NewVerifier(s.vkey); err != nil {
+		return nil, fmt.Errorf("ledger: verifier key: %w", err)
+	}
+	return s, nil
+}
+
+// Origin is the log's name in its checkpoints.
+func (s *Service) Origin() string { return s.origin }
+
+// VerifierKey is the signed-note verifier key of the log's checkpoints.
+func (s *Service) VerifierKey() string { return s.vkey }
+
+// Act is something to record: who, about whom, what.
+type Act struct {
+	BrandID    int64
+	ConsumerID int64
+	Kind       string
+	At         time.Time
+	Body       any // JSON-encoded into the record
+}
+
+// Append records an act in the caller's transaction: the entry commits or rolls back with the
+// act. It extends the consumer's chain; the entry gets its log index when integrated.
+func (s *Service) Append(ctx context.Context, tx Tx, a Act) (*Entry, error) {
+	brand, err := s.opt.BrandID(ctx, a.BrandID)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.LockConsumer(ctx, a.ConsumerID); err != nil {
+		return nil, err
+	}
+	n, prev, err := tx.LedgerHead(ctx, a.ConsumerID)
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(a.Body)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: record body: %w", err)
+	}
+	at := a.At.UTC().Truncate(time.Millisecond)
+	r := Record{Version: Version, Log: s.origin, Brand: brand, Subject: s.opt.Subject(a.BrandID, a.ConsumerID), N: n + 1,
+		Kind: a.Kind, At: at, Body: body}
+	if prev != nil {
+		r.Prev = b64(prev)
+	}
+	rec, err := r.Encode()
+	if err != nil {
+		return nil, err
+	}
+	salt := make([]byte, 32)
+	rand.Read(salt)
+	e := &Entry{Index: -1, BrandID: a.BrandID, ChainID: a.ConsumerID, N: r.N, Commitment: Commit(rec, salt), Record: rec, Salt: salt, At: at}
+	if err := tx.InsertLedgerEntry(ctx, e); err != nil {
+		return nil, err
+	}
+	s.Wake()
+	return e, nil
+}
+
+// Wake asks the integrator to run soon.
+func (s *Service) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Latest returns the newest checkpoint (nil before the first).
+func (s *Service) Latest() (*Checkpoint, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.broken != nil {
+		return nil, s.broken
+	}
+	return s.latest, nil
+}
+
+// Healthy reports the self-check's verdict.
+func (s *Service) Healthy() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.broken
+}
+
+// Run integrates pending entries until ctx ends: at most every IntegrateEvery while entries
+// arrive, so that checkpoints follow within about a second.
+func (s *Service) Run(ctx context.Context) {
+	t := time.NewTicker(s.opt.IntegrateEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.wake:
+			// Let a burst of appends gather before integrating them together.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(s.opt.IntegrateEvery / 4):
+			}
+		}
+		for {
+			n, err := s.Integrate(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.opt.Log.Error("ledger integration", slog.Any("err", err))
+				}
+				break
+			}
+			if n < integrateBatch {
+				break
+			}
+		}
+	}
+}
+
+// integrateBatch bounds the entries one integration takes.
+const integrateBatch = 50000
+
+// Integrate gives pending entries their log indexes, hashes them into the tree and signs a
+// checkpoint of the new size, in one transaction. It returns how many entries it integrated.
+func (s *Service) Integrate(ctx context.Context) (int, error) {
+	if err := s.Healthy(); err != nil {
+		return 0, err // never extend a log that failed its self-check
+	}
+	s.intMu.Lock()
+	defer s.intMu.Unlock()
+	var cp *Checkpoint
+	var added map[int64][]byte
+	count := 0
+	err := s.db.Update(ctx, func(tx IntegrationTx) error {
+		count, added, cp = 0, map[int64][]byte{}, nil
+		if err := tx.LockLedger(ctx); err != nil {
+			return err
+		}
+		latest, err := tx.LatestCheckpoint(ctx)
+		if err != nil {
+			return err
+		}
+		var size int64
+		if latest != nil {
+			size = latest.Size
+		}
+		cp = latest // another node may have moved on: remember what is stored
+		pending, err := tx.PendingLedgerEntries(ctx, integrateBatch)
+		if err != nil || len(pending) == 0 {
+			return err
+		}
+		ids := make([]int64, len(pending))
+		for i, e := range pending {
+			ids[i] = e.ID
+		}
+		if err := tx.AssignLedgerIndexes(ctx, ids, size); err != nil {
+			return err
+		}
+		r := s.reader(ctx, tx, added)
+		start := tlog.StoredHashCount(size)
+		var newHashes [][]byte
+		for i, e := range pending {
+			hs, err := tlog.StoredHashesForRecordHash(size+int64(i), tlog.RecordHash(e.Commitment), r)
+			if err != nil {
+				return fmt.Errorf("ledger: hashing entry %d: %w", size+int64(i), err)
+			}
+			for _, h := range hs {
+				added[start+int64(len(newHashes))] = h[:]
+				newHashes = append(newHashes, append([]byte(nil), h[:]...))
+			}
+		}
+		if err := tx.PutLedgerHashes(ctx, start, newHashes); err != nil {
+			return err
+		}
+		newSize := size + int64(len(pending))
+		root, err := tlog.TreeHash(newSize, r)
+		if err != nil {
+			return err
+		}
+		cp, err = s.sign(newSize, root[:])
+		if err != nil {
+			return err
+		}
+		count = len(pending)
+		return tx.PutCheckpoint(ctx, cp)
+	})
+	if err != nil || cp == nil {
+		return 0, err
+	}
+	for i, h := range added {
+		s.hashes.put(i, h)
+	}
+	s.mu.Lock()
+	if s.latest == nil || cp.Size > s.latest.Size {
+		s.latest = cp
+	}
+	s.mu.Unlock()
+	return count, nil
+}
+
+// sign makes the C2SP tlog-checkpoint of a tree.
+func (s *Service) sign(size int64, root []byte) (*Checkpoint, error) {
+	body := s.origin + "\n" + strconv.FormatInt(size, 10) + "\n" + base64.StdEncoding.EncodeToString(root) + "\n"
+	msg, err := note.Sign(&note.Note{Text: body}, s.signer)
+	if err != nil {
+		return nil, err
+	}
+	return &Checkpoint{Size: size, Root: root, Note: msg, At: s.clock.Now()}, nil
+}
+
+// reader reads stored hashes: those added by the running integration, then the cache, then
+// the store.
+func (s *Service) reader(ctx context.Context, tx IntegrationTx, added map[int64][]byte) tlog.HashReader {
+	return tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(indexes))
+		var missing []int64
+		var where []int
+		for i, idx := range indexes {
+			if h, ok := added[idx]; ok {
+				copy(out[i][:], h)
+			} else if h, ok := s.hashes.get(idx); ok {
+				copy(out[i][:], h)
+			} else {
+				missing = append(missing, idx)
+				where = append(where, i)
+			}
+		}
+		if len(missing) > 0 {
+			hs, err := tx.LedgerHashes(ctx, missing)
+			if err != nil {
+				return nil, err
+			}
+			for j, h := range hs {
+				copy(out[where[j]][:], h)
+				s.hashes.put(missing[j], h)
+			}
+		}
+		return out, nil
+	})
+}
+
+// ErrNotYet is returned for tree sizes or entries the log has not integrated yet.
+var ErrNotYet = symbiont.Errorf(symbiont.ENOTFOUND, "The ledger has not integrated that far yet.")
+
+// InclusionProof proves that the entry at index is in the tree of the given size.
+func (s *Service) InclusionProof(ctx context.Context, index, size int64) ([][]byte, error) {
+	if index < 0 || index >= size {
+		return nil, symbiont.Errorf(symbiont.EINVALID, "index must be below the tree size.")
+	}
+	var proof tlog.RecordProof
+	err := s.db.View(ctx, func(tx IntegrationTx) (err error) {
+		proof, err = tlog.ProveRecord(size, index, s.reader(ctx, tx, nil))
+		return err
+	})
+	return hashesOut(proof), err
+}
+
+// ConsistencyProof proves that the tree of size old is a prefix of the tree of size new.
+func (s *Service) ConsistencyProof(ctx context.Context, old, new int64) ([][]byte, error) {
+	if old < 0 || old > new {
+		return nil, symbiont.Errorf(symbiont.EINVALID, "Need 0 ≤ old ≤ new.")
+	}
+	if cp, _ := s.Latest(); cp == nil || new > cp.Size {
+		return nil, ErrNotYet
+	}
+	var proof tlog.TreeProof
+	err := s.db.View(ctx, func(tx IntegrationTx) (err error) {
+		proof, err = tlog.ProveTree(new, old, s.reader(ctx, tx, nil))
+		return err
+	})
+	return hashesOut(proof), err
+}
+
+func hashesOut(hs []tlog.Hash) [][]byte {
+	out := make([][]byte, len(hs))
+	for i := range hs {
+		out[i] = hs[i][:]
+	}
+	return out
+}
+
+// Tile returns a C2SP tile of hashes: level l, index n, width w (256 for a full tile).
+func (s *Service) Tile(ctx context.Context, l int, n int64, w int) ([]byte, error) {
+	cp, err := s.Latest()
+	if err != nil {
+		return nil, err
+	}
+	t := tlog.Tile{H: TileHeight, L: l, N: n, W: w}
+	if cp == nil || !tileWithin(t, cp.Size) {
+		return nil, ErrNotYet
+	}
+	var data []byte
+	err = s.db.View(ctx, func(tx IntegrationTx) (err error) {
+		data, err = tlog.ReadTileData(t, s.reader(ctx, tx, nil))
+		return err
+	})
+	return data, err
+}
+
+// tileWithin reports whether the tree of the given size holds all of tile t.
+func tileWithin(t tlog.Tile, size int64) bool {
+	if t.L < 0 || t.L > 63/TileHeight || t.N < 0 || t.W < 1 || t.W > 1<<TileHeight {
+		return false
+	}
+	span := int64(1) << (uint(t.L) * TileHeight) // leaves under one hash of the tile
+	end := (t.N<<TileHeight + int64(t.W)) * span
+	return end > 0 && end <= size
+}
+
+// EntryBundle returns a C2SP entry bundle: the entries [n*256, n*256+w), each as a big-endian
+// uint16 length and the entry (its 32-byte commitment).
+func (s *Service) EntryBundle(ctx context.Context, n int64, w int) ([]byte, error) {
+	cp, err := s.Latest()
+	if err != nil {
+		return nil, err
+	}
+	if cp == nil || !tileWithin(tlog.Tile{H: TileHeight, L: 0, N: n, W: w}, cp.Size) {
+		return nil, ErrNotYet
+	}
+	from := n << TileHeight
+	var es []*Entry
+	if err := s.db.View(ctx, func(tx IntegrationTx) (err error) {
+		es, err = tx.LedgerEntries(ctx, from, from+int64(w))
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if len(es) != w {
+		return nil, fmt.Errorf("ledger: entry bundle %d/%d: %d entries stored", n, w, len(es))
+	}
+	out := make([]byte, 0, w*(2+32))
+	for _, e := range es {
+		out = append(out, byte(len(e.Commitment)>>8), byte(len(e.Commitment)))
+		out = append(out, e.Commitment...)
+	}
+	return out, nil
+}
+
+// CheckpointAt returns the checkpoint issued for a tree size.
+func (s *Service) CheckpointAt(ctx context.Context, size int64) (*Checkpoint, error) {
+	var cp *Checkpoint
+	err := s.db.View(ctx, func(tx IntegrationTx) (err error) {
+		cp, err = tx.CheckpointAt(ctx, size)
+		return err
+	})
+	return cp, err
+}
+
+// Chains returns the entries of the chains, in chain order.
+func (s *Service) Chains(ctx context.Context, chainIDs []int64) ([]*Entry, error) {
+	var es []*Entry
+	err := s.db.View(ctx, func(tx IntegrationTx) (err error) {
+		es, err = tx.ChainEntries(ctx, chainIDs)
+		return err
+	})
+	return es, err
+}
+
+// ErrBroken wraps what the self-check found.
+var ErrBroken = errors.New("ledger: the stored log failed its self-check")

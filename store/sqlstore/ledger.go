@@ -1,0 +1,194 @@
+package sqlstore
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/symbiont/symbiont/ledger"
+)
+
+// ledgerLock is the advisory lock key that serialises ledger integration across nodes.
+const ledgerLock = 0x4c454447 // "LEDG"
+
+// LedgerHead returns a chain's last entry.
+func (t *Tx) LedgerHead(ctx context.Context, chainID int64) (int64, []byte, error) {
+	var n int64
+	var c []byte
+	err := t.queryRow(ctx, `SELECT n, commitment FROM ledger_entries WHERE chain_id = ? ORDER BY n DESC LIMIT 1`, chainID).Scan(&n, &c)
+	if isNoRows(err) {
+		return -1, nil, nil
+	}
+	return n, c, err
+}
+
+// InsertLedgerEntry stores a sequenced entry.
+func (t *Tx) InsertLedgerEntry(ctx context.Context, e *ledger.Entry) error {
+	return t.queryRow(ctx, `INSERT INTO ledger_entries (idx, brand_id, chain_id, n, commitment, record, salt, at) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		e.BrandID, e.ChainID, e.N, e.Commitment, e.Record, e.Salt, ms(e.At)).Scan(&e.ID)
+}
+
+// LockLedger serialises integration (PostgreSQL; SQLite has one writer).
+func (t *Tx) LockLedger(ctx context.Context) error {
+	if !t.db.Shared() {
+		return nil
+	}
+	_, err := t.exec(ctx, `SELECT pg_advisory_xact_lock(?)`, ledgerLock)
+	return err
+}
+
+const entryCols = `id, idx, brand_id, chain_id, n, commitment, record, salt, at`
+
+func (t *Tx) entries(ctx context.Context, query string, args ...any) ([]*ledger.Entry, error) {
+	var out []*ledger.Entry
+	err := t.eachEntry(ctx, func(e *ledger.Entry) error { out = append(out, e); return nil }, query, args...)
+	return out, err
+}
+
+func (t *Tx) eachEntry(ctx context.Context, fn func(*ledger.Entry) error, query string, args ...any) error {
+	rows, err := t.query(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e ledger.Entry
+		var idx *int64
+		var at int64
+		if err := rows.Scan(&e.ID, &idx, &e.BrandID, &e.ChainID, &e.N, &e.Commitment, &e.Record, &e.Salt, &at); err != nil {
+			return err
+		}
+		e.Index = -1
+		if idx != nil {
+			e.Index = *idx
+		}
+		e.At = fromMS(at)
+		if err := fn(&e); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// PendingLedgerEntries returns entries without an index, in insertion order.
+func (t *Tx) PendingLedgerEntries(ctx context.Context, limit int) ([]*ledger.Entry, error) {
+	return t.entries(ctx, `SELECT `+entryCols+` FROM ledger_entries WHERE idx IS NULL ORDER BY id LIMIT ?`, limit)
+}
+
+// AssignLedgerIndexes gives entries consecutive indexes from start.
+func (t *Tx) AssignLedgerIndexes(ctx context.Context, ids []int64, start int64) error {
+	for i, id := range ids {
+		if _, err := t.exec(ctx, `UPDATE ledger_entries SET idx = ? WHERE id = ? AND idx IS NULL`, start+int64(i), id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PutLedgerHashes stores hashes at consecutive stored-hash indexes.
+func (t *Tx) PutLedgerHashes(ctx context.Context, start int64, hashes [][]byte) error {
+	for from := 0; from < len(hashes); from += 500 {
+		part := hashes[from:min(from+500, len(hashes))]
+		args := make([]any, 0, 2*len(part))
+		for i, h := range part {
+			args = append(args, start+int64(from+i), h)
+		}
+		if _, err := t.exec(ctx, `INSERT INTO ledger_hashes (id, hash) VALUES `+placeholders(len(part), 2), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// LedgerHashes returns stored hashes by index.
+func (t *Tx) LedgerHashes(ctx context.Context, indexes []int64) ([][]byte, error) {
+	out := make([][]byte, len(indexes))
+	pos := make(map[int64][]int, len(indexes))
+	for i, x := range indexes {
+		pos[x] = append(pos[x], i)
+	}
+	for from := 0; from < len(indexes); from += 500 {
+		in, args := inList(indexes[from:min(from+500, len(indexes))])
+		rows, err := t.query(ctx, `SELECT id, hash FROM ledger_hashes WHERE id IN (`+in+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id int64
+			var h []byte
+			if err := rows.Scan(&id, &h); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			for _, i := range pos[id] {
+				out[i] = h
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+	}
+	for i, h := range out {
+		if h == nil {
+			return nil, notFound(errNoRows, "Ledger hash "+strconv.FormatInt(indexes[i], 10))
+		}
+	}
+	return out, nil
+}
+
+// LedgerHashCount returns the number of stored hashes.
+func (t *Tx) LedgerHashCount(ctx context.Context) (int64, error) {
+	var n int64
+	err := t.queryRow(ctx, `SELECT COUNT(*) FROM ledger_hashes`).Scan(&n)
+	return n, err
+}
+
+// PutCheckpoint stores a signed checkpoint.
+func (t *Tx) PutCheckpoint(ctx context.Context, c *ledger.Checkpoint) error {
+	_, err := t.exec(ctx, `INSERT INTO ledger_checkpoints (size, root, note, at) VALUES (?, ?, ?, ?)`, c.Size, c.Root, c.Note, ms(c.At))
+	return err
+}
+
+func (t *Tx) checkpoint(ctx context.Context, query string, args ...any) (*ledger.Checkpoint, error) {
+	var c ledger.Checkpoint
+	var at int64
+	err := t.queryRow(ctx, query, args...).Scan(&c.Size, &c.Root, &c.Note, &at)
+	if err != nil {
+		return nil, err
+	}
+	c.At = fromMS(at)
+	return &c, nil
+}
+
+// LatestCheckpoint returns the checkpoint of the largest tree, or nil.
+func (t *Tx) LatestCheckpoint(ctx context.Context) (*ledger.Checkpoint, error) {
+	c, err := t.checkpoint(ctx, `SELECT size, root, note, at FROM ledger_checkpoints ORDER BY size DESC LIMIT 1`)
+	if isNoRows(err) {
+		return nil, nil
+	}
+	return c, err
+}
+
+// CheckpointAt returns the checkpoint of a tree size.
+func (t *Tx) CheckpointAt(ctx context.Context, size int64) (*ledger.Checkpoint, error) {
+	c, err := t.checkpoint(ctx, `SELECT size, root, note, at FROM ledger_checkpoints WHERE size = ?`, size)
+	return c, notFound(err, "Checkpoint")
+}
+
+// LedgerEntries returns the entries with indexes in [from, to).
+func (t *Tx) LedgerEntries(ctx context.Context, from, to int64) ([]*ledger.Entry, error) {
+	return t.entries(ctx, `SELECT `+entryCols+` FROM ledger_entries WHERE idx >= ? AND idx < ? ORDER BY idx`, from, to)
+}
+
+// ChainEntries returns the entries of the chains in chain order.
+func (t *Tx) ChainEntries(ctx context.Context, chainIDs []int64) ([]*ledger.Entry, error) {
+	if len(chainIDs) == 0 {
+		return nil, nil
+	}
+	in, args := inList(chainIDs)
+	return t.entries(ctx, `SELECT `+entryCols+` FROM ledger_entries WHERE chain_id IN (`+in+`) ORDER BY chain_id, n`, args...)
+}
+
+// ForEachLedgerEntry streams every entry, chain by chain.
+func (t *Tx) ForEachLedgerEntry(ctx context.Context, fn func(e *ledger.Entry) error) error {
+	return t.eachEntry(ctx, fn, `SELECT `+entryCols+` FROM ledger_entries ORDER BY chain_id, n`)
+}
