@@ -59,9 +59,9 @@ type Service struct {
 	Index *Index
 	// Ledger, when set, records every change in the verifiable ledger.
 	Ledger *ledger.Service
-	graph *identity.Graph
-	keys  ReceiptKeys
-	clock symbiont.Clock
+	graph  *identity.Graph
+	keys   ReceiptKeys
+	clock  symbiont.Clock
 
 	mu    sync.RWMutex
 	vocab map[int64]symbiont.Vocabulary
