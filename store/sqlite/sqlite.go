@@ -47,6 +47,7 @@ var dialect = sqlstore.Dialect{Name: "sqlite", KeyTable: "data_keys",
 	// has zeroed the key, and truncate the log. The row is (busy, log frames, checkpointed).
 	PurgeKeys:    "PRAGMA wal_checkpoint(TRUNCATE)",
 	PlacedEvents: true,
+	GroupCommit:  true,
 }
 
 // Connection roles.

@@ -39,6 +39,9 @@ type Dialect struct {
 	// their integer key). Otherwise events have an identity id and a (consumer_id, mid)
 	// unique index (PostgreSQL).
 	PlacedEvents bool
+	// GroupCommit: concurrent Update transactions are committed together (SQLite, which has
+	// one writer and an fsync per commit).
+	GroupCommit bool
 }
 
 // DB is an open store.
@@ -59,7 +62,12 @@ type DB struct {
 	Listen    func(ctx context.Context, channel string, fn func(payload string), onError func(error)) error
 	closers   []func() error
 	closeOnce sync.Once
-	closeErr  error
+
+	group       chan *groupReq // nil without group commit
+	groupDone   chan struct{}
+	groupMu     sync.RWMutex
+	groupClosed bool
+	closeErr    error
 }
 
 // Open wraps connections into a store and prepares its hot statements. keysDB holds the
@@ -71,6 +79,9 @@ func Open(ctx context.Context, writer, reader, keysDB *sql.DB, d Dialect, writeM
 	if err := db.prepare(ctx); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if d.GroupCommit {
+		db.startGroupCommit()
 	}
 	return db, nil
 }
@@ -105,6 +116,13 @@ func (db *DB) Keys() vault.KeyStore { return db.keys }
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		var errs []error
+		if db.group != nil {
+			db.groupMu.Lock()
+			db.groupClosed = true
+			close(db.group)
+			db.groupMu.Unlock()
+			<-db.groupDone
+		}
 		db.prepared.Range(func(_, v any) bool {
 			errs = append(errs, v.(*sql.Stmt).Close())
 			return true
@@ -143,8 +161,11 @@ func (db *DB) q(query string) string {
 	return s
 }
 
-// Update runs fn in a read-write transaction.
+// Update runs fn in a read-write transaction (with concurrent ones, on SQLite: see group.go).
 func (db *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
+	if db.group != nil {
+		return db.updateGrouped(ctx, fn)
+	}
 	if db.writeMu != nil {
 		db.writeMu.Lock()
 		defer db.writeMu.Unlock()

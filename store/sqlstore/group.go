@@ -1,0 +1,153 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/symbiont/symbiont/store"
+)
+
+// Group commit (SQLite). SQLite has one writer and pays an fsync per commit; transactions from
+// concurrent callers are therefore run one after the other inside one database transaction and
+// committed together. Each caller's function runs inside its own SAVEPOINT: when it fails, only
+// its own writes are rolled back and only it sees the error; when the commit fails, every caller
+// in the group sees that error. A caller returns only after the commit, so "acknowledged means
+// durable" holds as before.
+
+// maxGroup bounds the transactions committed together.
+const maxGroup = 128
+
+type groupReq struct {
+	ctx      context.Context
+	fn       func(store.Tx) error
+	err      error
+	panicked any
+	done     chan struct{}
+}
+
+// errExited is reported when a transaction function ended its goroutine (runtime.Goexit).
+var errExited = errors.New("sqlstore: the transaction function exited without returning")
+
+// startGroupCommit starts the committer; Close stops it.
+func (db *DB) startGroupCommit() {
+	db.group = make(chan *groupReq, 4*maxGroup)
+	db.groupDone = make(chan struct{})
+	go func() {
+		defer close(db.groupDone)
+		for req := range db.group {
+			batch := []*groupReq{req}
+		fill:
+			for len(batch) < maxGroup {
+				select {
+				case r, ok := <-db.group:
+					if !ok {
+						break fill
+					}
+					batch = append(batch, r)
+				default:
+					break fill
+				}
+			}
+			db.commitGroup(batch)
+		}
+	}()
+}
+
+// updateGrouped queues fn for the committer and waits for the group's commit.
+func (db *DB) updateGrouped(ctx context.Context, fn func(store.Tx) error) error {
+	req := &groupReq{ctx: ctx, fn: fn, done: make(chan struct{})}
+	db.groupMu.RLock()
+	if db.groupClosed {
+		db.groupMu.RUnlock()
+		return errors.New("sqlstore: the store is closed")
+	}
+	select {
+	case db.group <- req:
+		db.groupMu.RUnlock()
+	case <-ctx.Done():
+		db.groupMu.RUnlock()
+		return ctx.Err()
+	}
+	<-req.done
+	if req.panicked != nil {
+		panic(req.panicked)
+	}
+	return req.err
+}
+
+func (db *DB) commitGroup(batch []*groupReq) {
+	finish := func(err error) {
+		for _, r := range batch {
+			if r.err == nil && r.panicked == nil {
+				r.err = err
+			}
+			close(r.done)
+		}
+	}
+	stx, err := db.writer.BeginTx(context.Background(), nil)
+	if err != nil {
+		finish(fmt.Errorf("sqlstore: begin: %w", err))
+		return
+	}
+	tx := &Tx{db: db, tx: stx}
+	ok := 0
+	for i, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			continue
+		}
+		sp := fmt.Sprintf("g%d", i)
+		if _, err := stx.Exec("SAVEPOINT " + sp); err != nil {
+			r.err = err
+			continue
+		}
+		runIsolated(r, tx)
+		if r.err != nil || r.panicked != nil {
+			if _, err := stx.Exec("ROLLBACK TO " + sp); err != nil {
+				// The transaction is in an unknown state: give up on the whole group.
+				_ = stx.Rollback()
+				finish(fmt.Errorf("sqlstore: rollback to savepoint: %w", err))
+				return
+			}
+		} else {
+			ok++
+		}
+		if _, err := stx.Exec("RELEASE " + sp); err != nil {
+			_ = stx.Rollback()
+			finish(fmt.Errorf("sqlstore: release savepoint: %w", err))
+			return
+		}
+	}
+	if ok == 0 {
+		_ = stx.Rollback()
+		finish(nil)
+		return
+	}
+	if err := stx.Commit(); err != nil {
+		finish(fmt.Errorf("sqlstore: commit: %w", err))
+		return
+	}
+	finish(nil)
+}
+
+// runIsolated runs a caller's function on a goroutine of its own, so that a panic or a
+// runtime.Goexit in it (t.FailNow in a test) reaches only that caller and never stops the
+// committer.
+func runIsolated(r *groupReq, tx *Tx) {
+	done := make(chan struct{})
+	go func() {
+		returned := false
+		defer func() {
+			if p := recover(); p != nil {
+				r.panicked = p
+			} else if !returned {
+				r.err = errExited
+			}
+			close(done)
+		}()
+		r.err = r.fn(tx)
+		returned = true
+	}()
+	<-done
+}
