@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/symbiont/symbiont"
+	"github.com/symbiont/symbiont/access"
 	"github.com/symbiont/symbiont/consent"
 	"github.com/symbiont/symbiont/identity"
 	"github.com/symbiont/symbiont/platform"
@@ -124,6 +125,10 @@ func Seed(ctx context.Context, p *platform.Platform) (*Demo, error) {
 	}); err != nil {
 		return nil, err
 	}
+	// Integrate what the seeding recorded, so the wallet's proofs are ready at once.
+	if _, err := p.Ledger.Integrate(ctx); err != nil {
+		return nil, err
+	}
 	sess, err := p.Tenants.OpenSession(ctx, brandID, cid, tenant.MaxSessionTTL)
 	if err != nil {
 		return nil, err
@@ -133,7 +138,7 @@ func Seed(ctx context.Context, p *platform.Platform) (*Demo, error) {
 	return d, nil
 }
 
-func seedData(ctx context.Context, p *platform.Platform, brandID int64, d *Demo) error {
+func seedData(ctx context.Context, p *platform.Platform, brandID int64, d *Demo) (err error) {
 	plan, _ := json.Marshal(Plan)
 	if _, err := p.Ingest.PutPlan(ctx, brandID, plan); err != nil {
 		return err
@@ -177,6 +182,23 @@ func seedData(ctx context.Context, p *platform.Platform, brandID int64, d *Demo)
 				return err
 			}
 		}
+		defer func(ref consent.ConsumerRef) {
+			// Symbiont's own recommendations feature reads purchases and preferences for
+			// personalisation through the one door, as it would in production: each read is
+			// recorded in the member's ledger chain.
+			if err != nil {
+				return
+			}
+			var cid int64
+			if err = p.Store.View(ctx, func(tx store.Tx) (e error) {
+				cid, _, e = p.Graph.Resolve(ctx, tx, brandID, ref.Kind, ref.Value, false, now)
+				return e
+			}); err != nil {
+				return
+			}
+			_, err = p.Access.Read(ctx, access.Request{BrandID: brandID, ConsumerID: cid, Purpose: "personalization",
+				Categories: []string{"purchases", "preferences"}, Actor: symbiont.Actor{Kind: symbiont.ActorSystem, KeyID: "recommendations"}})
+		}(ref)
 		msgs := memberEvents(m, i, rng, now)
 		body, _ := json.Marshal(map[string]any{"batch": msgs})
 		batch, err := segment.ParseBatch(body)
@@ -273,6 +295,10 @@ Try:
   curl -s -H 'Authorization: Bearer %s' %s/v1/me/export
   curl -s -X DELETE -H 'Authorization: Bearer %s' %s/v1/me/consents/purchases/personalization
 
+Verify what was done with %s's data against the public ledger (%s/ledger/):
+  curl -s -H 'Authorization: Bearer %s' %s/v1/me/access-log > guest-0001-ledger.json && go run ./cmd/symbiont verify --ledger %s guest-0001-ledger.json
+
 `, BrandName, state, baseURL, adminToken, d.SecretKey, d.WriteKey, d.WalletURL, d.WalletUser,
-		d.SecretKey, baseURL, d.WriteKey, baseURL, d.WalletToken, baseURL, d.WalletToken, baseURL)
+		d.SecretKey, baseURL, d.WriteKey, baseURL, d.WalletToken, baseURL, d.WalletToken, baseURL,
+		members[0].first, baseURL, d.WalletToken, baseURL, baseURL)
 }

@@ -1,0 +1,682 @@
+package ledger_test
+
+// Benchmarks of the verifiable ledger (issue 3). They run only with -bench; see the "Ledger"
+// section of docs/benchmarks.md for the figures and the exact commands.
+//
+//	BenchmarkAppend/{consent,access}/{sqlite,postgres}  appends with their recording transaction
+//	BenchmarkInclusionProof1M/{cold,warm}               inclusion proofs in a 1,000,000-entry log
+//	BenchmarkVerify10k/{export,verify-first,verify-second}  a 10,000-record proof document
+//
+// BenchmarkInclusionProof1M builds its log once and keeps it under
+// os.UserCacheDir()/symbiont/bench-ledger-1m/<ledger1MKey> (about 1 GB); delete that
+// directory to rebuild it, and bump ledger1MVersion when the store's schema or the record
+// format changes.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/symbiont/symbiont"
+	"github.com/symbiont/symbiont/access"
+	"github.com/symbiont/symbiont/consent"
+	"github.com/symbiont/symbiont/identity"
+	"github.com/symbiont/symbiont/ledger"
+	"github.com/symbiont/symbiont/platform"
+	"github.com/symbiont/symbiont/segment"
+	"github.com/symbiont/symbiont/store"
+	"github.com/symbiont/symbiont/store/storetest"
+)
+
+const (
+	benchAdminToken = "bench-admin-token-0123456789"
+	// benchWorkers is the number of concurrent callers in the append benchmarks (the same as
+	// the ingestion benchmark's clients).
+	benchWorkers = 32
+)
+
+// benchEnv is a running platform with one brand.
+type benchEnv struct {
+	p     *platform.Platform
+	brand int64
+	actor symbiont.Actor
+}
+
+// openBench starts the platform on cfg (a fresh data directory unless cfg.DataDir is set) and
+// creates a brand unless one exists. The platform is closed when b ends.
+func openBench(b *testing.B, cfg platform.Config) *benchEnv {
+	b.Helper()
+	ctx := context.Background()
+	if cfg.DataDir == "" {
+		cfg.DataDir = b.TempDir()
+	}
+	cfg.AdminToken, cfg.ExpiryInterval = benchAdminToken, -1
+	p, err := platform.Open(ctx, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if err := p.Close(); err != nil {
+			b.Error(err)
+		}
+	})
+	if err := p.Ledger.Healthy(); err != nil {
+		b.Fatal(err)
+	}
+	env := &benchEnv{p: p}
+	brands, err := p.Tenants.Brands(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(brands) > 0 {
+		env.brand = brands[0].ID
+	} else {
+		nb, err := p.Tenants.CreateBrand(ctx, "Bench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		env.brand = nb.Brand.ID
+	}
+	env.actor = symbiont.Actor{Kind: symbiont.ActorBrand, BrandID: env.brand, KeyID: "bench"}
+	return env
+}
+
+// createConsumers creates n consumers (user ids prefix-0 … prefix-(n-1)) in one transaction
+// and returns their ids.
+func (e *benchEnv) createConsumers(b *testing.B, prefix string, n int) []int64 {
+	b.Helper()
+	ctx := context.Background()
+	ids := make([]int64, n)
+	err := e.p.Store.Update(ctx, func(tx store.Tx) error {
+		now := time.Now()
+		for i := range ids {
+			id, _, err := e.p.Graph.Resolve(ctx, tx, e.brand, identity.KindUserID, fmt.Sprintf("%s-%d", prefix, i), true, now)
+			if err != nil {
+				return err
+			}
+			ids[i] = id
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ids
+}
+
+// integrateAll integrates until nothing is pending and returns the log's size.
+func integrateAll(b *testing.B, p *platform.Platform) int64 {
+	b.Helper()
+	for {
+		n, err := p.Ledger.Integrate(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	cp, err := p.Ledger.Latest()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if cp == nil {
+		return 0
+	}
+	return cp.Size
+}
+
+// quantile returns the q-quantile of sorted durations in milliseconds.
+func quantile(sorted []time.Duration, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := min(int(float64(len(sorted))*q), len(sorted)-1)
+	return float64(sorted[i].Microseconds()) / 1000
+}
+
+// runPool runs op(i) for i = 0, 1, … on workers goroutines, one call per b.Loop iteration,
+// and returns the number of calls made, the wall time until the last one finished, and the
+// latency of each call (sorted). It fails b on the first error.
+func runPool(b *testing.B, workers int, op func(i int) error) (int, time.Duration, []time.Duration) {
+	b.Helper()
+	jobs := make(chan int)
+	lats := make([][]time.Duration, workers)
+	var wg sync.WaitGroup
+	var failed atomic.Bool
+	var firstErr error
+	var errOnce sync.Once
+	for w := range workers {
+		wg.Go(func() {
+			for i := range jobs {
+				t0 := time.Now()
+				err := op(i)
+				lats[w] = append(lats[w], time.Since(t0))
+				if err != nil {
+					errOnce.Do(func() { firstErr = fmt.Errorf("call %d: %w", i, err) })
+					failed.Store(true)
+				}
+			}
+		})
+	}
+	n := 0
+	start := time.Now()
+	for b.Loop() {
+		if failed.Load() {
+			break
+		}
+		jobs <- n
+		n++
+	}
+	close(jobs)
+	wg.Wait()
+	elapsed := time.Since(start)
+	if firstErr != nil {
+		b.Fatal(firstErr)
+	}
+	all := slices.Concat(lats...)
+	slices.Sort(all)
+	return n, elapsed, all
+}
+
+// reportLag reports how far integration lagged behind the appends when they stopped (entries
+// appended but not yet in a checkpoint), and how long the background integrator then took to
+// catch up; it fails b if the log does not reach want entries within a minute.
+func reportLag(b *testing.B, p *platform.Platform, want int64) {
+	b.Helper()
+	size := func() int64 {
+		cp, err := p.Ledger.Latest()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if cp == nil {
+			return 0
+		}
+		return cp.Size
+	}
+	start := time.Now()
+	b.ReportMetric(float64(want-size()), "lag-entries")
+	for size() < want {
+		if time.Since(start) > time.Minute {
+			b.Fatalf("integration did not catch up within a minute: %d of %d entries", size(), want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	b.ReportMetric(time.Since(start).Seconds(), "catchup-s")
+	if got := size(); got != want {
+		b.Fatalf("log has %d entries, want %d", got, want)
+	}
+}
+
+// BenchmarkAppend measures ledger appends with the transaction of the act they record, through
+// the platform, with 32 concurrent callers and the integrator running in the background as in
+// production:
+//
+//   - consent: p.Consent.Apply of one change (alternately a grant and its withdrawal) for
+//     10,000 existing consumers: identity lookup, current consent, signed receipt, consent
+//     record and ledger entry in one transaction.
+//   - access: p.Access.Read of a consumer with 5 events for a purpose: consent decision, events
+//     read and decrypted, access record and ledger entry in one transaction.
+//
+// Each call appends exactly one entry; entries/s is calls per second of wall time.
+func BenchmarkAppend(b *testing.B) {
+	// `symbiont serve` runs with GOGC=400 (cmd/symbiont); measure under the same setting.
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
+	stores := []struct {
+		name string
+		cfg  func(b *testing.B) platform.Config
+	}{
+		{"sqlite", func(*testing.B) platform.Config { return platform.Config{} }},
+		{"postgres", func(b *testing.B) platform.Config { return platform.Config{PostgresDSN: storetest.PostgresDSN(b)} }},
+	}
+	for _, st := range stores {
+		b.Run("consent/"+st.name, func(b *testing.B) { benchmarkAppendConsent(b, st.cfg(b)) })
+	}
+	for _, st := range stores {
+		b.Run("access/"+st.name, func(b *testing.B) { benchmarkAppendAccess(b, st.cfg(b)) })
+	}
+}
+
+func benchmarkAppendConsent(b *testing.B, cfg platform.Config) {
+	ctx := context.Background()
+	env := openBench(b, cfg)
+	const consumers = 10000
+	env.createConsumers(b, "consent", consumers)
+	base := integrateAll(b, env.p)
+	n, elapsed, lat := runPool(b, benchWorkers, func(i int) error {
+		state := consent.StateGiven
+		if (i/consumers)%2 == 1 {
+			state = consent.StateWithdrawn
+		}
+		res, err := env.p.Consent.Apply(ctx, []*consent.Change{{BrandID: env.brand,
+			Consumer: consent.ConsumerRef{Kind: identity.KindUserID, Value: fmt.Sprintf("consent-%d", i%consumers)},
+			Category: "purchases", Purpose: "personalization", State: state, Actor: env.actor, Method: consent.MethodBrand}}, "")
+		if err == nil && (len(res) != 1 || res[0].Unchanged) {
+			err = fmt.Errorf("consent change not recorded: %+v", res)
+		}
+		return err
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(n)/elapsed.Seconds(), "entries/s")
+	b.ReportMetric(quantile(lat, 0.50), "p50-ms")
+	b.ReportMetric(quantile(lat, 0.99), "p99-ms")
+	reportLag(b, env.p, base+int64(n))
+}
+
+func benchmarkAppendAccess(b *testing.B, cfg platform.Config) {
+	ctx := context.Background()
+	env := openBench(b, cfg)
+	const consumers, events = 1000, 5
+	if _, err := env.p.Ingest.PutPlan(ctx, env.brand, []byte(`{"events":{"Order Completed":"purchases","Page Viewed":"browsing"}}`)); err != nil {
+		b.Fatal(err)
+	}
+	ids := env.createConsumers(b, "reader", consumers)
+	// Grants (both categories for personalization), 32 at a time.
+	var wg sync.WaitGroup
+	errs := make(chan error, consumers)
+	sem := make(chan struct{}, benchWorkers)
+	for i := range consumers {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			var changes []*consent.Change
+			for _, cat := range []string{"purchases", "browsing"} {
+				changes = append(changes, &consent.Change{BrandID: env.brand, Consumer: consent.ConsumerRef{ID: ids[i]}, Category: cat,
+					Purpose: "personalization", State: consent.StateGiven, Actor: env.actor, Method: consent.MethodBrand})
+			}
+			if _, err := env.p.Consent.Apply(ctx, changes, ""); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		b.Fatal(err)
+	}
+	// A few events each, ingested 500 a batch.
+	var msgs []map[string]any
+	flush := func() {
+		body, _ := json.Marshal(map[string]any{"batch": msgs})
+		bt, err := segment.ParseBatch(body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res, err := env.p.Ingest.Ingest(ctx, env.brand, bt, false, env.actor); err != nil || res.Accepted != len(msgs) {
+			b.Fatalf("ingest: %v %+v", err, res)
+		}
+		msgs = msgs[:0]
+	}
+	for i := range consumers {
+		for j := range events {
+			ev := "Order Completed"
+			if j%2 == 1 {
+				ev = "Page Viewed"
+			}
+			msgs = append(msgs, map[string]any{"type": "track", "userId": fmt.Sprintf("reader-%d", i), "event": ev,
+				"messageId": fmt.Sprintf("m-%d-%d", i, j), "timestamp": "2026-11-01T08:00:00Z",
+				"properties": map[string]any{"sku": fmt.Sprintf("SKU-%06d", j), "revenue": 99.5, "currency": "USD"}})
+			if len(msgs) == 500 {
+				flush()
+			}
+		}
+	}
+	if len(msgs) > 0 {
+		flush()
+	}
+	base := integrateAll(b, env.p)
+	n, elapsed, lat := runPool(b, benchWorkers, func(i int) error {
+		d, err := env.p.Access.Read(ctx, access.Request{BrandID: env.brand, ConsumerID: ids[i%consumers], Purpose: "personalization", Actor: env.actor})
+		if err == nil && len(d.Data["purchases"])+len(d.Data["browsing"]) != events {
+			err = fmt.Errorf("read %d events, want %d (withheld %v)", len(d.Data["purchases"])+len(d.Data["browsing"]), events, d.Withheld)
+		}
+		return err
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(n)/elapsed.Seconds(), "entries/s")
+	b.ReportMetric(quantile(lat, 0.50), "p50-ms")
+	b.ReportMetric(quantile(lat, 0.99), "p99-ms")
+	reportLag(b, env.p, base+int64(n))
+}
+
+// The 1,000,000-entry log of BenchmarkInclusionProof1M, cached between runs.
+const (
+	ledger1MVersion = "1" // bump when the store's schema or the record format changes
+	ledger1MEntries = 1_000_000
+	ledger1MChains  = 100_000 // consumers (chains), 10 entries each
+	ledger1MPerTx   = 10_000  // entries appended per store transaction while building
+)
+
+// ledger1MKey names the cached log's directory.
+var ledger1MKey = fmt.Sprintf("v%s-record%d-%d", ledger1MVersion, ledger.Version, ledger1MEntries)
+
+// ledger1M returns the data directory of a platform whose log holds ledger1MEntries entries,
+// building it on first use (several minutes on a small machine) under os.UserCacheDir().
+func ledger1M(b *testing.B) string {
+	b.Helper()
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		b.Fatalf("no cache directory for the 1M-entry log: %v", err)
+	}
+	dir := filepath.Join(cache, "symbiont", "bench-ledger-1m", ledger1MKey)
+	if _, err := os.Stat(filepath.Join(dir, "complete")); err == nil {
+		return dir
+	}
+	building := dir + ".building"
+	if err := os.RemoveAll(building); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("building the %d-entry log in %s (once; kept for later runs)", ledger1MEntries, building)
+	start := time.Now()
+	ctx := context.Background()
+	// The background integrator stays asleep (1 h): integrate explicitly after the appends.
+	p, err := platform.Open(ctx, platform.Config{DataDir: building, AdminToken: benchAdminToken, ExpiryInterval: -1, IntegrateEvery: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	nb, err := p.Tenants.CreateBrand(ctx, "Bench")
+	if err != nil {
+		p.Close()
+		b.Fatal(err)
+	}
+	at := time.Now().Add(-time.Duration(ledger1MEntries) * time.Millisecond)
+	for from := 0; from < ledger1MEntries; from += ledger1MPerTx {
+		err := p.Store.Update(ctx, func(tx store.Tx) error {
+			for i := from; i < from+ledger1MPerTx; i++ {
+				if _, err := p.Ledger.Append(ctx, tx, ledger.Act{BrandID: nb.Brand.ID, ConsumerID: int64(i%ledger1MChains) + 1,
+					Kind: ledger.KindAccessRead, At: at.Add(time.Duration(i) * time.Millisecond),
+					Body: map[string]any{"action": "read", "purpose": "personalization", "categories": []string{"purchases"},
+						"withheld": []string{}, "records": i % 50, "actor": "brand:bench"}}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			p.Close()
+			b.Fatal(err)
+		}
+	}
+	appended := time.Since(start)
+	size := integrateAll(b, p)
+	if err := p.Close(); err != nil {
+		b.Fatal(err)
+	}
+	if size != ledger1MEntries {
+		b.Fatalf("built a log of %d entries, want %d", size, ledger1MEntries)
+	}
+	if err := os.WriteFile(filepath.Join(building, "complete"), []byte(time.Now().Format(time.RFC3339)+"\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.Rename(building, dir); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("built in %v (appends %v, integration %v)", time.Since(start).Round(time.Second), appended.Round(time.Second),
+		(time.Since(start) - appended).Round(time.Second))
+	return dir
+}
+
+// BenchmarkInclusionProof1M measures p.Ledger.InclusionProof for a random entry of a
+// 1,000,000-entry log (SQLite), as served by GET /v1/me/access-log for every record:
+//
+//   - cold: right after a restart (empty hash cache; the OS page cache may hold the file).
+//   - warm: the same 10,000 random indexes again after a first pass over them.
+//
+// Run it with -benchtime 10000x so that each run measures 10,000 proofs. It also reports how
+// long the platform took to start on the log (open-s: mostly the ledger's self-check).
+func BenchmarkInclusionProof1M(b *testing.B) {
+	if testing.Short() {
+		b.Skip("-short: BenchmarkInclusionProof1M needs a 1,000,000-entry log (built once, several minutes, ~1 GB under os.UserCacheDir())")
+	}
+	dir := ledger1M(b)
+	open := func(b *testing.B) (*benchEnv, int64, []byte) {
+		start := time.Now()
+		env := openBench(b, platform.Config{DataDir: dir})
+		b.ReportMetric(time.Since(start).Seconds(), "open-s")
+		cp, err := env.p.Ledger.Latest()
+		if err != nil || cp == nil || cp.Size != ledger1MEntries {
+			b.Fatalf("cached log: checkpoint %+v, %v; delete %s to rebuild it", cp, err, dir)
+		}
+		return env, cp.Size, cp.Root
+	}
+	check := func(b *testing.B, p *platform.Platform, size int64, root []byte, idx []int64, proofs [][][]byte) {
+		ctx := context.Background()
+		var r tlog.Hash
+		copy(r[:], root)
+		for k := 0; k < len(idx); k += max(1, len(idx)/100) { // a sample of 100
+			var es []*ledger.Entry
+			if err := p.Store.View(ctx, func(tx store.Tx) (err error) {
+				es, err = tx.LedgerEntries(ctx, idx[k], idx[k]+1)
+				return err
+			}); err != nil || len(es) != 1 {
+				b.Fatalf("entry %d: %v", idx[k], err)
+			}
+			if err := ledger.CheckInclusion(es[0].Commitment, idx[k], proofs[k], size, r); err != nil {
+				b.Fatalf("proof of entry %d: %v", idx[k], err)
+			}
+		}
+	}
+	measure := func(b *testing.B, p *platform.Platform, size int64, root []byte, indexes []int64) {
+		ctx := context.Background()
+		var lat []time.Duration
+		var done []int64
+		var proofs [][][]byte
+		k := 0
+		for b.Loop() {
+			idx := indexes[k%len(indexes)]
+			k++
+			t0 := time.Now()
+			proof, err := p.Ledger.InclusionProof(ctx, idx, size)
+			lat = append(lat, time.Since(t0))
+			if err != nil {
+				b.Fatal(err)
+			}
+			done, proofs = append(done, idx), append(proofs, proof)
+		}
+		b.StopTimer()
+		slices.Sort(lat)
+		b.ReportMetric(quantile(lat, 0.50), "p50-ms")
+		b.ReportMetric(quantile(lat, 0.99), "p99-ms")
+		b.ReportMetric(float64(len(lat)), "proofs")
+		check(b, p, size, root, done, proofs)
+	}
+	randomIndexes := func(n int) []int64 {
+		out := make([]int64, n)
+		for i := range out {
+			out[i] = rand.Int64N(ledger1MEntries)
+		}
+		return out
+	}
+	b.Run("cold", func(b *testing.B) {
+		env, size, root := open(b)
+		measure(b, env.p, size, root, randomIndexes(1_000_000))
+	})
+	b.Run("warm", func(b *testing.B) {
+		env, size, root := open(b)
+		indexes := randomIndexes(10_000)
+		for _, idx := range indexes {
+			if _, err := env.p.Ledger.InclusionProof(context.Background(), idx, size); err != nil {
+				b.Fatal(err)
+			}
+		}
+		measure(b, env.p, size, root, indexes)
+	})
+}
+
+// benchHTTPLog reads the log's checkpoint and tiles over HTTP, as `symbiont verify` does
+// (cmd/symbiont/verify.go: one GET per tile, no tile cache).
+type benchHTTPLog struct {
+	base   string
+	client *http.Client
+	gets   atomic.Int64
+}
+
+func (l *benchHTTPLog) get(path string) ([]byte, error) {
+	l.gets.Add(1)
+	resp, err := l.client.Get(l.base + path)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s: %s", l.base+path, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return body, nil
+}
+
+func (l *benchHTTPLog) Checkpoint() ([]byte, error) { return l.get("checkpoint") }
+func (l *benchHTTPLog) Tiles() tlog.TileReader      { return benchHTTPTiles{l} }
+
+type benchHTTPTiles struct{ l *benchHTTPLog }
+
+func (benchHTTPTiles) Height() int { return ledger.TileHeight }
+
+func (r benchHTTPTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
+	out := make([][]byte, len(tiles))
+	for i, t := range tiles {
+		data, err := r.l.get(ledger.TilePath(t))
+		if err != nil {
+			return nil, err
+		}
+		out[i] = data
+	}
+	return out, nil
+}
+
+func (benchHTTPTiles) SaveTiles([]tlog.Tile, [][]byte) {}
+
+// BenchmarkVerify10k measures the proof document of one consumer with 10,000 ledger records in
+// a 50,000-entry log (SQLite):
+//
+//   - export: p.Ledger.Export of the consumer's chain (what GET /v1/me/access-log builds).
+//   - verify-first: what `symbiont verify` does the first time: decode the document, fetch the
+//     log's key and checkpoint over HTTP from p.Handler() (httptest), ledger.VerifyExport with
+//     no state.
+//   - verify-second: the next run, with the state of the first, after the log grew by 1,000
+//     entries: it also proves the remembered checkpoint consistent, reading tiles over HTTP.
+func BenchmarkVerify10k(b *testing.B) {
+	ctx := context.Background()
+	env := openBench(b, platform.Config{})
+	p := env.p
+	ids := env.createConsumers(b, "verify", 1001)
+	me, others := ids[0], ids[1:]
+	const mine, total = 10_000, 50_000
+	appendActs := func(n int, chain func(i int) int64) {
+		err := p.Store.Update(ctx, func(tx store.Tx) error {
+			for i := range n {
+				if _, err := p.Ledger.Append(ctx, tx, ledger.Act{BrandID: env.brand, ConsumerID: chain(i), Kind: ledger.KindAccessRead, At: time.Now(),
+					Body: map[string]any{"action": "read", "purpose": "personalization", "categories": []string{"purchases", "browsing"},
+						"withheld": []string{}, "records": i % 50, "actor": "brand:bench"}}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	// Every fifth entry of the log is the consumer's.
+	appendActs(total, func(i int) int64 {
+		if i%(total/mine) == 0 {
+			return me
+		}
+		return others[i%len(others)]
+	})
+	integrateAll(b, p)
+	export := func() []byte {
+		doc, err := p.Ledger.Export(ctx, []int64{me})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(doc.Records) != mine {
+			b.Fatalf("export has %d records, want %d", len(doc.Records), mine)
+		}
+		raw, err := json.Marshal(doc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return raw
+	}
+	srv := httptest.NewServer(p.Handler())
+	b.Cleanup(srv.Close)
+	log := &benchHTTPLog{base: srv.URL + "/ledger/", client: srv.Client()}
+	verify := func(raw []byte, prev *ledger.State) *ledger.State {
+		var doc ledger.Export
+		if err := json.Unmarshal(raw, &doc); err != nil {
+			b.Fatal(err)
+		}
+		key := ""
+		if prev != nil {
+			key = prev.Key
+		} else {
+			k, err := log.get("key")
+			if err != nil {
+				b.Fatal(err)
+			}
+			key = string(bytes.TrimSpace(k))
+		}
+		rep, next, err := ledger.VerifyExport(&doc, log, key, prev)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if rep.Records != mine || rep.Pending != 0 || rep.Chains != 1 {
+			b.Fatalf("verified %+v", rep)
+		}
+		return next
+	}
+	var raw1 []byte
+	b.Run("export", func(b *testing.B) {
+		for b.Loop() {
+			raw1 = export()
+		}
+		b.ReportMetric(float64(len(raw1))/(1<<20), "doc-MiB")
+	})
+	if raw1 == nil {
+		raw1 = export()
+	}
+	b.Run("verify-first", func(b *testing.B) {
+		for b.Loop() {
+			verify(raw1, nil)
+		}
+	})
+	state := verify(raw1, nil)
+	appendActs(1000, func(i int) int64 { return others[i%len(others)] })
+	integrateAll(b, p)
+	raw2 := export()
+	b.Run("verify-second", func(b *testing.B) {
+		before := log.gets.Load()
+		runs := 0
+		for b.Loop() {
+			next := verify(raw2, state)
+			if next.Size != state.Size+1000 {
+				b.Fatalf("state size %d, want %d", next.Size, state.Size+1000)
+			}
+			runs++
+		}
+		b.ReportMetric(float64(log.gets.Load()-before)/float64(runs), "http-gets/op")
+	})
+}
