@@ -460,3 +460,294 @@ func TestChainsAndIntegration(t *testing.T) {
 		}
 	})
 }
+
+// TestRestartResumesTheTree: a restart on the same data serves the same tree; new entries
+// extend it, and the old checkpoint is provably a prefix of the new one.
+func TestRestartResumesTheTree(t *testing.T) {
+	eachStore(t, func(t *testing.T, open func(*testing.T) *node) {
+		n := open(t)
+		b := n.brand("Aurora")
+		for _, u := range []string{"alice", "bob", "carol"} {
+			n.grant(b, u, "purchases", "personalization")
+			n.read(b, u, "personalization")
+		}
+		n.appendMany(n.internalID(b), []int64{1001, 1002}, 300) // past the first full tile
+		before := n.integrate()
+		_, tileBefore := n.do("GET", "/ledger/tile/0/001.p/"+strconv.FormatInt(before.Size-256, 10), "", nil)
+
+		n = n.reopen()
+		if err := n.p.Ledger.Healthy(); err != nil {
+			t.Fatalf("self-check after a clean restart: %v", err)
+		}
+		same, err := n.p.Ledger.Latest()
+		if err != nil || same.Size != before.Size || !bytes.Equal(same.Root, before.Root) || !bytes.Equal(same.Note, before.Note) {
+			t.Fatalf("after restart: %+v %v, want size %d root %x", same, err, before.Size, before.Root)
+		}
+		if _, tileAfter := n.do("GET", "/ledger/tile/0/001.p/"+strconv.FormatInt(before.Size-256, 10), "", nil); !bytes.Equal(tileAfter, tileBefore) {
+			t.Fatal("the partial tile changed across the restart")
+		}
+		// New entries extend the tree.
+		n.grant(b, "alice", "contact", "service")
+		n.read(b, "bob", "personalization")
+		after := n.integrate()
+		if after.Size != before.Size+2 {
+			t.Fatalf("size %d after two more acts, want %d", after.Size, before.Size+2)
+		}
+		old, err := n.p.Ledger.CheckpointAt(context.Background(), before.Size)
+		if err != nil || !bytes.Equal(old.Root, before.Root) {
+			t.Fatalf("checkpoint %d after restart: %v", before.Size, err)
+		}
+		key := n.p.Ledger.VerifierKey()
+		po, _ := ledger.OpenCheckpoint(before.Note, key)
+		pn, err := ledger.OpenCheckpoint(after.Note, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proof, err := n.p.Ledger.ConsistencyProof(context.Background(), before.Size, after.Size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ledger.CheckConsistency(proof, pn.Size, pn.Root, po.Size, po.Root); err != nil {
+			t.Fatalf("consistency %d → %d across the restart: %v", before.Size, after.Size, err)
+		}
+		// And the new tree is the tree of all the entries (checked from the entry bundles).
+		leaves := bundleLeaves(t, n, after.Size)
+		if pn.Root != mth(leaves) {
+			t.Fatal("the root after the restart is not the hash of the stored entries")
+		}
+		// Alice's chain went on from where it was.
+		doc := n.proofs(n.wallet(b, "alice"))
+		if len(doc.Records) != 3 || doc.Records[2].Kind != ledger.KindConsentGiven {
+			t.Fatalf("alice's chain after the restart: %d records", len(doc.Records))
+		}
+		if _, _, err := ledger.VerifyExport(doc, httpLog{n.srv.URL}, key, nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// bundleLeaves reads every entry bundle of the tree of the given size over HTTP and returns the
+// leaf hashes of its entries.
+func bundleLeaves(t *testing.T, n *node, size int64) []tlog.Hash {
+	t.Helper()
+	var leaves []tlog.Hash
+	for k := int64(0); k*256 < size; k++ {
+		w := min(size-k*256, 256)
+		path := "/ledger/" + ledger.TilePath(tlog.Tile{H: ledger.TileHeight, L: -1, N: k, W: int(w)})
+		st, b := n.do("GET", path, "", nil)
+		if st != 200 {
+			t.Fatalf("GET %s: %d %s", path, st, b)
+		}
+		es := parseBundle(t, b)
+		if int64(len(es)) != w {
+			t.Fatalf("%s holds %d entries, want %d", path, len(es), w)
+		}
+		for _, e := range es {
+			leaves = append(leaves, tlog.RecordHash(e))
+		}
+	}
+	return leaves
+}
+
+// parseBundle splits a C2SP entry bundle: big-endian uint16 length, entry, repeated.
+func parseBundle(t *testing.T, b []byte) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for len(b) > 0 {
+		if len(b) < 2 {
+			t.Fatalf("bundle ends inside a length")
+		}
+		l := int(b[0])<<8 | int(b[1])
+		if len(b) < 2+l {
+			t.Fatalf("bundle ends inside an entry")
+		}
+		out = append(out, b[2:2+l])
+		b = b[2+l:]
+	}
+	return out
+}
+
+// TestProofsAndTiles: inclusion proofs verify for every index, consistency proofs for every pair
+// of issued checkpoints; the tiles and entry bundles are what the entries give; tiles are
+// served exactly within the checkpoint.
+func TestProofsAndTiles(t *testing.T) {
+	n := openNode(t, t.TempDir(), "", newClock())
+	b := n.brand("Aurora")
+	n.grant(b, "alice", "purchases", "personalization")
+	bid := n.internalID(b)
+	var sizes []int64
+	for _, k := range []int{1, 2, 5, 30, 90, 127, 256, 30} { // crosses tile 0 and ends at 542
+		n.appendMany(bid, []int64{2001, 2002, 2003}, k)
+		sizes = append(sizes, n.integrate().Size)
+	}
+	size := sizes[len(sizes)-1]
+	if size != 542 {
+		t.Fatalf("size %d", size)
+	}
+	key := n.p.Ledger.VerifierKey()
+	ctx := context.Background()
+
+	// Entry bundles → leaves; their tree is the checkpoint's root.
+	leaves := bundleLeaves(t, n, size)
+	cp, _ := n.p.Ledger.Latest()
+	pc, err := ledger.OpenCheckpoint(cp.Note, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pc.Root != mth(leaves) {
+		t.Fatal("checkpoint root is not the tree hash of the entry bundles")
+	}
+
+	// Level-0 tiles are the leaf hashes; the level-1 tile holds the roots of full level-0 tiles.
+	for k := int64(0); k*256 < size; k++ {
+		w := min(size-k*256, 256)
+		tile := n.tile(tlog.Tile{H: 8, L: 0, N: k, W: int(w)}, 200)
+		for i := int64(0); i < w; i++ {
+			if !bytes.Equal(tile[i*32:(i+1)*32], leaves[k*256+i][:]) {
+				t.Fatalf("tile 0/%d hash %d is not the leaf hash of entry %d", k, i, k*256+i)
+			}
+		}
+	}
+	l1 := n.tile(tlog.Tile{H: 8, L: 1, N: 0, W: 2}, 200)
+	for k := 0; k < 2; k++ {
+		if want := mth(leaves[k*256 : (k+1)*256]); !bytes.Equal(l1[k*32:(k+1)*32], want[:]) {
+			t.Fatalf("tile 1/0 hash %d is not the root of leaves %d…%d", k, k*256, (k+1)*256-1)
+		}
+	}
+
+	// Inclusion of every index under the newest checkpoint, and under an older one.
+	for _, sz := range []int64{size, sizes[3]} {
+		c, err := n.p.Ledger.CheckpointAt(ctx, sz)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := ledger.OpenCheckpoint(c.Note, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := int64(0); i < sz; i++ {
+			proof, err := n.p.Ledger.InclusionProof(ctx, i, sz)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tlog.CheckRecord(toHashes(proof), sz, p.Root, i, leaves[i]); err != nil {
+				t.Fatalf("inclusion of %d in %d: %v", i, sz, err)
+			}
+			if i == 7 { // the proof is bound to its leaf
+				if tlog.CheckRecord(toHashes(proof), sz, p.Root, i, leaves[i+1]) == nil {
+					t.Fatal("an inclusion proof verified for another leaf")
+				}
+			}
+		}
+	}
+	if _, err := n.p.Ledger.InclusionProof(ctx, size, size); symbiont.ErrorCode(err) != symbiont.EINVALID {
+		t.Fatalf("inclusion proof of index = size: %v", err)
+	}
+
+	// Consistency between every pair of issued checkpoints, over HTTP, with its signed notes.
+	roots := map[int64]tlog.Hash{}
+	for _, sz := range sizes {
+		st, note := n.do("GET", "/v1/ledger/checkpoints/"+strconv.FormatInt(sz, 10), "", nil)
+		p, err := ledger.OpenCheckpoint(note, key)
+		if st != 200 || err != nil || p.Size != sz {
+			t.Fatalf("checkpoint %d: %d %v", sz, st, err)
+		}
+		roots[sz] = p.Root
+	}
+	checked := 0
+	for _, o := range sizes {
+		for _, nw := range sizes {
+			if o > nw {
+				continue
+			}
+			m := n.must(200, "GET", fmt.Sprintf("/v1/ledger/consistency?old=%d&new=%d", o, nw), "", nil)
+			var proof [][]byte
+			for _, h := range m["proof"].([]any) {
+				hb, _ := base64.StdEncoding.DecodeString(h.(string))
+				proof = append(proof, hb)
+			}
+			if err := ledger.CheckConsistency(proof, nw, roots[nw], o, roots[o]); err != nil {
+				t.Fatalf("consistency %d → %d: %v", o, nw, err)
+			}
+			if o < nw && o != sizes[0] && ledger.CheckConsistency(proof, nw, roots[nw], o, roots[sizes[0]]) == nil {
+				t.Fatalf("consistency %d → %d verified with another old root", o, nw)
+			}
+			checked++
+		}
+	}
+	if checked != len(sizes)*(len(sizes)+1)/2 {
+		t.Fatalf("%d pairs", checked)
+	}
+	n.must(404, "GET", fmt.Sprintf("/v1/ledger/consistency?old=1&new=%d", size+1), "", nil)
+	n.must(400, "GET", "/v1/ledger/consistency?old=5&new=4", "", nil)
+	n.must(404, "GET", "/v1/ledger/checkpoints/3", "", nil) // inside a batch: never issued
+
+	// tileWithin: full and partial tiles within the checkpoint, 404 beyond it.
+	for _, c := range []struct {
+		path string
+		want int
+		len  int
+	}{
+		{"tile/0/000", 200, 256 * 32},
+		{"tile/0/001", 200, 256 * 32},
+		{"tile/0/001.p/255", 200, 255 * 32}, // an older partial of a now-full tile
+		{"tile/0/002.p/30", 200, 30 * 32},
+		{"tile/0/002.p/29", 200, 29 * 32},
+		{"tile/0/002.p/31", 404, 0}, // one beyond the checkpoint
+		{"tile/0/002", 404, 0},
+		{"tile/0/003.p/1", 404, 0},
+		{"tile/1/000.p/2", 200, 2 * 32},
+		{"tile/1/000.p/1", 200, 32},
+		{"tile/1/000.p/3", 404, 0},
+		{"tile/1/000", 404, 0},
+		{"tile/2/000.p/1", 404, 0},
+		{"tile/entries/000", 200, 256 * 34},
+		{"tile/entries/002.p/30", 200, 30 * 34},
+		{"tile/entries/002.p/31", 404, 0},
+		{"tile/entries/002", 404, 0},
+		{"tile/entries/003.p/1", 404, 0},
+		// Malformed paths.
+		{"tile/0/2", 404, 0},
+		{"tile/0/000.p/0", 404, 0},
+		{"tile/0/000.p/256", 404, 0},
+		{"tile/0/000.p/01", 404, 0},
+		{"tile/00/000", 404, 0},
+		{"tile/-1/000", 404, 0},
+		{"tile/x/000", 404, 0},
+	} {
+		st, body := n.do("GET", "/ledger/"+c.path, "", nil)
+		if st != c.want || (st == 200 && len(body) != c.len) {
+			t.Errorf("GET /ledger/%s: %d, %d bytes; want %d, %d bytes", c.path, st, len(body), c.want, c.len)
+		}
+	}
+	// A partial tile is the prefix of the full one.
+	full := n.tile(tlog.Tile{H: 8, L: 0, N: 1, W: 256}, 200)
+	if part := n.tile(tlog.Tile{H: 8, L: 0, N: 1, W: 100}, 200); !bytes.Equal(part, full[:100*32]) {
+		t.Fatal("tile 0/001.p/100 is not the prefix of tile 0/001")
+	}
+	// The tile at the edge becomes servable once the log grows into it.
+	n.appendMany(bid, []int64{2001}, 1)
+	n.integrate()
+	if b := n.tile(tlog.Tile{H: 8, L: 0, N: 2, W: 31}, 200); len(b) != 31*32 {
+		t.Fatal("tile 0/002.p/31 after growth")
+	}
+}
+
+func (n *node) tile(tl tlog.Tile, want int) []byte {
+	n.t.Helper()
+	st, b := n.do("GET", "/ledger/"+ledger.TilePath(tl), "", nil)
+	if st != want {
+		n.t.Fatalf("GET /ledger/%s: %d %s", ledger.TilePath(tl), st, b)
+	}
+	return b
+}
+
+func toHashes(bs [][]byte) []tlog.Hash {
+	out := make([]tlog.Hash, len(bs))
+	for i, b := range bs {
+		copy(out[i][:], b)
+	}
+	return out
+}
+
+var _ = []any{sql.Open, os.ReadFile, filepath.Join, slices.Sort[[]int], note.Sign, sqlite.Open, vault.New}
