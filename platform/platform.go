@@ -235,6 +235,17 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 	p.Access = access.NewService(st, p.Consent, p.Graph, p.Vault, cfg.Clock)
 	p.Access.Ledger = p.Ledger
 
+	p.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "symbiont_ledger_checkpoint_size",
+		Help: "Entries in the ledger's newest checkpoint (-1 while the ledger fails its self-check)."}, func() float64 {
+		cp, err := p.Ledger.Latest()
+		switch {
+		case err != nil:
+			return -1
+		case cp == nil:
+			return 0
+		}
+		return float64(cp.Size)
+	}))
 	p.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "symbiont_consent_index_consumers",
 		Help: "Consumers with at least one active grant in the in-memory index."}, func() float64 { return float64(p.Consent.Index.Len()) }))
 
