@@ -46,7 +46,7 @@ func eachStore(t *testing.T, fn func(t *testing.T, newEnv func(*testing.T) *env)
 func newEnvWith(t *testing.T, cfg platform.Config) *env {
 	t.Helper()
 	e := &env{t: t, clock: symbiont.NewFakeClock(time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)), dir: t.TempDir()}
-	cfg.DataDir, cfg.AdminToken, cfg.Clock, cfg.ExpiryInterval = e.dir, adminToken, e.clock, -1
+	cfg.DataDir, cfg.AdminToken, cfg.Clock, cfg.ExpiryInterval, cfg.AccrualInterval = e.dir, adminToken, e.clock, -1, -1
 	if cfg.Limits == nil {
 		cfg.Limits = &api.Limits{IngestPerKey: 1e6, APIPerKey: 1e6, WalletPerUser: 1e6}
 	}

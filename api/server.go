@@ -26,6 +26,7 @@ import (
 	"github.com/symbiont/symbiont/identity"
 	"github.com/symbiont/symbiont/ingest"
 	"github.com/symbiont/symbiont/ledger"
+	"github.com/symbiont/symbiont/rewards"
 	"github.com/symbiont/symbiont/store"
 	"github.com/symbiont/symbiont/tenant"
 )
@@ -53,6 +54,7 @@ type Server struct {
 	Ingest   *ingest.Service
 	Access   *access.Service
 	Ledger   *ledger.Service
+	Rewards  *rewards.Service
 	Graph    *identity.Graph
 	Store    store.Store
 	Clock    symbiont.Clock
@@ -142,6 +144,7 @@ func (s *Server) Handler() http.Handler {
 	}
 
 	s.ledgerRoutes(h)
+	s.rewardRoutes(h)
 
 	if s.Extra != nil {
 		s.Extra(mux)

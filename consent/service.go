@@ -59,6 +59,10 @@ type Service struct {
 	Index *Index
 	// Ledger, when set, records every change in the verifiable ledger.
 	Ledger *ledger.Service
+	// OnChange functions run for every recorded change, in its transaction (the transaction is
+	// passed as the store's type: each asserts the interface it needs). An error rolls the
+	// change back. The rewards service starts and ends paid grants here.
+	OnChange []func(ctx context.Context, tx any, r *Record) error
 	graph  *identity.Graph
 	keys   ReceiptKeys
 	clock  symbiont.Clock
@@ -484,8 +488,14 @@ func (s *Service) findReceipts(ctx context.Context, tx ServiceTx, brandID int64,
 	return nil
 }
 
-// record appends a consent change to the verifiable ledger, in the change's transaction.
+// record appends a consent change to the verifiable ledger and runs the OnChange functions, in
+// the change's transaction.
 func (s *Service) record(ctx context.Context, tx ServiceTx, r *Record) error {
+	for _, fn := range s.OnChange {
+		if err := fn(ctx, tx, r); err != nil {
+			return err
+		}
+	}
 	if s.Ledger == nil {
 		return nil
 	}

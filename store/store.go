@@ -12,6 +12,7 @@ import (
 	"github.com/symbiont/symbiont/consent"
 	"github.com/symbiont/symbiont/identity"
 	"github.com/symbiont/symbiont/ledger"
+	"github.com/symbiont/symbiont/rewards"
 	"github.com/symbiont/symbiont/tenant"
 	"github.com/symbiont/symbiont/vault"
 )
@@ -63,6 +64,7 @@ type Tx interface {
 	identity.Tx
 	ledger.Tx
 	ledger.IntegrationTx
+	rewards.Tx
 
 	// InsertEvents stores events, skipping any whose (consumer, MID) exists: a message is
 	// deduplicated per consumer (MID digests the brand and the client's messageId). It returns, per
@@ -135,8 +137,9 @@ func (n narrowed[T]) View(ctx context.Context, fn func(T) error) error {
 
 // Compile-time proof that Tx satisfies every concept's Tx.
 var (
-	_ tenant.Tx   = Tx(nil)
-	_ consent.Tx  = Tx(nil)
-	_ identity.Tx = Tx(nil)
-	_ ledger.Tx   = Tx(nil)
+	_ tenant.Tx         = Tx(nil)
+	_ consent.Tx        = Tx(nil)
+	_ identity.Tx       = Tx(nil)
+	_ ledger.Tx         = Tx(nil)
+	_ rewards.ServiceTx = Tx(nil)
 )

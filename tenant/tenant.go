@@ -24,10 +24,11 @@ const (
 	ScopeWalletSessions = "wallet_sessions" // open wallet sessions for consumers
 	ScopeKeys           = "keys"            // create, list and revoke keys
 	ScopeEvents         = "events"          // send events with a secret key
+	ScopeRewards        = "rewards"         // rate card, catalogue, rewards reports
 )
 
 // AllScopes lists every scope, for validation and docs.
-var AllScopes = []string{ScopeConsents, ScopeData, ScopeTrackingPlan, ScopeWalletSessions, ScopeKeys, ScopeEvents}
+var AllScopes = []string{ScopeConsents, ScopeData, ScopeTrackingPlan, ScopeWalletSessions, ScopeKeys, ScopeEvents, ScopeRewards}
 
 // Brand is a tenant: a company that collects consented data about its customers.
 type Brand struct {

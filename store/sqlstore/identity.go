@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"encoding/hex"
+	"strconv"
 	"time"
 
 	"github.com/symbiont/symbiont/identity"
@@ -104,6 +105,19 @@ func (t *Tx) MergeConsumers(ctx context.Context, brandID, from, into int64, at t
 			[]any{brandID, from, into}},
 		{`UPDATE consents SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},
 		{`UPDATE consent_records SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},
+		// Points are the person's: their grants, lots, journals, postings and balance follow.
+		{`UPDATE reward_grants SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},
+		{`UPDATE points_lots SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},
+		{`UPDATE points_journal SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},
+		{`UPDATE points_postings SET account = ? WHERE account = ?`, []any{"consumer:" + strconv.FormatInt(into, 10), "consumer:" + strconv.FormatInt(from, 10)}},
+		{`INSERT INTO points_balances (account, brand_id, balance) SELECT ?, brand_id, balance FROM points_balances WHERE account = ?
+			ON CONFLICT (account) DO UPDATE SET balance = points_balances.balance + excluded.balance`,
+			[]any{"consumer:" + strconv.FormatInt(into, 10), "consumer:" + strconv.FormatInt(from, 10)}},
+		{`DELETE FROM points_balances WHERE account = ?`, []any{"consumer:" + strconv.FormatInt(from, 10)}},
+		{`UPDATE redemptions SET idempotency_key = idempotency_key || '#merged-' || CAST(consumer_id AS TEXT) WHERE brand_id = ? AND consumer_id = ?
+			AND idempotency_key IN (SELECT idempotency_key FROM redemptions WHERE consumer_id = ?)`, []any{brandID, from, into}},
+		{`UPDATE redemptions SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},
+		{`UPDATE tier_changes SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},
 		{`UPDATE access_log SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},
 		{`UPDATE wallet_sessions SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},
 		{`UPDATE consumers SET merged_into = ? WHERE brand_id = ? AND (id = ? OR merged_into = ?)`, []any{into, brandID, from, from}},

@@ -1,0 +1,200 @@
+// Package rewards is the value exchange: a brand's published, versioned rate card turns consent
+// grants into points; points accrue by the day while a grant is active, are booked in a
+// double-entry points ledger, raise member tiers and buy rewards from a catalogue. Every
+// movement of points is explained (a statement line says why it happened) and appended to the
+// verifiable ledger.
+//
+// Fairness rules built in: the terms shown when a consumer grants are the terms they are paid
+// under (a grant keeps the rate card version of its grant); withdrawing never takes back points
+// already earned; and nothing here gates the service itself on consent.
+package rewards
+
+import (
+	"context"
+	"time"
+)
+
+// Accounts of the double-entry ledger. Every journal's postings sum to zero.
+//
+//	consumer:<id>      the consumer's points (never negative)
+//	brand:<id>:issued  points the brand has issued (negative: what it owes)
+//	brand:<id>:redeemed  points spent on rewards
+//	brand:<id>:expired   points that expired unspent
+func ConsumerAccount(consumerID int64) string { return "consumer:" + itoa(consumerID) }
+
+// BrandAccount is one of a brand's accounts: "issued", "redeemed" or "expired".
+func BrandAccount(brandID int64, name string) string { return "brand:" + itoa(brandID) + ":" + name }
+
+// Journal kinds.
+const (
+	KindAccrual    = "accrual"
+	KindBonus      = "bonus"
+	KindRedemption = "redemption"
+	KindExpiry     = "expiry"
+)
+
+// Grant is a consent grant as the rate card pays it: the terms are copied at grant time.
+type Grant struct {
+	RecordID   int64 // the consent record that granted it
+	ReceiptID  string
+	BrandID    int64
+	ConsumerID int64
+	Category   string
+	Purpose    string
+	Version    int64 // rate card version the terms come from
+	Start      time.Time
+	End        time.Time // the grant's expiry
+	Ended      time.Time // withdrawal, refusal or expiry record; zero while active
+	Days       int       // days of grant already credited
+	BonusPaid  bool
+	Settled    bool // ended and fully credited: accrual skips it
+	// Terms.
+	PointsPer30  int
+	Bonus        int
+	FactorMilli  int // multiplier ×1000 for the grant's duration
+	Cap          int // 0: none
+	DurationDays int
+}
+
+// Posting is one line of a journal.
+type Posting struct {
+	Account     string
+	Amount      int64 // positive: credit to the account
+	Description string
+	Ref         string // the grant's receipt id, the reward id, …
+}
+
+// Journal is one balanced movement of points.
+type Journal struct {
+	ID             int64
+	BrandID        int64
+	ConsumerID     int64
+	Kind           string
+	IdempotencyKey string
+	At             time.Time
+	Postings       []Posting
+}
+
+// Lot is points earned together, spent first-in first-out and expiring together.
+type Lot struct {
+	ID         int64
+	BrandID    int64
+	ConsumerID int64
+	Amount     int64
+	Remaining  int64
+	EarnedAt   time.Time
+	ExpiresAt  time.Time // zero: never
+}
+
+// Reward is an item of the catalogue.
+type Reward struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Kind        string `json:"kind"` // coupon, upgrade, experience, donation
+	Description string `json:"description"`
+	Cost        int64  `json:"cost"`
+	// Stock left; -1 for unlimited.
+	Stock int64 `json:"stock"`
+	// PerConsumer limits how often one consumer may redeem it; 0 for no limit.
+	PerConsumer int  `json:"per_consumer_limit"`
+	Active      bool `json:"active"`
+	BrandID     int64
+}
+
+// Redemption is a reward redeemed.
+type Redemption struct {
+	ID             int64     `json:"-"`
+	BrandID        int64     `json:"-"`
+	ConsumerID     int64     `json:"-"`
+	Reward         string    `json:"reward"`
+	Cost           int64     `json:"cost"`
+	Code           string    `json:"code"`
+	IdempotencyKey string    `json:"idempotency_key"`
+	At             time.Time `json:"at"`
+}
+
+// TierChange is a recorded change of a consumer's tier.
+type TierChange struct {
+	Tier     string    `json:"tier"`
+	Previous string    `json:"previous"`
+	Reason   string    `json:"reason"`
+	At       time.Time `json:"at"`
+}
+
+// Tx is what the rewards need of a store transaction.
+type Tx interface {
+	PutRateCard(ctx context.Context, brandID int64, card []byte, at time.Time) (version int64, err error)
+	// RateCard returns a version of the brand's rate card (0: the newest); nil when none.
+	RateCard(ctx context.Context, brandID, version int64) (card []byte, v int64, err error)
+
+	InsertGrant(ctx context.Context, g *Grant) error
+	// OpenGrant returns the consumer's unended grant of the pair, or nil.
+	OpenGrant(ctx context.Context, consumerID int64, category, purpose string) (*Grant, error)
+	EndGrant(ctx context.Context, recordID int64, at time.Time) error
+	// UnsettledGrants returns up to limit unsettled grants with RecordID > after, in RecordID
+	// order.
+	UnsettledGrants(ctx context.Context, after int64, limit int) ([]*Grant, error)
+	// CreditGrant records how far a grant is credited.
+	CreditGrant(ctx context.Context, recordID int64, days int, bonusPaid, settled bool) error
+	ActiveGrantCount(ctx context.Context, consumerID int64, now time.Time) (int, error)
+
+	// PostJournal books a balanced journal, updating balances (an error with code conflict
+	// when its idempotency key was used before; ECONFLICT "insufficient" when a consumer
+	// balance would go negative). It sets j.ID.
+	PostJournal(ctx context.Context, j *Journal) error
+	JournalByKey(ctx context.Context, brandID int64, key string) (*Journal, error)
+	Balance(ctx context.Context, account string) (int64, error)
+	// Statement returns the postings to an account, newest first, with their journals' kind
+	// and time.
+	Statement(ctx context.Context, account string, limit int) ([]StatementLine, error)
+	// Earned returns the points credited to the consumer by accrual and bonuses since t.
+	Earned(ctx context.Context, consumerID int64, since time.Time) (int64, error)
+
+	InsertLot(ctx context.Context, l *Lot) error
+	// SpendLots takes amount from the consumer's oldest unexpired lots.
+	SpendLots(ctx context.Context, consumerID int64, amount int64, now time.Time) error
+	// ExpiredLots returns up to limit lots with points left that expired at or before now.
+	ExpiredLots(ctx context.Context, now time.Time, limit int) ([]*Lot, error)
+	EmptyLot(ctx context.Context, lotID int64) error
+
+	PutReward(ctx context.Context, r *Reward) error
+	Rewards(ctx context.Context, brandID int64) ([]*Reward, error)
+	Reward(ctx context.Context, brandID int64, id string) (*Reward, error)
+	// TakeStock decrements a limited reward's stock; false when none is left.
+	TakeStock(ctx context.Context, brandID int64, id string) (bool, error)
+	InsertRedemption(ctx context.Context, r *Redemption) error
+	RedemptionByKey(ctx context.Context, consumerID int64, key string) (*Redemption, error)
+	RedemptionCount(ctx context.Context, consumerID int64, reward string) (int, error)
+	Redemptions(ctx context.Context, consumerID int64) ([]*Redemption, error)
+
+	CurrentTier(ctx context.Context, consumerID int64) (*TierChange, error)
+	InsertTierChange(ctx context.Context, brandID, consumerID int64, c *TierChange) error
+
+	// Report figures for the brand.
+	Liability(ctx context.Context, brandID int64) (points int64, consumers int64, err error)
+	GrantsByCategory(ctx context.Context, brandID int64, now time.Time) ([]CategoryCount, error)
+	RedemptionReport(ctx context.Context, brandID int64) ([]RewardCount, error)
+}
+
+// StatementLine is a posting as the consumer's statement shows it.
+type StatementLine struct {
+	At          time.Time `json:"at"`
+	Kind        string    `json:"kind"`
+	Points      int64     `json:"points"`
+	Description string    `json:"description"`
+	Ref         string    `json:"ref,omitempty"`
+}
+
+// CategoryCount counts active grants of a category and purpose.
+type CategoryCount struct {
+	Category string `json:"category"`
+	Purpose  string `json:"purpose"`
+	Active   int64  `json:"active_grants"`
+}
+
+// RewardCount sums redemptions of a reward.
+type RewardCount struct {
+	Reward string `json:"reward"`
+	Count  int64  `json:"redemptions"`
+	Points int64  `json:"points"`
+}

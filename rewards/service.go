@@ -1,0 +1,651 @@
+package rewards
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/symbiont/symbiont"
+	"github.com/symbiont/symbiont/consent"
+	"github.com/symbiont/symbiont/ledger"
+)
+
+// ServiceTx is what the rewards service needs of a transaction.
+type ServiceTx interface {
+	Tx
+	ledger.Tx
+}
+
+// Vocabularies gives a brand's categories and purposes (the consent service does).
+type Vocabularies interface {
+	Vocabulary(ctx context.Context, brandID int64) (symbiont.Vocabulary, error)
+}
+
+// Service runs the value exchange.
+type Service struct {
+	db     symbiont.Transactor[ServiceTx]
+	vocab  Vocabularies
+	ledger *ledger.Service
+	clock  symbiont.Clock
+	// PageSize is how many grants one accrual transaction settles.
+	PageSize int
+}
+
+// NewService returns the rewards service.
+func NewService(db symbiont.Transactor[ServiceTx], vocab Vocabularies, l *ledger.Service, clock symbiont.Clock) *Service {
+	return &Service{db: db, vocab: vocab, ledger: l, clock: clock, PageSize: 2000}
+}
+
+// PutRateCard validates and publishes a new version of the brand's rate card. It applies to
+// grants (and renewals) from now on; existing grants keep the terms they were given under.
+func (s *Service) PutRateCard(ctx context.Context, brandID int64, body []byte) (*RateCard, error) {
+	v, err := s.vocab.Vocabulary(ctx, brandID)
+	if err != nil {
+		return nil, err
+	}
+	c, err := ParseRateCard(body, v)
+	if err != nil {
+		return nil, err
+	}
+	c.Version = 0
+	raw, _ := json.Marshal(c)
+	err = s.db.Update(ctx, func(tx ServiceTx) (err error) {
+		c.Version, err = tx.PutRateCard(ctx, brandID, raw, s.clock.Now())
+		return err
+	})
+	return c, err
+}
+
+// RateCard returns a version of the brand's rate card (0: the newest); nil when none is set.
+func (s *Service) RateCard(ctx context.Context, brandID, version int64) (*RateCard, error) {
+	var c *RateCard
+	err := s.db.View(ctx, func(tx ServiceTx) (err error) {
+		c, err = rateCard(ctx, tx, brandID, version)
+		return err
+	})
+	return c, err
+}
+
+func rateCard(ctx context.Context, tx Tx, brandID, version int64) (*RateCard, error) {
+	raw, v, err := tx.RateCard(ctx, brandID, version)
+	if err != nil || raw == nil {
+		return nil, err
+	}
+	var c RateCard
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return nil, fmt.Errorf("rewards: stored rate card %d/%d: %w", brandID, v, err)
+	}
+	c.Version = v
+	return &c, nil
+}
+
+// OnConsent keeps the paid grants in step with consent, inside the consent change's
+// transaction: a grant starts earning under the newest rate card; a renewal ends the previous
+// grant and starts a new one (new terms apply to renewals); a withdrawal, refusal or expiry ends
+// it — what it earned stays earned.
+func (s *Service) OnConsent(ctx context.Context, txAny any, r *consent.Record) error {
+	tx, ok := txAny.(ServiceTx)
+	if !ok {
+		return fmt.Errorf("rewards: consent transaction of type %T lacks the rewards methods", txAny)
+	}
+	open, err := tx.OpenGrant(ctx, r.ConsumerID, r.Category, r.Purpose)
+	if err != nil {
+		return err
+	}
+	if open != nil {
+		if err := tx.EndGrant(ctx, open.RecordID, r.At); err != nil {
+			return err
+		}
+	}
+	if r.State != consent.StateGiven {
+		return nil
+	}
+	card, err := rateCard(ctx, tx, r.BrandID, 0)
+	if err != nil || card == nil {
+		return err
+	}
+	rate, ok := card.Rate(r.Category, r.Purpose)
+	if !ok {
+		return nil
+	}
+	days := int(math.Round(r.ExpiresAt.Sub(r.At).Hours() / 24))
+	g := &Grant{RecordID: r.ID, ReceiptID: r.ReceiptID, BrandID: r.BrandID, ConsumerID: r.ConsumerID, Category: r.Category,
+		Purpose: r.Purpose, Version: card.Version, Start: r.At, End: r.ExpiresAt, PointsPer30: rate.PointsPer30Days,
+		Bonus: rate.Bonus, FactorMilli: rate.factorMilli(days), Cap: rate.Cap, DurationDays: days}
+	if open != nil && open.BonusPaid {
+		g.Bonus = 0 // a renewal is not a new welcome: the bonus is paid once per category and purpose
+	}
+	return tx.InsertGrant(ctx, g)
+}
+
+// AccrualResult says what an accrual run did.
+type AccrualResult struct {
+	Grants   int   `json:"grants"`
+	Journals int   `json:"journals"`
+	Points   int64 `json:"points"`
+}
+
+// Accrue credits every unsettled grant up to now: whole days of active grant since it was last
+// credited (so a run after downtime catches up), stopping at withdrawal or expiry. It is
+// idempotent: a second run at the same time credits nothing. Each transaction settles one page
+// of grants.
+func (s *Service) Accrue(ctx context.Context) (*AccrualResult, error) {
+	res := &AccrualResult{}
+	now := s.clock.Now()
+	after := int64(0)
+	for {
+		var page []*Grant
+		err := s.db.Update(ctx, func(tx ServiceTx) (err error) {
+			// One accrual at a time across nodes sharing the database.
+			if err := tx.LockConsumer(ctx, accrualLock); err != nil {
+				return err
+			}
+			if page, err = tx.UnsettledGrants(ctx, after, s.PageSize); err != nil || len(page) == 0 {
+				return err
+			}
+			return s.accruePage(ctx, tx, page, now, res)
+		})
+		if err != nil {
+			return res, err
+		}
+		if len(page) == 0 {
+			return res, nil
+		}
+		after = page[len(page)-1].RecordID
+		res.Grants += len(page)
+	}
+}
+
+type consumerKey struct{ brand, consumer int64 }
+
+// accrualLock is the advisory lock (a consumer id no consumer has) that serialises accrual.
+const accrualLock = -0x52455744
+
+func (s *Service) accruePage(ctx context.Context, tx ServiceTx, page []*Grant, now time.Time, res *AccrualResult) error {
+	journals := map[consumerKey]*Journal{}
+	var order []consumerKey
+	cards := map[int64]*RateCard{}
+	for _, g := range page {
+		until := now
+		if g.End.Before(until) {
+			until = g.End
+		}
+		if !g.Ended.IsZero() && g.Ended.Before(until) {
+			until = g.Ended
+		}
+		days := max(int(until.Sub(g.Start)/(24*time.Hour)), g.Days)
+		credit := g.Due(days) - g.Due(g.Days)
+		bonus := int64(0)
+		if !g.BonusPaid {
+			bonus = g.BonusDue()
+		}
+		final := g.End
+		if !g.Ended.IsZero() && g.Ended.Before(final) {
+			final = g.Ended
+		}
+		settled := !now.Before(final) // nothing more can ever be due
+		if credit > 0 || bonus > 0 {
+			k := consumerKey{g.BrandID, g.ConsumerID}
+			j := journals[k]
+			if j == nil {
+				j = &Journal{BrandID: g.BrandID, ConsumerID: g.ConsumerID, Kind: KindAccrual, At: now}
+				journals[k] = j
+				order = append(order, k)
+			}
+			acct := ConsumerAccount(g.ConsumerID)
+			if bonus > 0 {
+				j.Postings = append(j.Postings, Posting{Account: acct, Amount: bonus, Ref: g.ReceiptID,
+					Description: fmt.Sprintf("Bonus for sharing %s for %s", g.Category, g.Purpose)})
+			}
+			if credit > 0 {
+				j.Postings = append(j.Postings, Posting{Account: acct, Amount: credit, Ref: g.ReceiptID, Description: g.describe(days - g.Days)})
+			}
+		}
+		if err := tx.CreditGrant(ctx, g.RecordID, days, true, settled); err != nil {
+			return err
+		}
+	}
+	for _, k := range order {
+		j := journals[k]
+		var total int64
+		h := sha256.New()
+		for _, p := range j.Postings {
+			total += p.Amount
+			fmt.Fprintf(h, "%s|%d|%s\n", p.Ref, p.Amount, p.Description)
+		}
+		fmt.Fprintf(h, "%d", now.UnixMilli())
+		j.IdempotencyKey = "accrual/" + itoa(k.consumer) + "/" + hex.EncodeToString(h.Sum(nil)[:12])
+		j.Postings = append(j.Postings, Posting{Account: BrandAccount(k.brand, "issued"), Amount: -total, Description: "points issued"})
+		if err := tx.PostJournal(ctx, j); err != nil {
+			return err
+		}
+		card := cards[k.brand]
+		if card == nil {
+			var err error
+			if card, err = rateCard(ctx, tx, k.brand, 0); err != nil {
+				return err
+			}
+			cards[k.brand] = card
+		}
+		lot := &Lot{BrandID: k.brand, ConsumerID: k.consumer, Amount: total, Remaining: total, EarnedAt: now}
+		if card != nil && card.PointsExpireAfterDays > 0 {
+			lot.ExpiresAt = now.AddDate(0, 0, card.PointsExpireAfterDays)
+		}
+		if err := tx.InsertLot(ctx, lot); err != nil {
+			return err
+		}
+		if err := s.recordJournal(ctx, tx, j, total); err != nil {
+			return err
+		}
+		if err := s.updateTier(ctx, tx, card, k.brand, k.consumer, now); err != nil {
+			return err
+		}
+		res.Journals++
+		res.Points += total
+	}
+	return nil
+}
+
+// describe says why a grant's points arrived.
+func (g *Grant) describe(days int) string {
+	s := fmt.Sprintf("%d days of %s for %s at %d points/30 days", days, g.Category, g.Purpose, g.PointsPer30)
+	if g.FactorMilli != 1000 {
+		s += fmt.Sprintf(", ×%s for a %d-day grant", strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.3f", float64(g.FactorMilli)/1000), "0"), "."), g.DurationDays)
+	}
+	if g.Cap > 0 {
+		s += fmt.Sprintf(" (capped at %d per grant)", g.Cap)
+	}
+	return s
+}
+
+// recordJournal appends a movement of points to the verifiable ledger.
+func (s *Service) recordJournal(ctx context.Context, tx ServiceTx, j *Journal, points int64) error {
+	if s.ledger == nil {
+		return nil
+	}
+	var lines []map[string]any
+	for _, p := range j.Postings {
+		if strings.HasPrefix(p.Account, "consumer:") {
+			lines = append(lines, map[string]any{"points": p.Amount, "why": p.Description, "ref": p.Ref})
+		}
+	}
+	_, err := s.ledger.Append(ctx, tx, ledger.Act{BrandID: j.BrandID, ConsumerID: j.ConsumerID, Kind: "rewards." + j.Kind, At: j.At,
+		Body: map[string]any{"points": points, "lines": lines, "journal": j.IdempotencyKey}})
+	return err
+}
+
+// updateTier recomputes the consumer's tier and records a change, with its reason.
+func (s *Service) updateTier(ctx context.Context, tx ServiceTx, card *RateCard, brandID, consumerID int64, now time.Time) error {
+	if card == nil || len(card.Tiers.Levels) == 0 {
+		return nil
+	}
+	var value int64
+	var what string
+	if card.Tiers.Basis == "active_grants" {
+		n, err := tx.ActiveGrantCount(ctx, consumerID, now)
+		if err != nil {
+			return err
+		}
+		value, what = int64(n), fmt.Sprintf("%d active grants", n)
+	} else {
+		e, err := tx.Earned(ctx, consumerID, now.AddDate(-1, 0, 0))
+		if err != nil {
+			return err
+		}
+		value, what = e, fmt.Sprintf("%d points earned in the last 12 months", e)
+	}
+	level := ""
+	var min int64
+	for _, t := range card.Tiers.Levels {
+		if value >= t.Min {
+			level, min = t.Name, t.Min
+		}
+	}
+	cur, err := tx.CurrentTier(ctx, consumerID)
+	if err != nil {
+		return err
+	}
+	prev := ""
+	if cur != nil {
+		prev = cur.Tier
+	}
+	if level == prev {
+		return nil
+	}
+	return tx.InsertTierChange(ctx, brandID, consumerID, &TierChange{Tier: level, Previous: prev, At: now,
+		Reason: fmt.Sprintf("%s (%s needs %d)", what, level, min)})
+}
+
+// ExpirePoints expires what is left of lots past their expiry date. It returns the points
+// expired.
+func (s *Service) ExpirePoints(ctx context.Context) (int64, error) {
+	var total int64
+	for {
+		now := s.clock.Now()
+		var lots []*Lot
+		err := s.db.Update(ctx, func(tx ServiceTx) (err error) {
+			if err := tx.LockConsumer(ctx, accrualLock); err != nil {
+				return err
+			}
+			if lots, err = tx.ExpiredLots(ctx, now, 500); err != nil {
+				return err
+			}
+			for _, l := range lots {
+				j := &Journal{BrandID: l.BrandID, ConsumerID: l.ConsumerID, Kind: KindExpiry, At: now,
+					IdempotencyKey: "expiry/lot/" + itoa(l.ID), Postings: []Posting{
+						{Account: ConsumerAccount(l.ConsumerID), Amount: -l.Remaining, Ref: "lot-" + itoa(l.ID),
+							Description: fmt.Sprintf("%d points earned on %s expired", l.Remaining, l.EarnedAt.Format("2 Jan 2006"))},
+						{Account: BrandAccount(l.BrandID, "expired"), Amount: l.Remaining, Description: "points expired"}}}
+				if err := tx.PostJournal(ctx, j); err != nil {
+					return err
+				}
+				if err := tx.EmptyLot(ctx, l.ID); err != nil {
+					return err
+				}
+				if err := s.recordJournal(ctx, tx, j, -l.Remaining); err != nil {
+					return err
+				}
+				total += l.Remaining
+			}
+			return nil
+		})
+		if err != nil || len(lots) == 0 {
+			return total, err
+		}
+	}
+}
+
+// Redeem spends points on a reward: the points are debited (oldest first), the stock taken and
+// a unique code issued, all or nothing, exactly once per idempotency key — a retry returns the
+// first redemption.
+func (s *Service) Redeem(ctx context.Context, brandID, consumerID int64, rewardID, key string) (*Redemption, bool, error) {
+	if !symbiont.ValidText(key, 200) || key == "" {
+		return nil, false, symbiont.Errorf(symbiont.EINVALID, "idempotency_key is required: 1-200 bytes of text, new for each redemption.").With("field", "idempotency_key")
+	}
+	now := s.clock.Now().Truncate(time.Millisecond)
+	var red *Redemption
+	replay := false
+	err := s.db.Update(ctx, func(tx ServiceTx) error {
+		red, replay = nil, false
+		if err := tx.LockConsumer(ctx, consumerID); err != nil {
+			return err
+		}
+		prev, err := tx.RedemptionByKey(ctx, consumerID, key)
+		if err != nil {
+			return err
+		}
+		if prev != nil {
+			if prev.Reward != rewardID {
+				return symbiont.Errorf(symbiont.ECONFLICT, "This idempotency_key was already used to redeem %q.", prev.Reward).With("reason", "idempotency_key_reused")
+			}
+			red, replay = prev, true
+			return nil
+		}
+		rw, err := tx.Reward(ctx, brandID, rewardID)
+		if err != nil {
+			return err
+		}
+		if !rw.Active {
+			return symbiont.Errorf(symbiont.ECONFLICT, "%q is not available any more.", rewardID).With("reason", "inactive")
+		}
+		if rw.PerConsumer > 0 {
+			n, err := tx.RedemptionCount(ctx, consumerID, rewardID)
+			if err != nil {
+				return err
+			}
+			if n >= rw.PerConsumer {
+				return symbiont.Errorf(symbiont.ECONFLICT, "You have redeemed %q the most times allowed (%d).", rw.Name, rw.PerConsumer).With("reason", "limit_reached")
+			}
+		}
+		bal, err := tx.Balance(ctx, ConsumerAccount(consumerID))
+		if err != nil {
+			return err
+		}
+		if bal < rw.Cost {
+			return symbiont.Errorf(symbiont.ECONFLICT, "%q costs %d points; your balance is %d.", rw.Name, rw.Cost, bal).
+				With("reason", "insufficient_points").With("balance", bal).With("cost", rw.Cost)
+		}
+		if ok, err := tx.TakeStock(ctx, brandID, rewardID); err != nil {
+			return err
+		} else if !ok {
+			return symbiont.Errorf(symbiont.ECONFLICT, "%q is out of stock.", rw.Name).With("reason", "out_of_stock")
+		}
+		if err := tx.SpendLots(ctx, consumerID, rw.Cost, now); err != nil {
+			return err
+		}
+		j := &Journal{BrandID: brandID, ConsumerID: consumerID, Kind: KindRedemption, At: now, IdempotencyKey: "redeem/" + itoa(consumerID) + "/" + key,
+			Postings: []Posting{{Account: ConsumerAccount(consumerID), Amount: -rw.Cost, Ref: rw.ID, Description: "Redeemed: " + rw.Name},
+				{Account: BrandAccount(brandID, "redeemed"), Amount: rw.Cost, Ref: rw.ID, Description: "reward redeemed"}}}
+		if err := tx.PostJournal(ctx, j); err != nil {
+			return err
+		}
+		red = &Redemption{BrandID: brandID, ConsumerID: consumerID, Reward: rw.ID, Cost: rw.Cost, Code: newCode(), IdempotencyKey: key, At: now}
+		if err := tx.InsertRedemption(ctx, red); err != nil {
+			return err
+		}
+		return s.recordJournal(ctx, tx, j, -rw.Cost)
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return red, replay, nil
+}
+
+// newCode is a redemption code: 16 random base32 characters in groups, unguessable.
+func newCode() string {
+	b := make([]byte, 10)
+	rand.Read(b)
+	s := base32.StdEncoding.EncodeToString(b)
+	return s[0:4] + "-" + s[4:8] + "-" + s[8:12] + "-" + s[12:16]
+}
+
+// PutReward adds or changes a catalogue item.
+func (s *Service) PutReward(ctx context.Context, brandID int64, r *Reward) error {
+	switch {
+	case !symbiont.ValidName(strings.ReplaceAll(r.ID, "-", "_")):
+		return symbiont.Errorf(symbiont.EINVALID, "id must be 1-40 lower-case letters, digits, - or _.").With("field", "id")
+	case r.Name == "" || !symbiont.ValidText(r.Name, 100) || !symbiont.ValidText(r.Description, 1000):
+		return symbiont.Errorf(symbiont.EINVALID, "name (1-100 bytes) is required; description is at most 1000 bytes.").With("field", "name")
+	case r.Kind != "coupon" && r.Kind != "upgrade" && r.Kind != "experience" && r.Kind != "donation":
+		return symbiont.Errorf(symbiont.EINVALID, "kind must be coupon, upgrade, experience or donation.").With("field", "kind")
+	case r.Cost < 1 || r.Cost > 100_000_000:
+		return symbiont.Errorf(symbiont.EINVALID, "cost must be between 1 and 100000000 points.").With("field", "cost")
+	case r.Stock < -1 || r.Stock > 1_000_000_000:
+		return symbiont.Errorf(symbiont.EINVALID, "stock must be -1 (unlimited) or between 0 and 1000000000.").With("field", "stock")
+	case r.PerConsumer < 0 || r.PerConsumer > 1000:
+		return symbiont.Errorf(symbiont.EINVALID, "per_consumer_limit must be between 0 (none) and 1000.").With("field", "per_consumer_limit")
+	}
+	r.BrandID = brandID
+	return s.db.Update(ctx, func(tx ServiceTx) error { return tx.PutReward(ctx, r) })
+}
+
+// Catalog lists the brand's rewards (active only, unless all).
+func (s *Service) Catalog(ctx context.Context, brandID int64, all bool) ([]*Reward, error) {
+	var out []*Reward
+	err := s.db.View(ctx, func(tx ServiceTx) error {
+		rs, err := tx.Rewards(ctx, brandID)
+		for _, r := range rs {
+			if all || r.Active {
+				out = append(out, r)
+			}
+		}
+		return err
+	})
+	return out, err
+}
+
+// Summary is a consumer's rewards: balance, tier, statement.
+type Summary struct {
+	Balance     int64           `json:"balance"`
+	Tier        *TierView       `json:"tier"`
+	Statement   []StatementLine `json:"statement"`
+	Redemptions []*Redemption   `json:"redemptions"`
+	RateCard    int64           `json:"rate_card_version"`
+}
+
+// TierView is the consumer's tier with why, and what the next one needs.
+type TierView struct {
+	Name     string   `json:"name"`
+	Since    string   `json:"since,omitempty"`
+	Reason   string   `json:"reason,omitempty"`
+	Benefits []string `json:"benefits"`
+	Next     *Next    `json:"next,omitempty"`
+}
+
+// Next is the next tier up.
+type Next struct {
+	Name string `json:"name"`
+	Min  int64  `json:"min"`
+}
+
+// Summary returns the consumer's balance, tier and statement (newest first, up to limit lines).
+func (s *Service) Summary(ctx context.Context, brandID, consumerID int64, limit int) (*Summary, error) {
+	out := &Summary{Statement: []StatementLine{}, Redemptions: []*Redemption{}}
+	err := s.db.View(ctx, func(tx ServiceTx) error {
+		var err error
+		acct := ConsumerAccount(consumerID)
+		if out.Balance, err = tx.Balance(ctx, acct); err != nil {
+			return err
+		}
+		lines, err := tx.Statement(ctx, acct, limit)
+		if err != nil {
+			return err
+		}
+		out.Statement = append(out.Statement, lines...)
+		rs, err := tx.Redemptions(ctx, consumerID)
+		if err != nil {
+			return err
+		}
+		out.Redemptions = append(out.Redemptions, rs...)
+		card, err := rateCard(ctx, tx, brandID, 0)
+		if err != nil {
+			return err
+		}
+		cur, err := tx.CurrentTier(ctx, consumerID)
+		if err != nil {
+			return err
+		}
+		if card != nil {
+			out.RateCard = card.Version
+			out.Tier = tierView(card, cur)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func tierView(card *RateCard, cur *TierChange) *TierView {
+	levels := card.Tiers.Levels
+	if len(levels) == 0 {
+		return nil
+	}
+	name := levels[0].Name
+	v := &TierView{Benefits: []string{}}
+	if cur != nil && cur.Tier != "" {
+		name, v.Since, v.Reason = cur.Tier, cur.At.UTC().Format(time.RFC3339), cur.Reason
+	}
+	v.Name = name
+	for i, t := range levels {
+		if t.Name == name {
+			v.Benefits = append(v.Benefits, t.Benefits...)
+			if i+1 < len(levels) {
+				v.Next = &Next{Name: levels[i+1].Name, Min: levels[i+1].Min}
+			}
+		}
+	}
+	return v
+}
+
+// Offer is what a grant earns, shown before the consumer decides (11 CCR §7016: a notice of
+// the financial incentive with a good-faith estimate of the data's value and its method).
+type Offer struct {
+	Category        string       `json:"category"`
+	Purpose         string       `json:"purpose"`
+	PointsPer30Days int          `json:"points_per_30_days"`
+	Bonus           int          `json:"bonus"`
+	Multipliers     []Multiplier `json:"multipliers,omitempty"`
+	Cap             int          `json:"cap,omitempty"`
+	// PointsFirstYear is what a 365-day grant earns in its first year, bonus included.
+	PointsFirstYear int64 `json:"points_first_year"`
+	// ValueFirstYear is that in Currency, at the card's point value.
+	ValueFirstYear float64 `json:"value_first_year"`
+	// DataValuePerYear is the brand's estimate of what the data is worth to it per year.
+	DataValuePerYear *float64 `json:"data_value_per_year,omitempty"`
+	Currency         string   `json:"currency"`
+	EstimateMethod   string   `json:"estimate_method,omitempty"`
+	RateCardVersion  int64    `json:"rate_card_version"`
+}
+
+// Offers lists what each grant would earn under the newest rate card.
+func (s *Service) Offers(ctx context.Context, brandID int64) ([]Offer, error) {
+	card, err := s.RateCard(ctx, brandID, 0)
+	if err != nil || card == nil {
+		return []Offer{}, err
+	}
+	out := make([]Offer, 0, len(card.Rates))
+	for _, r := range card.Rates {
+		g := Grant{PointsPer30: r.PointsPer30Days, Bonus: r.Bonus, FactorMilli: r.factorMilli(365), Cap: r.Cap}
+		pts := g.Due(365) + g.BonusDue()
+		o := Offer{Category: r.Category, Purpose: r.Purpose, PointsPer30Days: r.PointsPer30Days, Bonus: r.Bonus, Multipliers: r.Multipliers,
+			Cap: r.Cap, PointsFirstYear: pts, ValueFirstYear: math.Round(float64(pts)*card.PointValue*100) / 100, Currency: card.Currency,
+			EstimateMethod: card.EstimateMethod, RateCardVersion: card.Version}
+		if v, ok := card.DataValuePerYear[r.Category+"/"+r.Purpose]; ok {
+			o.DataValuePerYear = &v
+		}
+		out = append(out, o)
+	}
+	sort.Slice(out, func(a, b int) bool {
+		return out[a].Category+"/"+out[a].Purpose < out[b].Category+"/"+out[b].Purpose
+	})
+	return out, nil
+}
+
+// Report is the brand's view: what it owes, what is granted, what was redeemed.
+type Report struct {
+	Liability struct {
+		Points    int64   `json:"points"`
+		Value     float64 `json:"value"`
+		Currency  string  `json:"currency"`
+		Consumers int64   `json:"consumers"`
+	} `json:"liability"`
+	Grants      []CategoryCount `json:"grants_by_category"`
+	Redemptions []RewardCount   `json:"redemptions"`
+}
+
+// Report computes the brand's rewards report.
+func (s *Service) Report(ctx context.Context, brandID int64) (*Report, error) {
+	out := &Report{}
+	err := s.db.View(ctx, func(tx ServiceTx) error {
+		var err error
+		if out.Liability.Points, out.Liability.Consumers, err = tx.Liability(ctx, brandID); err != nil {
+			return err
+		}
+		if out.Grants, err = tx.GrantsByCategory(ctx, brandID, s.clock.Now()); err != nil {
+			return err
+		}
+		if out.Redemptions, err = tx.RedemptionReport(ctx, brandID); err != nil {
+			return err
+		}
+		card, err := rateCard(ctx, tx, brandID, 0)
+		if card != nil {
+			out.Liability.Currency = card.Currency
+			out.Liability.Value = math.Round(float64(out.Liability.Points)*card.PointValue*100) / 100
+		}
+		return err
+	})
+	if out.Grants == nil {
+		out.Grants = []CategoryCount{}
+	}
+	if out.Redemptions == nil {
+		out.Redemptions = []RewardCount{}
+	}
+	return out, err
+}

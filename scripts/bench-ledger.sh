@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Runs the verifiable ledger's benchmarks (ledger/bench_test.go, ledger/tessera_bench_test.go)
+# COUNT times each and prints every run and the median of every metric.
+#
+#   scripts/bench-ledger.sh [-n COUNT] [append|proof|verify|tessera|all]...
+#
+#   append   BenchmarkAppend: consent changes and data accesses with their ledger entries,
+#            32 concurrent callers, SQLite and PostgreSQL (-benchtime 10s)
+#   proof    BenchmarkInclusionProof1M: inclusion proofs in a 1,000,000-entry log, cold and warm
+#            (-benchtime 10000x). The log is built once (several minutes, ~1 GB) and kept under
+#            ~/.cache/symbiont/bench-ledger-1m/; delete it to rebuild.
+#   verify   BenchmarkVerify10k: export and `symbiont verify` of a 10,000-record document
+#   tessera  BenchmarkTesseraPOSIXAppend: Tessera's POSIX log, same entries and callers
+#
+# PostgreSQL: $SYMBIONT_TEST_POSTGRES or postgres://postgres@127.0.0.1:5432/test (skipped when
+# unreachable). Default COUNT 5; default: all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+count=5
+what=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-n) count="$2"; shift 2 ;;
+	append | proof | verify | tessera) what+=("$1"); shift ;;
+	all) what+=(append proof verify tessera); shift ;;
+	*) sed -n '2,17p' "$0" >&2; exit 2 ;;
+	esac
+done
+[ ${#what[@]} -gt 0 ] || what=(append proof verify tessera)
+
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+# median prints, for each benchmark and metric of the raw `go test -bench` output on stdin,
+# the median over the runs.
+median() {
+	awk '
+	/^Benchmark/ {
+		name = $1
+		if (!(name in seen)) { seen[name] = 1; names[++nn] = name }
+		for (i = 3; i + 1 <= NF; i += 2) {
+			key = name SUBSEP $(i + 1)
+			if (!(key in nk)) { units[name] = units[name] " " $(i + 1) }
+			vals[key, ++nk[key]] = $i
+		}
+	}
+	END {
+		for (j = 1; j <= nn; j++) {
+			name = names[j]; line = ""
+			split(substr(units[name], 2), us, " ")
+			for (u = 1; u in us; u++) {
+				key = name SUBSEP us[u]; n = nk[key]
+				for (a = 1; a <= n; a++) v[a] = vals[key, a] + 0
+				for (a = 2; a <= n; a++) { x = v[a]; for (b = a - 1; b >= 1 && v[b] > x; b--) v[b + 1] = v[b]; v[b + 1] = x }
+				m = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+				line = line sprintf("  %.4g %s", m, us[u])
+			}
+			printf "median of %d: %s%s\n", nk[name SUBSEP us[1]], name, line
+		}
+	}'
+}
+
+run() { # name, go test arguments...
+	local name="$1"; shift
+	echo "== $name: go test $*" >&2
+	go test "$@" | tee "$out/$name.txt" | grep -E '^(Benchmark|---|FAIL|ok|PASS)' || true
+	grep -E '^Benchmark' "$out/$name.txt" | median
+}
+
+for w in "${what[@]}"; do
+	case "$w" in
+	append) run append -run '^$' -bench 'BenchmarkAppend' -benchtime 10s -count "$count" -timeout 2h ./ledger/ ;;
+	proof) run proof -run '^$' -bench 'BenchmarkInclusionProof1M' -benchtime 10000x -count "$count" -timeout 2h ./ledger/ ;;
+	verify) run verify -run '^$' -bench 'BenchmarkVerify10k' -count "$count" -timeout 1h ./ledger/ ;;
+	tessera)
+		# Tessera's POSIX driver imports golang.org/x/exp, which go.sum lacks: resolve it in a
+		# private copy of go.mod/go.sum, leaving the repository's untouched.
+		cp go.mod "$out/bench.mod"
+		cp go.sum "$out/bench.sum"
+		go get -modfile="$out/bench.mod" github.com/transparency-dev/tessera/storage/posix@v1.0.4 >&2
+		run tessera -modfile="$out/bench.mod" -tags tesserabench -run '^$' -bench 'BenchmarkTesseraPOSIXAppend' \
+			-benchtime 10s -count "$count" -timeout 1h ./ledger/
+		;;
+	esac
+done
