@@ -128,8 +128,8 @@ type Tx interface {
 	RateCard(ctx context.Context, brandID, version int64) (card []byte, v int64, err error)
 
 	InsertGrant(ctx context.Context, g *Grant) error
-	// OpenGrant returns the consumer's unended grant of the pair, or nil.
-	OpenGrant(ctx context.Context, consumerID int64, category, purpose string) (*Grant, error)
+	// LatestGrant returns the consumer's newest grant of the pair (ended or not), or nil.
+	LatestGrant(ctx context.Context, consumerID int64, category, purpose string) (*Grant, error)
 	EndGrant(ctx context.Context, recordID int64, at time.Time) error
 	// UnsettledGrants returns up to limit unsettled grants with RecordID > after, in RecordID
 	// order.

@@ -96,12 +96,12 @@ func (s *Service) OnConsent(ctx context.Context, txAny any, r *consent.Record) e
 	if !ok {
 		return fmt.Errorf("rewards: consent transaction of type %T lacks the rewards methods", txAny)
 	}
-	open, err := tx.OpenGrant(ctx, r.ConsumerID, r.Category, r.Purpose)
+	last, err := tx.LatestGrant(ctx, r.ConsumerID, r.Category, r.Purpose)
 	if err != nil {
 		return err
 	}
-	if open != nil {
-		if err := tx.EndGrant(ctx, open.RecordID, r.At); err != nil {
+	if last != nil && last.Ended.IsZero() {
+		if err := tx.EndGrant(ctx, last.RecordID, r.At); err != nil {
 			return err
 		}
 	}
@@ -120,8 +120,8 @@ func (s *Service) OnConsent(ctx context.Context, txAny any, r *consent.Record) e
 	g := &Grant{RecordID: r.ID, ReceiptID: r.ReceiptID, BrandID: r.BrandID, ConsumerID: r.ConsumerID, Category: r.Category,
 		Purpose: r.Purpose, Version: card.Version, Start: r.At, End: r.ExpiresAt, PointsPer30: rate.PointsPer30Days,
 		Bonus: rate.Bonus, FactorMilli: rate.factorMilli(days), Cap: rate.Cap, DurationDays: days}
-	if open != nil && open.BonusPaid {
-		g.Bonus = 0 // a renewal is not a new welcome: the bonus is paid once per category and purpose
+	if last != nil {
+		g.Bonus = 0 // the bonus is paid once per category and purpose: a renewal or a re-grant earns none
 	}
 	return tx.InsertGrant(ctx, g)
 }

@@ -65,9 +65,9 @@ func (t *Tx) InsertGrant(ctx context.Context, g *rewards.Grant) error {
 	return err
 }
 
-// OpenGrant returns the consumer's unended grant of a pair, or nil.
-func (t *Tx) OpenGrant(ctx context.Context, consumerID int64, category, purpose string) (*rewards.Grant, error) {
-	gs, err := t.grants(ctx, `SELECT `+grantCols+` FROM reward_grants WHERE consumer_id = ? AND category = ? AND purpose = ? AND ended_at = 0
+// LatestGrant returns the consumer's newest grant of a pair, or nil.
+func (t *Tx) LatestGrant(ctx context.Context, consumerID int64, category, purpose string) (*rewards.Grant, error) {
+	gs, err := t.grants(ctx, `SELECT `+grantCols+` FROM reward_grants WHERE consumer_id = ? AND category = ? AND purpose = ?
 		ORDER BY record_id DESC LIMIT 1`, consumerID, category, purpose)
 	if err != nil || len(gs) == 0 {
 		return nil, err

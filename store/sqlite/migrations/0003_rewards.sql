@@ -29,7 +29,7 @@ CREATE TABLE reward_grants (
   cap           INTEGER NOT NULL,
   duration_days INTEGER NOT NULL
 );
-CREATE INDEX reward_grants_open ON reward_grants(consumer_id, category, purpose) WHERE ended_at = 0;
+CREATE INDEX reward_grants_consumer ON reward_grants(consumer_id, category, purpose, record_id);
 CREATE INDEX reward_grants_unsettled ON reward_grants(record_id) WHERE settled = 0;
 
 CREATE TABLE points_journal (
