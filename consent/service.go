@@ -63,9 +63,9 @@ type Service struct {
 	// passed as the store's type: each asserts the interface it needs). An error rolls the
 	// change back. The rewards service starts and ends paid grants here.
 	OnChange []func(ctx context.Context, tx any, r *Record) error
-	graph  *identity.Graph
-	keys   ReceiptKeys
-	clock  symbiont.Clock
+	graph    *identity.Graph
+	keys     ReceiptKeys
+	clock    symbiont.Clock
 
 	mu    sync.RWMutex
 	vocab map[int64]symbiont.Vocabulary
