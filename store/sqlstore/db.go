@@ -64,6 +64,9 @@ type DB struct {
 	closeOnce sync.Once
 
 	group       chan *groupReq // nil without group commit
+	wconn       *sql.Conn      // group commit: the writer connection, held for good
+	stmtMu      sync.Mutex
+	connStmts   map[string]*sql.Stmt
 	groupDone   chan struct{}
 	groupMu     sync.RWMutex
 	groupClosed bool
@@ -76,12 +79,16 @@ type DB struct {
 func Open(ctx context.Context, writer, reader, keysDB *sql.DB, d Dialect, writeMu *sync.Mutex, closers ...func() error) (*DB, error) {
 	db := &DB{writer: writer, reader: reader, keysDB: keysDB, dialect: d, writeMu: writeMu, closers: closers}
 	db.keys = &keyStore{db: db}
+	if d.GroupCommit {
+		if err := db.startGroupCommit(ctx); err != nil {
+			db.Close()
+			return nil, err
+		}
+		return db, nil
+	}
 	if err := db.prepare(ctx); err != nil {
 		db.Close()
 		return nil, err
-	}
-	if d.GroupCommit {
-		db.startGroupCommit()
 	}
 	return db, nil
 }
@@ -122,6 +129,12 @@ func (db *DB) Close() error {
 			close(db.group)
 			db.groupMu.Unlock()
 			<-db.groupDone
+		}
+		if db.wconn != nil {
+			for _, st := range db.connStmts {
+				errs = append(errs, st.Close())
+			}
+			errs = append(errs, db.wconn.Close()) // back to the pool, for the closers
 		}
 		db.prepared.Range(func(_, v any) bool {
 			errs = append(errs, v.(*sql.Stmt).Close())
@@ -206,33 +219,96 @@ func (db *DB) run(ctx context.Context, conn *sql.DB, readOnly bool, fn func(stor
 	return nil
 }
 
-// Tx is a store transaction.
+// Tx is a store transaction: a database/sql transaction, or, under group commit, a transaction
+// opened by hand on the writer connection, whose statements are prepared once and reused.
 type Tx struct {
-	db *DB
-	tx *sql.Tx
+	db   *DB
+	tx   *sql.Tx
+	conn *sql.Conn // group commit: the writer connection, in a transaction
 }
 
 var _ store.Tx = (*Tx)(nil)
 
 func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return t.tx.ExecContext(ctx, t.db.q(query), args...)
+	q := t.db.q(query)
+	if t.conn != nil {
+		st, done, err := t.db.connStmt(ctx, t.conn, q)
+		if err != nil {
+			return nil, err
+		}
+		defer done()
+		return st.ExecContext(ctx, args...)
+	}
+	return t.tx.ExecContext(ctx, q, args...)
 }
 
 func (t *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(ctx, t.db.q(query), args...)
+	q := t.db.q(query)
+	if t.conn != nil {
+		st, done, err := t.db.connStmt(ctx, t.conn, q)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := st.QueryContext(ctx, args...)
+		done() // a closed statement's rows stay readable until they are closed
+		return rows, err
+	}
+	return t.tx.QueryContext(ctx, q, args...)
 }
 
-// queryPrepared is query through a statement that Open prepared on the writer, reused by every
-// transaction (the large multi-row inserts, whose parsing would otherwise cost about as much
-// as their execution). Statements Open did not prepare run unprepared: preparing here could
-// wait forever for SQLite's one writer connection, which this transaction holds.
+// queryPrepared is query through a statement prepared once and reused by every transaction
+// (the large multi-row inserts, whose parsing would otherwise cost about as much as their
+// execution): on the writer connection under group commit, else as Open prepared it.
 func (t *Tx) queryPrepared(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if t.conn != nil {
+		return t.query(ctx, query, args...)
+	}
 	q := t.db.q(query)
 	v, ok := t.db.prepared.Load(q)
 	if !ok {
 		return t.tx.QueryContext(ctx, q, args...)
 	}
 	return t.tx.StmtContext(ctx, v.(*sql.Stmt)).QueryContext(ctx, args...)
+}
+
+// maxConnStmts bounds the statements kept prepared on the writer connection. Queries with
+// IN lists of every length would otherwise fill it: past the bound, statements are prepared
+// for one use and closed.
+const maxConnStmts = 1024
+
+// connStmt returns the statement for q prepared on the writer connection, and the function to
+// call when done with it.
+func (db *DB) connStmt(ctx context.Context, conn *sql.Conn, q string) (*sql.Stmt, func(), error) {
+	db.stmtMu.Lock()
+	st := db.connStmts[q]
+	db.stmtMu.Unlock()
+	if st != nil {
+		return st, func() {}, nil
+	}
+	st, err := conn.PrepareContext(context.WithoutCancel(ctx), q)
+	if err != nil {
+		return nil, nil, err
+	}
+	db.stmtMu.Lock()
+	defer db.stmtMu.Unlock()
+	if len(db.connStmts) >= maxConnStmts {
+		return st, func() { st.Close() }, nil
+	}
+	db.connStmts[q] = st
+	return st, func() {}, nil
+}
+
+func (t *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	q := t.db.q(query)
+	if t.conn != nil {
+		st, done, err := t.db.connStmt(ctx, t.conn, q)
+		if err != nil {
+			return t.conn.QueryRowContext(ctx, q, args...) // reports the same error
+		}
+		defer done()
+		return st.QueryRowContext(ctx, args...)
+	}
+	return t.tx.QueryRowContext(ctx, q, args...)
 }
 
 // prepare prepares the hot statements on the writer, before any transaction holds it.
@@ -246,10 +322,6 @@ func (db *DB) prepare(ctx context.Context) error {
 		db.prepared.Store(q, st)
 	}
 	return nil
-}
-
-func (t *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(ctx, t.db.q(query), args...)
 }
 
 // notFound turns sql.ErrNoRows into a not_found application error.

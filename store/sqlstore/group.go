@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 
@@ -29,8 +30,14 @@ type groupReq struct {
 // errExited is reported when a transaction function ended its goroutine (runtime.Goexit).
 var errExited = errors.New("sqlstore: the transaction function exited without returning")
 
-// startGroupCommit starts the committer; Close stops it.
-func (db *DB) startGroupCommit() {
+// startGroupCommit takes the writer connection for good and starts the committer; Close stops
+// it.
+func (db *DB) startGroupCommit(ctx context.Context) error {
+	conn, err := db.writer.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlstore: writer connection: %w", err)
+	}
+	db.wconn, db.connStmts = conn, map[string]*sql.Stmt{}
 	db.group = make(chan *groupReq, 4*maxGroup)
 	db.groupDone = make(chan struct{})
 	go func() {
@@ -52,6 +59,7 @@ func (db *DB) startGroupCommit() {
 			db.commitGroup(batch)
 		}
 	}()
+	return nil
 }
 
 // updateGrouped queues fn for the committer and waits for the group's commit.
@@ -85,12 +93,14 @@ func (db *DB) commitGroup(batch []*groupReq) {
 			close(r.done)
 		}
 	}
-	stx, err := db.writer.BeginTx(context.Background(), nil)
-	if err != nil {
+	ctx := context.Background()
+	exec := func(q string) error { _, err := db.wconn.ExecContext(ctx, q); return err }
+	if err := exec("BEGIN IMMEDIATE"); err != nil {
 		finish(fmt.Errorf("sqlstore: begin: %w", err))
 		return
 	}
-	tx := &Tx{db: db, tx: stx}
+	rollback := func() { _ = exec("ROLLBACK") }
+	tx := &Tx{db: db, conn: db.wconn}
 	ok := 0
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
@@ -98,33 +108,34 @@ func (db *DB) commitGroup(batch []*groupReq) {
 			continue
 		}
 		sp := fmt.Sprintf("g%d", i)
-		if _, err := stx.Exec("SAVEPOINT " + sp); err != nil {
+		if err := exec("SAVEPOINT " + sp); err != nil {
 			r.err = err
 			continue
 		}
 		runIsolated(r, tx)
 		if r.err != nil || r.panicked != nil {
-			if _, err := stx.Exec("ROLLBACK TO " + sp); err != nil {
+			if err := exec("ROLLBACK TO " + sp); err != nil {
 				// The transaction is in an unknown state: give up on the whole group.
-				_ = stx.Rollback()
+				rollback()
 				finish(fmt.Errorf("sqlstore: rollback to savepoint: %w", err))
 				return
 			}
 		} else {
 			ok++
 		}
-		if _, err := stx.Exec("RELEASE " + sp); err != nil {
-			_ = stx.Rollback()
+		if err := exec("RELEASE " + sp); err != nil {
+			rollback()
 			finish(fmt.Errorf("sqlstore: release savepoint: %w", err))
 			return
 		}
 	}
 	if ok == 0 {
-		_ = stx.Rollback()
+		rollback()
 		finish(nil)
 		return
 	}
-	if err := stx.Commit(); err != nil {
+	if err := exec("COMMIT"); err != nil {
+		rollback() // SQLite may leave the transaction open after a failed COMMIT
 		finish(fmt.Errorf("sqlstore: commit: %w", err))
 		return
 	}
