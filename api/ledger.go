@@ -24,7 +24,7 @@ func (s *Server) ledgerRoutes(h func(string, func(http.ResponseWriter, *http.Req
 func (s *Server) ledgerCheckpoint(w http.ResponseWriter, r *http.Request) error {
 	cp, err := s.Ledger.Latest()
 	if err != nil {
-		return symbiont.Errorf(symbiont.EUNAVAILABLE, "%v", err)
+		return err
 	}
 	if cp == nil {
 		return symbiont.Errorf(symbiont.ENOTFOUND, "The ledger has no checkpoint yet: nothing has been recorded.")
@@ -46,7 +46,7 @@ func (s *Server) ledgerKey(w http.ResponseWriter, r *http.Request) error {
 // ledgerTile serves tile/<L>/<N>[.p/<W>] and tile/entries/<N>[.p/<W>].
 func (s *Server) ledgerTile(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Ledger.Healthy(); err != nil {
-		return symbiont.Errorf(symbiont.EUNAVAILABLE, "%v", err)
+		return err
 	}
 	path := r.PathValue("path")
 	level, rest, _ := strings.Cut(path, "/")
@@ -86,6 +86,9 @@ func parseTileIndex(s string) (n int64, width int, ok bool) {
 		s, width = base, v
 	}
 	parts := strings.Split(s, "/")
+	if len(parts) > 1 && parts[0] == "x000" {
+		return 0, 0, false // not canonical: no leading zero groups
+	}
 	for i, p := range parts {
 		last := i == len(parts)-1
 		if !last {
@@ -151,6 +154,9 @@ func b64s(hs [][]byte) []string {
 func (s *Server) myLedger(w http.ResponseWriter, r *http.Request) error {
 	a, err := s.consumer(r)
 	if err != nil {
+		return err
+	}
+	if err := s.Ledger.Healthy(); err != nil {
 		return err
 	}
 	var chains []int64

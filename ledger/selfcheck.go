@@ -3,11 +3,15 @@ package ledger
 import (
 	"bytes"
 	"context"
+	"errors"
+	"os"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/symbiont/symbiont"
 )
 
 // SelfCheck verifies the stored log before it is served: every entry opens to its commitment;
@@ -19,7 +23,9 @@ import (
 func (s *Service) SelfCheck(ctx context.Context) (int64, error) {
 	err := s.selfCheck(ctx)
 	if err != nil {
-		err = fmt.Errorf("%w: %v", ErrBroken, err)
+		// Served as a 503 that says what was found; errors.Is(err, ErrBroken) holds.
+		err = &symbiont.Error{Code: symbiont.EUNAVAILABLE, Err: ErrBroken,
+			Message: "The ledger failed its self-check and is not served as valid: " + err.Error() + "."}
 		s.mu.Lock()
 		s.broken = err
 		s.mu.Unlock()
@@ -145,8 +151,75 @@ func (s *Service) selfCheck(ctx context.Context) error {
 				return fmt.Errorf("the entries give root %x, the checkpoint says %x", th[:8], root[:8])
 			}
 		}
+		// The copy of the newest checkpoint kept outside the database: the stored tree must
+		// still contain it. A truncated or rolled-back database does not.
+		kept, err := s.loadHead()
+		if err != nil {
+			return err
+		}
+		if kept != nil {
+			if kept.Size > size {
+				return fmt.Errorf("the log had %d entries (checkpoint kept in %s) but the database holds %d: it was truncated or rolled back", kept.Size, s.opt.HeadFile, size)
+			}
+			if kept.Size > 0 {
+				th, err := tlog.TreeHash(kept.Size, mem)
+				if err != nil {
+					return err
+				}
+				if th != kept.Root {
+					return fmt.Errorf("the stored tree is not an extension of the checkpoint kept in %s (size %d): history was rewritten", s.opt.HeadFile, kept.Size)
+				}
+			}
+		} else if cp != nil {
+			if err := s.saveHead(cp); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
+}
+
+// loadHead reads the checkpoint kept outside the database, verifying its signature.
+func (s *Service) loadHead() (*ParsedCheckpoint, error) {
+	if s.opt.HeadFile == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(s.opt.HeadFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	pc, err := OpenCheckpoint(b, s.vkey)
+	if err != nil {
+		return nil, fmt.Errorf("the checkpoint kept in %s: %v", s.opt.HeadFile, err)
+	}
+	return pc, nil
+}
+
+// saveHead writes the newest checkpoint outside the database, durably.
+func (s *Service) saveHead(cp *Checkpoint) error {
+	if s.opt.HeadFile == "" {
+		return nil
+	}
+	tmp := s.opt.HeadFile + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(cp.Note); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, s.opt.HeadFile)
 }
 
 func b64(b []byte) string {

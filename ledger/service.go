@@ -2,10 +2,10 @@ package ledger
 
 import (
 	"context"
+	"errors"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -48,6 +48,10 @@ type Options struct {
 	BrandID func(ctx context.Context, brandID int64) (string, error)
 	// IntegrateEvery is how often pending entries are integrated (default 1 s).
 	IntegrateEvery time.Duration
+	// HeadFile, when set, keeps a copy of the newest checkpoint outside the database (in the
+	// data directory), so that a log truncated or rolled back in the database is caught by the
+	// self-check at start.
+	HeadFile string
 	Log            *slog.Logger
 }
 
@@ -329,6 +333,9 @@ func (s *Service) Integrate(ctx context.Context) (int, error) {
 		s.latest = cp
 	}
 	s.mu.Unlock()
+	if err := s.saveHead(cp); err != nil {
+		return count, err
+	}
 	return count, nil
 }
 
@@ -394,11 +401,15 @@ func (s *Service) ConsistencyProof(ctx context.Context, old, new int64) ([][]byt
 	if old < 0 || old > new {
 		return nil, symbiont.Errorf(symbiont.EINVALID, "Need 0 ≤ old ≤ new.")
 	}
-	if cp, _ := s.Latest(); cp == nil || new > cp.Size {
+	cp, err := s.Latest()
+	if err != nil {
+		return nil, err
+	}
+	if cp == nil || new > cp.Size {
 		return nil, ErrNotYet
 	}
 	var proof tlog.TreeProof
-	err := s.db.View(ctx, func(tx IntegrationTx) (err error) {
+	err = s.db.View(ctx, func(tx IntegrationTx) (err error) {
 		proof, err = tlog.ProveTree(new, old, s.reader(ctx, tx, nil))
 		return err
 	})
@@ -472,6 +483,9 @@ func (s *Service) EntryBundle(ctx context.Context, n int64, w int) ([]byte, erro
 
 // CheckpointAt returns the checkpoint issued for a tree size.
 func (s *Service) CheckpointAt(ctx context.Context, size int64) (*Checkpoint, error) {
+	if err := s.Healthy(); err != nil {
+		return nil, err
+	}
 	var cp *Checkpoint
 	err := s.db.View(ctx, func(tx IntegrationTx) (err error) {
 		cp, err = tx.CheckpointAt(ctx, size)
@@ -482,6 +496,9 @@ func (s *Service) CheckpointAt(ctx context.Context, size int64) (*Checkpoint, er
 
 // Chains returns the entries of the chains, in chain order.
 func (s *Service) Chains(ctx context.Context, chainIDs []int64) ([]*Entry, error) {
+	if err := s.Healthy(); err != nil {
+		return nil, err
+	}
 	var es []*Entry
 	err := s.db.View(ctx, func(tx IntegrationTx) (err error) {
 		es, err = tx.ChainEntries(ctx, chainIDs)

@@ -177,9 +177,16 @@ func VerifyExport(doc *Export, log Log, key string, prev *State) (*Report, *Stat
 		rs := chains[subject]
 		sort.Slice(rs, func(a, b int) bool { return rs[a].N < rs[b].N })
 		prevC := ""
+		pendingFrom := int64(-1)
 		for i, x := range rs {
 			if x.N != int64(i) {
 				return nil, nil, fmt.Errorf("chain %s: record %d is missing (the next one shown is %d)", subject, i, x.N)
+			}
+			// The log integrates a chain in order: nothing proven can follow something pending.
+			if x.Pending && pendingFrom < 0 {
+				pendingFrom = x.N
+			} else if !x.Pending && pendingFrom >= 0 {
+				return nil, nil, fmt.Errorf("chain %s: record %d is proven but record %d before it is shown as pending", subject, x.N, pendingFrom)
 			}
 			var r Record
 			json.Unmarshal([]byte(x.Record), &r)
@@ -194,6 +201,9 @@ func VerifyExport(doc *Export, log Log, key string, prev *State) (*Report, *Stat
 			}
 			if rs[h.N].Commitment != h.Commitment {
 				return nil, nil, fmt.Errorf("chain %s: record %d differs from the one verified last time: history was rewritten", subject, h.N)
+			}
+			if rs[h.N].Pending {
+				return nil, nil, fmt.Errorf("chain %s: record %d, proven last time, is shown as pending", subject, h.N)
 			}
 		}
 		// Remember the last proven record as the head.

@@ -93,8 +93,12 @@ type Platform struct {
 	integrating chan struct{}
 }
 
-// MasterKeyFile is the master key's file in the data directory.
-const MasterKeyFile = "master.key"
+// Files in the data directory.
+const (
+	MasterKeyFile = "master.key"
+	// LedgerHeadFile keeps the ledger's newest checkpoint outside the database.
+	LedgerHeadFile = "ledger-checkpoint"
+)
 
 // Open starts the platform.
 func Open(ctx context.Context, cfg Config) (*Platform, error) {
@@ -175,7 +179,7 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 			}
 			return b.PublicID, nil
 		},
-		IntegrateEvery: cfg.IntegrateEvery, Log: cfg.Log,
+		IntegrateEvery: cfg.IntegrateEvery, Log: cfg.Log, HeadFile: filepath.Join(cfg.DataDir, LedgerHeadFile),
 	})
 	if err != nil {
 		st.Close()

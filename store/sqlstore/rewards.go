@@ -109,32 +109,34 @@ func (t *Tx) PostJournal(ctx context.Context, j *rewards.Journal) error {
 	if sum != 0 || len(j.Postings) < 2 {
 		return symbiont.Errorf(symbiont.EINTERNAL, "An unbalanced journal (%d) was refused.", sum)
 	}
-	var exists int
-	if err := t.queryRow(ctx, `SELECT COUNT(*) FROM points_journal WHERE brand_id = ? AND idempotency_key = ?`, j.BrandID, j.IdempotencyKey).Scan(&exists); err != nil {
-		return err
-	}
-	if exists > 0 {
+	err := t.queryRow(ctx, `INSERT INTO points_journal (brand_id, consumer_id, kind, idempotency_key, at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (brand_id, idempotency_key) DO NOTHING RETURNING id`, j.BrandID, j.ConsumerID, j.Kind, j.IdempotencyKey, ms(j.At)).Scan(&j.ID)
+	if isNoRows(err) {
 		return symbiont.Errorf(symbiont.ECONFLICT, "This movement of points was already booked.").With("reason", "duplicate")
-	}
-	if err := t.queryRow(ctx, `INSERT INTO points_journal (brand_id, consumer_id, kind, idempotency_key, at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
-		j.BrandID, j.ConsumerID, j.Kind, j.IdempotencyKey, ms(j.At)).Scan(&j.ID); err != nil {
+	} else if err != nil {
 		return err
 	}
 	args := make([]any, 0, 6*len(j.Postings))
+	delta := map[string]int64{}
+	var accounts []string
 	for i, p := range j.Postings {
 		args = append(args, j.ID, i, p.Account, p.Amount, p.Description, p.Ref)
+		if _, ok := delta[p.Account]; !ok {
+			accounts = append(accounts, p.Account)
+		}
+		delta[p.Account] += p.Amount
 	}
 	if _, err := t.exec(ctx, `INSERT INTO points_postings (journal_id, line, account, amount, description, ref) VALUES `+placeholders(len(j.Postings), 6), args...); err != nil {
 		return err
 	}
-	for _, p := range j.Postings {
+	for _, acct := range accounts {
 		var bal int64
 		if err := t.queryRow(ctx, `INSERT INTO points_balances (account, brand_id, balance) VALUES (?, ?, ?)
 			ON CONFLICT (account) DO UPDATE SET balance = points_balances.balance + excluded.balance RETURNING balance`,
-			p.Account, j.BrandID, p.Amount).Scan(&bal); err != nil {
+			acct, j.BrandID, delta[acct]).Scan(&bal); err != nil {
 			return err
 		}
-		if bal < 0 && strings.HasPrefix(p.Account, "consumer:") {
+		if bal < 0 && strings.HasPrefix(acct, "consumer:") {
 			return symbiont.Errorf(symbiont.ECONFLICT, "Not enough points.").With("reason", "insufficient_points")
 		}
 	}
