@@ -3,11 +3,11 @@ package ledger
 import (
 	"bytes"
 	"context"
-	"errors"
-	"os"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
 
 	"golang.org/x/mod/sumdb/tlog"
 

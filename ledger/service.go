@@ -2,10 +2,10 @@ package ledger
 
 import (
 	"context"
-	"errors"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -52,7 +52,7 @@ type Options struct {
 	// data directory), so that a log truncated or rolled back in the database is caught by the
 	// self-check at start.
 	HeadFile string
-	Log            *slog.Logger
+	Log      *slog.Logger
 }
 
 // Service appends to the log, integrates it, signs checkpoints and serves proofs.
