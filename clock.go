@@ -2,6 +2,7 @@ package symbiont
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -62,3 +63,17 @@ func FromMillis(ms int64) time.Time {
 	}
 	return time.UnixMilli(ms).UTC()
 }
+
+// ShiftedClock is another clock moved by an offset. `serve --demo` runs on one so that the demo
+// can seed months of history (grants, accrual, redemptions) as it would have happened, then
+// return to the present before serving.
+type ShiftedClock struct {
+	Base   Clock
+	offset atomic.Int64
+}
+
+// Now returns the base clock's time plus the offset.
+func (c *ShiftedClock) Now() time.Time { return c.Base.Now().Add(time.Duration(c.offset.Load())) }
+
+// Advance moves the clock by d (negative: back in time).
+func (c *ShiftedClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }

@@ -17,6 +17,7 @@ import (
 	"github.com/symbiont/symbiont/consent"
 	"github.com/symbiont/symbiont/identity"
 	"github.com/symbiont/symbiont/platform"
+	"github.com/symbiont/symbiont/rewards"
 	"github.com/symbiont/symbiont/segment"
 	"github.com/symbiont/symbiont/store"
 	"github.com/symbiont/symbiont/tenant"
@@ -154,7 +155,30 @@ func seedData(ctx context.Context, p *platform.Platform, brandID int64, d *Demo)
 		{"contact", "service", 1}, {"browsing", "analytics", 0.7}, {"contact", "marketing", 0.5},
 		{"feedback", "product_research", 0.5}, {"location", "personalization", 0.4}, {"device", "analytics", 0.6},
 	}
+	// The story starts four months ago: members join and grant, points accrue month by month,
+	// some members redeem, one changes their mind. With a clock that cannot travel (tests
+	// with a fixed clock) it all happens now.
 	now := p.Config.Clock.Now()
+	travel := func(time.Duration) {}
+	if c, ok := p.Config.Clock.(interface{ Advance(time.Duration) }); ok {
+		travel = c.Advance
+	}
+	const month = 30 * 24 * time.Hour
+	travel(-4 * month)
+	back := false
+	defer func() {
+		if !back {
+			travel(4 * month)
+		}
+	}()
+	if _, err := p.Rewards.PutRateCard(ctx, brandID, []byte(RateCard)); err != nil {
+		return err
+	}
+	for _, r := range Catalog {
+		if err := p.Rewards.PutReward(ctx, brandID, r); err != nil {
+			return err
+		}
+	}
 	for i, m := range members {
 		ref := consent.ConsumerRef{Kind: identity.KindUserID, Value: m.id}
 		for _, g := range grants {
@@ -172,13 +196,6 @@ func seedData(ctx context.Context, p *platform.Platform, brandID int64, d *Demo)
 			if _, err := p.Consent.Apply(ctx, []*consent.Change{{BrandID: brandID, Consumer: ref, Category: "health", Purpose: "service",
 				State: consent.StateGiven, DurationDays: 365, Explicit: true, Notice: consent.Notice{ID: "aurora-dietary-needs", Version: "1", Language: "en"},
 				Method: consent.MethodBrand, Actor: actor, Jurisdiction: jurisdiction(m)}}, ""); err != nil {
-				return err
-			}
-		}
-		// One member changed their mind about marketing.
-		if i == 3 {
-			if _, err := p.Consent.Apply(ctx, []*consent.Change{{BrandID: brandID, Consumer: ref, Category: "contact", Purpose: "marketing",
-				State: consent.StateWithdrawn, Method: consent.MethodBrand, Actor: actor}}, ""); err != nil && symbiont.ErrorCode(err) != symbiont.ENOTFOUND {
 				return err
 			}
 		}
@@ -211,7 +228,86 @@ func seedData(ctx context.Context, p *platform.Platform, brandID int64, d *Demo)
 		}
 		d.Events += res.Accepted
 	}
+	return history(ctx, p, brandID, travel, &back)
+}
+
+// history plays the months since the members joined: monthly accrual, one member withdrawing
+// marketing consent, a few redemptions; then returns the clock to now.
+func history(ctx context.Context, p *platform.Platform, brandID int64, travel func(time.Duration), back *bool) error {
+	const month = 30 * 24 * time.Hour
+	actor := symbiont.Actor{Kind: symbiont.ActorBrand, BrandID: brandID, KeyID: "demo-seed"}
+	consumer := func(id string) (int64, error) {
+		var cid int64
+		err := p.Store.View(ctx, func(tx store.Tx) (e error) {
+			cid, _, e = p.Graph.Resolve(ctx, tx, brandID, identity.KindUserID, id, false, p.Config.Clock.Now())
+			return e
+		})
+		return cid, err
+	}
+	redemptions := map[int][][2]string{ // month -> member, reward
+		2: {{"guest-0002", "plant-a-tree"}, {"guest-0005", "plant-a-tree"}},
+		3: {{"guest-0001", "late-checkout"}, {"guest-0003", "late-checkout"}, {"guest-0001", "plant-a-tree"}},
+	}
+	for m := 1; m <= 4; m++ {
+		travel(month)
+		if m == 4 {
+			*back = true
+		}
+		if _, err := p.Rewards.Accrue(ctx); err != nil {
+			return err
+		}
+		if m == 2 {
+			// One member changed their mind about marketing.
+			ref := consent.ConsumerRef{Kind: identity.KindUserID, Value: members[3].id}
+			if _, err := p.Consent.Apply(ctx, []*consent.Change{{BrandID: brandID, Consumer: ref, Category: "contact", Purpose: "marketing",
+				State: consent.StateWithdrawn, Method: consent.MethodBrand, Actor: actor}}, ""); err != nil && symbiont.ErrorCode(err) != symbiont.ENOTFOUND {
+				return err
+			}
+		}
+		for i, r := range redemptions[m] {
+			cid, err := consumer(r[0])
+			if err != nil {
+				return err
+			}
+			if _, _, err := p.Rewards.Redeem(ctx, brandID, cid, r[1], fmt.Sprintf("demo-%d-%d", m, i)); err != nil && symbiont.ErrorCode(err) != symbiont.ECONFLICT {
+				return err
+			}
+		}
+	}
 	return nil
+}
+
+// RateCard is the demo brand's rate card: what each grant earns, its tiers, and the estimate
+// of the data's value the wallet shows before a member grants.
+const RateCard = `{
+  "currency": "USD", "point_value": 0.01, "points_expire_after_days": 730,
+  "rates": [
+    {"category": "purchases", "purpose": "personalization", "points_per_30_days": 40, "bonus": 100,
+     "multipliers": [{"min_days": 365, "factor": 1.25}]},
+    {"category": "preferences", "purpose": "personalization", "points_per_30_days": 20},
+    {"category": "browsing", "purpose": "analytics", "points_per_30_days": 10},
+    {"category": "contact", "purpose": "marketing", "points_per_30_days": 30, "bonus": 50,
+     "multipliers": [{"min_days": 180, "factor": 1.2}, {"min_days": 365, "factor": 1.5}]},
+    {"category": "feedback", "purpose": "product_research", "points_per_30_days": 60, "cap": 300},
+    {"category": "location", "purpose": "personalization", "points_per_30_days": 25},
+    {"category": "device", "purpose": "analytics", "points_per_30_days": 5}
+  ],
+  "tiers": {"basis": "points_12m", "levels": [
+    {"name": "Member", "min": 0, "benefits": ["Member rates", "Free Wi-Fi"]},
+    {"name": "Silver", "min": 300, "benefits": ["Late checkout until 14:00", "Welcome drink"]},
+    {"name": "Gold", "min": 800, "benefits": ["Room upgrade when available", "Late checkout until 16:00", "Breakfast included"]}]},
+  "estimate_method": "Aurora's 2025 revenue uplift from personalised offers and research, divided by active members and by the data each offer used.",
+  "data_value_per_year": {"purchases/personalization": 7.2, "preferences/personalization": 2.4, "contact/marketing": 4.8,
+    "browsing/analytics": 1.1, "feedback/product_research": 3.0, "location/personalization": 2.0, "device/analytics": 0.5}
+}`
+
+// Catalog is the demo brand's rewards.
+var Catalog = []*rewards.Reward{
+	{ID: "plant-a-tree", Name: "Plant a tree in Yunnan", Kind: "donation", Description: "Aurora plants and tends a native tree with the Yunnan reforestation fund.", Cost: 50, Stock: -1, Active: true},
+	{ID: "late-checkout", Name: "Late checkout (16:00)", Kind: "upgrade", Description: "Keep your room until 16:00 on your next stay.", Cost: 150, Stock: -1, PerConsumer: 4, Active: true},
+	{ID: "spa-voucher", Name: "Spa voucher: 60-minute treatment", Kind: "coupon", Description: "One 60-minute treatment at any Aurora spa.", Cost: 400, Stock: 25, PerConsumer: 2, Active: true},
+	{ID: "suite-upgrade", Name: "Suite upgrade", Kind: "upgrade", Description: "An upgrade to a suite for one stay, subject to availability.", Cost: 900, Stock: 5, PerConsumer: 1, Active: true},
+	{ID: "chefs-table", Name: "Chef's table for two", Kind: "experience", Description: "A tasting menu at the chef's table, Aurora Shanghai Bund.", Cost: 1200, Stock: 3, PerConsumer: 1, Active: true},
 }
 
 func jurisdiction(m member) string {
@@ -294,11 +390,12 @@ Try:
   curl -s -u '%s:' %s/v1/track -d '{"userId":"guest-0001","event":"Spa Treatment Booked","properties":{"treatment":"Jade facial"}}'
   curl -s -H 'Authorization: Bearer %s' %s/v1/me/export
   curl -s -X DELETE -H 'Authorization: Bearer %s' %s/v1/me/consents/purchases/personalization
+  curl -s -H 'Authorization: Bearer %s' %s/v1/me/rewards
 
 Verify what was done with %s's data against the public ledger (%s/ledger/):
   curl -s -H 'Authorization: Bearer %s' %s/v1/me/access-log > guest-0001-ledger.json && go run ./cmd/symbiont verify --ledger %s guest-0001-ledger.json
 
 `, BrandName, state, baseURL, adminToken, d.SecretKey, d.WriteKey, d.WalletURL, d.WalletUser,
-		d.SecretKey, baseURL, d.WriteKey, baseURL, d.WalletToken, baseURL, d.WalletToken, baseURL,
+		d.SecretKey, baseURL, d.WriteKey, baseURL, d.WalletToken, baseURL, d.WalletToken, baseURL, d.WalletToken, baseURL,
 		members[0].first, baseURL, d.WalletToken, baseURL, baseURL)
 }

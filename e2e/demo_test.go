@@ -66,8 +66,8 @@ func TestDemoSmoke(t *testing.T) {
 	}
 
 	cmds := curlLines(t, out)
-	if len(cmds) != 4 {
-		t.Fatalf("want 4 curl commands under Try:, found %d", len(cmds))
+	if len(cmds) != 5 {
+		t.Fatalf("want 5 curl commands under Try:, found %d", len(cmds))
 	}
 
 	// 1. The purpose-bound read.
@@ -121,6 +121,28 @@ func TestDemoSmoke(t *testing.T) {
 	}
 	if !strings.Contains(cmds[3].auth, walletToken) {
 		t.Errorf("the printed withdrawal does not use the printed wallet token")
+	}
+
+	// 5. The member's rewards: months of seeded history, a tier, redemptions; every line says why.
+	st, body, _ = cmds[4].run(t)
+	var rw struct {
+		Balance     int64 `json:"balance"`
+		Tier        struct{ Name, Reason string }
+		Statement   []struct{ Kind, Description string }
+		Redemptions []struct{ Code string }
+	}
+	if st != http.StatusOK || json.Unmarshal(body, &rw) != nil {
+		t.Fatalf("printed rewards: status %d: %s", st, tail(string(body), 500))
+	}
+	kinds := map[string]int{}
+	for _, l := range rw.Statement {
+		kinds[l.Kind]++
+		if l.Description == "" {
+			t.Errorf("a statement line without its reason: %+v", l)
+		}
+	}
+	if rw.Balance <= 0 || rw.Tier.Name == "" || rw.Tier.Reason == "" || kinds["accrual"] < 8 || kinds["redemption"] < 1 || len(rw.Redemptions) < 1 {
+		t.Errorf("demo rewards: want a balance, a tier with its reason, months of accrual and a redemption: %s", tail(string(body), 800))
 	}
 
 	// A new purchase of the member is not stored any more…

@@ -102,11 +102,11 @@ type Checkpoint struct {
 
 // Tx is what the ledger needs of a store transaction.
 type Tx interface {
-	// LedgerHead returns the last entry of a chain (its N and commitment); N is -1 for an
-	// empty chain.
-	LedgerHead(ctx context.Context, chainID int64) (n int64, commitment []byte, err error)
-	// InsertLedgerEntry stores a sequenced entry (Index -1) and sets e.ID.
-	InsertLedgerEntry(ctx context.Context, e *Entry) error
+	// LedgerHeads returns the last entry of each non-empty chain: its N and its commitment
+	// (base64).
+	LedgerHeads(ctx context.Context, chainIDs []int64) (map[int64]Head, error)
+	// InsertLedgerEntries stores sequenced entries (Index -1) and sets their IDs.
+	InsertLedgerEntries(ctx context.Context, es []*Entry) error
 	// LockConsumer serialises appends to one chain across processes sharing the database.
 	LockConsumer(ctx context.Context, consumerID int64) error
 }

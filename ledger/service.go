@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -162,39 +163,67 @@ type Act struct {
 // Append records an act in the caller's transaction: the entry commits or rolls back with the
 // act. It extends the consumer's chain; the entry gets its log index when integrated.
 func (s *Service) Append(ctx context.Context, tx Tx, a Act) (*Entry, error) {
-	brand, err := s.opt.BrandID(ctx, a.BrandID)
+	es, err := s.AppendAll(ctx, tx, []Act{a})
 	if err != nil {
 		return nil, err
 	}
-	if err := tx.LockConsumer(ctx, a.ConsumerID); err != nil {
-		return nil, err
+	return es[0], nil
+}
+
+// AppendAll records several acts in the caller's transaction, in order (acts about one
+// consumer extend their chain one after the other), with one query for the chains' heads and
+// one insert for all entries.
+func (s *Service) AppendAll(ctx context.Context, tx Tx, acts []Act) ([]*Entry, error) {
+	var chains []int64
+	seen := map[int64]bool{}
+	for _, a := range acts {
+		if !seen[a.ConsumerID] {
+			seen[a.ConsumerID] = true
+			chains = append(chains, a.ConsumerID)
+		}
 	}
-	n, prev, err := tx.LedgerHead(ctx, a.ConsumerID)
+	slices.Sort(chains) // lock in one order everywhere: no deadlocks between nodes
+	for _, c := range chains {
+		if err := tx.LockConsumer(ctx, c); err != nil {
+			return nil, err
+		}
+	}
+	heads, err := tx.LedgerHeads(ctx, chains)
 	if err != nil {
 		return nil, err
 	}
-	body, err := json.Marshal(a.Body)
-	if err != nil {
-		return nil, fmt.Errorf("ledger: record body: %w", err)
+	out := make([]*Entry, len(acts))
+	for i, a := range acts {
+		brand, err := s.opt.BrandID(ctx, a.BrandID)
+		if err != nil {
+			return nil, err
+		}
+		body, err := json.Marshal(a.Body)
+		if err != nil {
+			return nil, fmt.Errorf("ledger: record body: %w", err)
+		}
+		h, ok := heads[a.ConsumerID]
+		if !ok {
+			h = Head{N: -1}
+		}
+		at := a.At.UTC().Truncate(time.Millisecond)
+		r := Record{Version: Version, Log: s.origin, Brand: brand, Subject: s.opt.Subject(a.BrandID, a.ConsumerID), N: h.N + 1,
+			Kind: a.Kind, At: at, Body: body, Prev: h.Commitment}
+		rec, err := r.Encode()
+		if err != nil {
+			return nil, err
+		}
+		salt := make([]byte, 32)
+		rand.Read(salt)
+		e := &Entry{Index: -1, BrandID: a.BrandID, ChainID: a.ConsumerID, N: r.N, Commitment: Commit(rec, salt), Record: rec, Salt: salt, At: at}
+		heads[a.ConsumerID] = Head{N: e.N, Commitment: b64(e.Commitment)}
+		out[i] = e
 	}
-	at := a.At.UTC().Truncate(time.Millisecond)
-	r := Record{Version: Version, Log: s.origin, Brand: brand, Subject: s.opt.Subject(a.BrandID, a.ConsumerID), N: n + 1,
-		Kind: a.Kind, At: at, Body: body}
-	if prev != nil {
-		r.Prev = b64(prev)
-	}
-	rec, err := r.Encode()
-	if err != nil {
-		return nil, err
-	}
-	salt := make([]byte, 32)
-	rand.Read(salt)
-	e := &Entry{Index: -1, BrandID: a.BrandID, ChainID: a.ConsumerID, N: r.N, Commitment: Commit(rec, salt), Record: rec, Salt: salt, At: at}
-	if err := tx.InsertLedgerEntry(ctx, e); err != nil {
+	if err := tx.InsertLedgerEntries(ctx, out); err != nil {
 		return nil, err
 	}
 	s.Wake()
-	return e, nil
+	return out, nil
 }
 
 // Wake asks the integrator to run soon.

@@ -134,23 +134,23 @@ type Tx interface {
 	// UnsettledGrants returns up to limit unsettled grants with RecordID > after, in RecordID
 	// order.
 	UnsettledGrants(ctx context.Context, after int64, limit int) ([]*Grant, error)
-	// CreditGrant records how far a grant is credited.
-	CreditGrant(ctx context.Context, recordID int64, days int, bonusPaid, settled bool) error
+	// CreditGrants records how far grants are credited (their Days, BonusPaid and Settled).
+	CreditGrants(ctx context.Context, gs []*Grant) error
 	ActiveGrantCount(ctx context.Context, consumerID int64, now time.Time) (int, error)
 
-	// PostJournal books a balanced journal, updating balances (an error with code conflict
-	// when its idempotency key was used before; ECONFLICT "insufficient" when a consumer
-	// balance would go negative). It sets j.ID.
-	PostJournal(ctx context.Context, j *Journal) error
+	// PostJournals books balanced journals, updating balances (an error with code conflict
+	// when an idempotency key was used before, or when a consumer balance would go negative).
+	// It sets their IDs.
+	PostJournals(ctx context.Context, js []*Journal) error
 	JournalByKey(ctx context.Context, brandID int64, key string) (*Journal, error)
 	Balance(ctx context.Context, account string) (int64, error)
 	// Statement returns the postings to an account, newest first, with their journals' kind
 	// and time.
 	Statement(ctx context.Context, account string, limit int) ([]StatementLine, error)
-	// Earned returns the points credited to the consumer by accrual and bonuses since t.
-	Earned(ctx context.Context, consumerID int64, since time.Time) (int64, error)
+	// Earned returns the points credited to each consumer by accrual since t.
+	Earned(ctx context.Context, consumerIDs []int64, since time.Time) (map[int64]int64, error)
 
-	InsertLot(ctx context.Context, l *Lot) error
+	InsertLots(ctx context.Context, ls []*Lot) error
 	// SpendLots takes amount from the consumer's oldest unexpired lots.
 	SpendLots(ctx context.Context, consumerID int64, amount int64, now time.Time) error
 	// ExpiredLots returns up to limit lots with points left that expired at or before now.
@@ -167,7 +167,8 @@ type Tx interface {
 	RedemptionCount(ctx context.Context, consumerID int64, reward string) (int, error)
 	Redemptions(ctx context.Context, consumerID int64) ([]*Redemption, error)
 
-	CurrentTier(ctx context.Context, consumerID int64) (*TierChange, error)
+	// CurrentTiers returns each consumer's latest tier change (absent: none yet).
+	CurrentTiers(ctx context.Context, consumerIDs []int64) (map[int64]*TierChange, error)
 	InsertTierChange(ctx context.Context, brandID, consumerID int64, c *TierChange) error
 
 	// Report figures for the brand.

@@ -172,7 +172,7 @@ const accrualLock = -0x52455744
 func (s *Service) accruePage(ctx context.Context, tx ServiceTx, page []*Grant, now time.Time, res *AccrualResult) error {
 	journals := map[consumerKey]*Journal{}
 	var order []consumerKey
-	cards := map[int64]*RateCard{}
+	var credited []*Grant
 	for _, g := range page {
 		until := now
 		if g.End.Before(until) {
@@ -209,10 +209,21 @@ func (s *Service) accruePage(ctx context.Context, tx ServiceTx, page []*Grant, n
 				j.Postings = append(j.Postings, Posting{Account: acct, Amount: credit, Ref: g.ReceiptID, Description: g.describe(days - g.Days)})
 			}
 		}
-		if err := tx.CreditGrant(ctx, g.RecordID, days, true, settled); err != nil {
-			return err
+		if days != g.Days || !g.BonusPaid || settled {
+			g.Days, g.BonusPaid, g.Settled = days, true, settled
+			credited = append(credited, g)
 		}
 	}
+	if err := tx.CreditGrants(ctx, credited); err != nil {
+		return err
+	}
+	if len(order) == 0 {
+		return nil
+	}
+	cards := map[int64]*RateCard{}
+	js := make([]*Journal, 0, len(order))
+	lots := make([]*Lot, 0, len(order))
+	totals := make([]int64, 0, len(order))
 	for _, k := range order {
 		j := journals[k]
 		var total int64
@@ -224,11 +235,8 @@ func (s *Service) accruePage(ctx context.Context, tx ServiceTx, page []*Grant, n
 		fmt.Fprintf(h, "%d", now.UnixMilli())
 		j.IdempotencyKey = "accrual/" + itoa(k.consumer) + "/" + hex.EncodeToString(h.Sum(nil)[:12])
 		j.Postings = append(j.Postings, Posting{Account: BrandAccount(k.brand, "issued"), Amount: -total, Description: "points issued"})
-		if err := tx.PostJournal(ctx, j); err != nil {
-			return err
-		}
-		card := cards[k.brand]
-		if card == nil {
+		card, ok := cards[k.brand]
+		if !ok {
 			var err error
 			if card, err = rateCard(ctx, tx, k.brand, 0); err != nil {
 				return err
@@ -239,19 +247,20 @@ func (s *Service) accruePage(ctx context.Context, tx ServiceTx, page []*Grant, n
 		if card != nil && card.PointsExpireAfterDays > 0 {
 			lot.ExpiresAt = now.AddDate(0, 0, card.PointsExpireAfterDays)
 		}
-		if err := tx.InsertLot(ctx, lot); err != nil {
-			return err
-		}
-		if err := s.recordJournal(ctx, tx, j, total); err != nil {
-			return err
-		}
-		if err := s.updateTier(ctx, tx, card, k.brand, k.consumer, now); err != nil {
-			return err
-		}
+		js, lots, totals = append(js, j), append(lots, lot), append(totals, total)
 		res.Journals++
 		res.Points += total
 	}
-	return nil
+	if err := tx.PostJournals(ctx, js); err != nil {
+		return err
+	}
+	if err := tx.InsertLots(ctx, lots); err != nil {
+		return err
+	}
+	if err := s.recordJournals(ctx, tx, js, totals); err != nil {
+		return err
+	}
+	return s.updateTiers(ctx, tx, cards, order, now)
 }
 
 // describe says why a grant's points arrived.
@@ -266,62 +275,78 @@ func (g *Grant) describe(days int) string {
 	return s
 }
 
-// recordJournal appends a movement of points to the verifiable ledger.
-func (s *Service) recordJournal(ctx context.Context, tx ServiceTx, j *Journal, points int64) error {
+// recordJournals appends movements of points to the verifiable ledger, one entry per journal.
+func (s *Service) recordJournals(ctx context.Context, tx ServiceTx, js []*Journal, points []int64) error {
 	if s.ledger == nil {
 		return nil
 	}
-	var lines []map[string]any
-	for _, p := range j.Postings {
-		if strings.HasPrefix(p.Account, "consumer:") {
-			lines = append(lines, map[string]any{"points": p.Amount, "why": p.Description, "ref": p.Ref})
+	acts := make([]ledger.Act, len(js))
+	for i, j := range js {
+		var lines []map[string]any
+		for _, p := range j.Postings {
+			if strings.HasPrefix(p.Account, "consumer:") {
+				lines = append(lines, map[string]any{"points": p.Amount, "why": p.Description, "ref": p.Ref})
+			}
 		}
+		acts[i] = ledger.Act{BrandID: j.BrandID, ConsumerID: j.ConsumerID, Kind: "rewards." + j.Kind, At: j.At,
+			Body: map[string]any{"points": points[i], "lines": lines, "journal": j.IdempotencyKey}}
 	}
-	_, err := s.ledger.Append(ctx, tx, ledger.Act{BrandID: j.BrandID, ConsumerID: j.ConsumerID, Kind: "rewards." + j.Kind, At: j.At,
-		Body: map[string]any{"points": points, "lines": lines, "journal": j.IdempotencyKey}})
+	_, err := s.ledger.AppendAll(ctx, tx, acts)
 	return err
 }
 
-// updateTier recomputes the consumer's tier and records a change, with its reason.
-func (s *Service) updateTier(ctx context.Context, tx ServiceTx, card *RateCard, brandID, consumerID int64, now time.Time) error {
-	if card == nil || len(card.Tiers.Levels) == 0 {
+// updateTiers recomputes consumers' tiers and records each change, with its reason.
+func (s *Service) updateTiers(ctx context.Context, tx ServiceTx, cards map[int64]*RateCard, who []consumerKey, now time.Time) error {
+	var ids []int64
+	for _, k := range who {
+		if c := cards[k.brand]; c != nil && len(c.Tiers.Levels) > 0 {
+			ids = append(ids, k.consumer)
+		}
+	}
+	if len(ids) == 0 {
 		return nil
 	}
-	var value int64
-	var what string
-	if card.Tiers.Basis == "active_grants" {
-		n, err := tx.ActiveGrantCount(ctx, consumerID, now)
-		if err != nil {
-			return err
-		}
-		value, what = int64(n), fmt.Sprintf("%d active grants", n)
-	} else {
-		e, err := tx.Earned(ctx, consumerID, now.AddDate(-1, 0, 0))
-		if err != nil {
-			return err
-		}
-		value, what = e, fmt.Sprintf("%d points earned in the last 12 months", e)
-	}
-	level := ""
-	var min int64
-	for _, t := range card.Tiers.Levels {
-		if value >= t.Min {
-			level, min = t.Name, t.Min
-		}
-	}
-	cur, err := tx.CurrentTier(ctx, consumerID)
+	earned, err := tx.Earned(ctx, ids, now.AddDate(-1, 0, 0))
 	if err != nil {
 		return err
 	}
-	prev := ""
-	if cur != nil {
-		prev = cur.Tier
+	current, err := tx.CurrentTiers(ctx, ids)
+	if err != nil {
+		return err
 	}
-	if level == prev {
-		return nil
+	for _, k := range who {
+		card := cards[k.brand]
+		if card == nil || len(card.Tiers.Levels) == 0 {
+			continue
+		}
+		value, what := earned[k.consumer], fmt.Sprintf("%d points earned in the last 12 months", earned[k.consumer])
+		if card.Tiers.Basis == "active_grants" {
+			n, err := tx.ActiveGrantCount(ctx, k.consumer, now)
+			if err != nil {
+				return err
+			}
+			value, what = int64(n), fmt.Sprintf("%d active grants", n)
+		}
+		level := ""
+		var min int64
+		for _, t := range card.Tiers.Levels {
+			if value >= t.Min {
+				level, min = t.Name, t.Min
+			}
+		}
+		prev := ""
+		if cur := current[k.consumer]; cur != nil {
+			prev = cur.Tier
+		}
+		if level == prev {
+			continue
+		}
+		if err := tx.InsertTierChange(ctx, k.brand, k.consumer, &TierChange{Tier: level, Previous: prev, At: now,
+			Reason: fmt.Sprintf("%s (%s needs %d)", what, level, min)}); err != nil {
+			return err
+		}
 	}
-	return tx.InsertTierChange(ctx, brandID, consumerID, &TierChange{Tier: level, Previous: prev, At: now,
-		Reason: fmt.Sprintf("%s (%s needs %d)", what, level, min)})
+	return nil
 }
 
 // ExpirePoints expires what is left of lots past their expiry date. It returns the points
@@ -344,13 +369,13 @@ func (s *Service) ExpirePoints(ctx context.Context) (int64, error) {
 						{Account: ConsumerAccount(l.ConsumerID), Amount: -l.Remaining, Ref: "lot-" + itoa(l.ID),
 							Description: fmt.Sprintf("%d points earned on %s expired", l.Remaining, l.EarnedAt.Format("2 Jan 2006"))},
 						{Account: BrandAccount(l.BrandID, "expired"), Amount: l.Remaining, Description: "points expired"}}}
-				if err := tx.PostJournal(ctx, j); err != nil {
+				if err := tx.PostJournals(ctx, []*Journal{j}); err != nil {
 					return err
 				}
 				if err := tx.EmptyLot(ctx, l.ID); err != nil {
 					return err
 				}
-				if err := s.recordJournal(ctx, tx, j, -l.Remaining); err != nil {
+				if err := s.recordJournals(ctx, tx, []*Journal{j}, []int64{-l.Remaining}); err != nil {
 					return err
 				}
 				total += l.Remaining
@@ -424,14 +449,14 @@ func (s *Service) Redeem(ctx context.Context, brandID, consumerID int64, rewardI
 		j := &Journal{BrandID: brandID, ConsumerID: consumerID, Kind: KindRedemption, At: now, IdempotencyKey: "redeem/" + itoa(consumerID) + "/" + key,
 			Postings: []Posting{{Account: ConsumerAccount(consumerID), Amount: -rw.Cost, Ref: rw.ID, Description: "Redeemed: " + rw.Name},
 				{Account: BrandAccount(brandID, "redeemed"), Amount: rw.Cost, Ref: rw.ID, Description: "reward redeemed"}}}
-		if err := tx.PostJournal(ctx, j); err != nil {
+		if err := tx.PostJournals(ctx, []*Journal{j}); err != nil {
 			return err
 		}
 		red = &Redemption{BrandID: brandID, ConsumerID: consumerID, Reward: rw.ID, Cost: rw.Cost, Code: newCode(), IdempotencyKey: key, At: now}
 		if err := tx.InsertRedemption(ctx, red); err != nil {
 			return err
 		}
-		return s.recordJournal(ctx, tx, j, -rw.Cost)
+		return s.recordJournals(ctx, tx, []*Journal{j}, []int64{-rw.Cost})
 	})
 	if err != nil {
 		return nil, false, err
@@ -529,13 +554,13 @@ func (s *Service) Summary(ctx context.Context, brandID, consumerID int64, limit 
 		if err != nil {
 			return err
 		}
-		cur, err := tx.CurrentTier(ctx, consumerID)
+		cur, err := tx.CurrentTiers(ctx, []int64{consumerID})
 		if err != nil {
 			return err
 		}
 		if card != nil {
 			out.RateCard = card.Version
-			out.Tier = tierView(card, cur)
+			out.Tier = tierView(card, cur[consumerID])
 		}
 		return nil
 	})

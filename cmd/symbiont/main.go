@@ -25,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/api"
 	"github.com/symbiont/symbiont/demo"
 	"github.com/symbiont/symbiont/identity"
@@ -168,6 +169,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		DataDir: *data, PostgresDSN: *pg, AdminToken: os.Getenv("SYMBIONT_ADMIN_TOKEN"), BaseURL: strings.TrimSuffix(*baseURL, "/"),
 		Version: buildVersion(), MaxShared: *maxShared, Writers: *writers, Log: log, LedgerOrigin: *ledgerOrigin,
 		Limits: &api.Limits{IngestPerKey: *rateIngest, APIPerKey: *rateAPI, WalletPerUser: *rateWallet},
+	}
+	if *demoFlag {
+		// The demo seeds months of history by moving this clock back, then returns it to now.
+		cfg.Clock = &symbiont.ShiftedClock{Base: symbiont.SystemClock{}}
 	}
 	if k := os.Getenv("SYMBIONT_MASTER_KEY"); k != "" {
 		mk, err := platform.ParseMasterKey(k)

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/base64"
 	"strconv"
 
 	"github.com/symbiont/symbiont/ledger"
@@ -10,21 +11,65 @@ import (
 // ledgerLock is the advisory lock key that serialises ledger integration across nodes.
 const ledgerLock = 0x4c454447 // "LEDG"
 
-// LedgerHead returns a chain's last entry.
-func (t *Tx) LedgerHead(ctx context.Context, chainID int64) (int64, []byte, error) {
-	var n int64
-	var c []byte
-	err := t.queryRow(ctx, `SELECT n, commitment FROM ledger_entries WHERE chain_id = ? ORDER BY n DESC LIMIT 1`, chainID).Scan(&n, &c)
-	if isNoRows(err) {
-		return -1, nil, nil
+// LedgerHeads returns the last entry of each non-empty chain.
+func (t *Tx) LedgerHeads(ctx context.Context, chainIDs []int64) (map[int64]ledger.Head, error) {
+	out := map[int64]ledger.Head{}
+	for from := 0; from < len(chainIDs); from += 500 {
+		in, args := inList(chainIDs[from:min(from+500, len(chainIDs))])
+		rows, err := t.query(ctx, `SELECT e.chain_id, e.n, e.commitment FROM ledger_entries e JOIN
+			(SELECT chain_id, MAX(n) AS n FROM ledger_entries WHERE chain_id IN (`+in+`) GROUP BY chain_id) m
+			ON m.chain_id = e.chain_id AND m.n = e.n`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var c, n int64
+			var commitment []byte
+			if err := rows.Scan(&c, &n, &commitment); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[c] = ledger.Head{N: n, Commitment: base64.StdEncoding.EncodeToString(commitment)}
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
 	}
-	return n, c, err
+	return out, nil
 }
 
-// InsertLedgerEntry stores a sequenced entry.
-func (t *Tx) InsertLedgerEntry(ctx context.Context, e *ledger.Entry) error {
-	return t.queryRow(ctx, `INSERT INTO ledger_entries (idx, brand_id, chain_id, n, commitment, record, salt, at) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		e.BrandID, e.ChainID, e.N, e.Commitment, e.Record, e.Salt, ms(e.At)).Scan(&e.ID)
+// InsertLedgerEntries stores sequenced entries in multi-row statements.
+func (t *Tx) InsertLedgerEntries(ctx context.Context, es []*ledger.Entry) error {
+	for from := 0; from < len(es); from += 200 {
+		part := es[from:min(from+200, len(es))]
+		args := make([]any, 0, 7*len(part))
+		for _, e := range part {
+			args = append(args, e.BrandID, e.ChainID, e.N, e.Commitment, e.Record, e.Salt, ms(e.At))
+		}
+		rows, err := t.query(ctx, `INSERT INTO ledger_entries (brand_id, chain_id, n, commitment, record, salt, at) VALUES `+
+			placeholders(len(part), 7)+` RETURNING id, chain_id, n`, args...)
+		if err != nil {
+			return err
+		}
+		byKey := map[[2]int64]*ledger.Entry{}
+		for _, e := range part {
+			byKey[[2]int64{e.ChainID, e.N}] = e
+		}
+		for rows.Next() {
+			var id, c, n int64
+			if err := rows.Scan(&id, &c, &n); err != nil {
+				rows.Close()
+				return err
+			}
+			if e := byKey[[2]int64{c, n}]; e != nil {
+				e.ID = id
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // LockLedger serialises integration (PostgreSQL; SQLite has one writer).

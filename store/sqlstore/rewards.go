@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"time"
 
@@ -86,10 +87,33 @@ func (t *Tx) UnsettledGrants(ctx context.Context, after int64, limit int) ([]*re
 	return t.grants(ctx, `SELECT `+grantCols+` FROM reward_grants WHERE settled = 0 AND record_id > ? ORDER BY record_id LIMIT ?`, after, limit)
 }
 
-// CreditGrant records how far a grant is credited.
-func (t *Tx) CreditGrant(ctx context.Context, recordID int64, days int, bonusPaid, settled bool) error {
-	_, err := t.exec(ctx, `UPDATE reward_grants SET days = ?, bonus_paid = ?, settled = ? WHERE record_id = ?`, days, boolInt(bonusPaid), boolInt(settled), recordID)
-	return err
+// CreditGrants records how far grants are credited. Grants of one accrual page mostly share
+// their new state (days, bonus, settled), so each distinct state is one update by primary key.
+func (t *Tx) CreditGrants(ctx context.Context, gs []*rewards.Grant) error {
+	type state struct {
+		days           int
+		bonus, settled int64
+	}
+	ids := map[state][]int64{}
+	var order []state
+	for _, g := range gs {
+		k := state{g.Days, boolInt(g.BonusPaid), boolInt(g.Settled)}
+		if _, ok := ids[k]; !ok {
+			order = append(order, k)
+		}
+		ids[k] = append(ids[k], g.RecordID)
+	}
+	for _, k := range order {
+		all := ids[k]
+		for from := 0; from < len(all); from += 1000 {
+			in, args := inList(all[from:min(from+1000, len(all))])
+			if _, err := t.exec(ctx, `UPDATE reward_grants SET days = ?, bonus_paid = ?, settled = ? WHERE record_id IN (`+in+`)`,
+				append([]any{k.days, k.bonus, k.settled}, args...)...); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // ActiveGrantCount counts the consumer's paid grants active at now.
@@ -99,46 +123,115 @@ func (t *Tx) ActiveGrantCount(ctx context.Context, consumerID int64, now time.Ti
 	return n, err
 }
 
-// PostJournal books a balanced journal and updates the balances; a consumer balance must not go
-// below zero.
-func (t *Tx) PostJournal(ctx context.Context, j *rewards.Journal) error {
-	var sum int64
-	for _, p := range j.Postings {
-		sum += p.Amount
-	}
-	if sum != 0 || len(j.Postings) < 2 {
-		return symbiont.Errorf(symbiont.EINTERNAL, "An unbalanced journal (%d) was refused.", sum)
-	}
-	err := t.queryRow(ctx, `INSERT INTO points_journal (brand_id, consumer_id, kind, idempotency_key, at) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (brand_id, idempotency_key) DO NOTHING RETURNING id`, j.BrandID, j.ConsumerID, j.Kind, j.IdempotencyKey, ms(j.At)).Scan(&j.ID)
-	if isNoRows(err) {
-		return symbiont.Errorf(symbiont.ECONFLICT, "This movement of points was already booked.").With("reason", "duplicate")
-	} else if err != nil {
-		return err
-	}
-	args := make([]any, 0, 6*len(j.Postings))
-	delta := map[string]int64{}
-	var accounts []string
-	for i, p := range j.Postings {
-		args = append(args, j.ID, i, p.Account, p.Amount, p.Description, p.Ref)
-		if _, ok := delta[p.Account]; !ok {
-			accounts = append(accounts, p.Account)
+// PostJournals books balanced journals and updates the balances; a consumer balance must not
+// go below zero. Journals, postings and balances are written in multi-row statements.
+func (t *Tx) PostJournals(ctx context.Context, js []*rewards.Journal) error {
+	for from := 0; from < len(js); {
+		// Bound each statement's parameters (SQLite allows 32766, PostgreSQL 65535).
+		to, lines := from, 0
+		for to < len(js) && (to == from || (to-from < 1000 && lines+len(js[to].Postings) <= 4000)) {
+			lines += len(js[to].Postings)
+			to++
 		}
-		delta[p.Account] += p.Amount
-	}
-	if _, err := t.exec(ctx, `INSERT INTO points_postings (journal_id, line, account, amount, description, ref) VALUES `+placeholders(len(j.Postings), 6), args...); err != nil {
-		return err
-	}
-	for _, acct := range accounts {
-		var bal int64
-		if err := t.queryRow(ctx, `INSERT INTO points_balances (account, brand_id, balance) VALUES (?, ?, ?)
-			ON CONFLICT (account) DO UPDATE SET balance = points_balances.balance + excluded.balance RETURNING balance`,
-			acct, j.BrandID, delta[acct]).Scan(&bal); err != nil {
+		if err := t.postJournals(ctx, js[from:to]); err != nil {
 			return err
 		}
-		if bal < 0 && strings.HasPrefix(acct, "consumer:") {
-			return symbiont.Errorf(symbiont.ECONFLICT, "Not enough points.").With("reason", "insufficient_points")
+		from = to
+	}
+	return nil
+}
+
+func (t *Tx) postJournals(ctx context.Context, js []*rewards.Journal) error {
+	args := make([]any, 0, 5*len(js))
+	byKey := make(map[string]*rewards.Journal, len(js))
+	for _, j := range js {
+		var sum int64
+		for _, p := range j.Postings {
+			sum += p.Amount
 		}
+		if sum != 0 || len(j.Postings) < 2 {
+			return symbiont.Errorf(symbiont.EINTERNAL, "An unbalanced journal (%d) was refused.", sum)
+		}
+		k := strconv.FormatInt(j.BrandID, 10) + "/" + j.IdempotencyKey
+		if byKey[k] != nil {
+			return symbiont.Errorf(symbiont.ECONFLICT, "This movement of points was already booked.").With("reason", "duplicate")
+		}
+		byKey[k] = j
+		j.ID = 0
+		args = append(args, j.BrandID, j.ConsumerID, j.Kind, j.IdempotencyKey, ms(j.At))
+	}
+	rows, err := t.query(ctx, `INSERT INTO points_journal (brand_id, consumer_id, kind, idempotency_key, at) VALUES `+placeholders(len(js), 5)+`
+		ON CONFLICT (brand_id, idempotency_key) DO NOTHING RETURNING id, brand_id, idempotency_key`, args...)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for rows.Next() {
+		var id, brand int64
+		var key string
+		if err := rows.Scan(&id, &brand, &key); err != nil {
+			rows.Close()
+			return err
+		}
+		if j := byKey[strconv.FormatInt(brand, 10)+"/"+key]; j != nil {
+			j.ID = id
+			n++
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	if n != len(js) {
+		return symbiont.Errorf(symbiont.ECONFLICT, "This movement of points was already booked.").With("reason", "duplicate")
+	}
+	type acct struct {
+		brand int64
+		name  string
+	}
+	delta := map[acct]int64{}
+	var accounts []acct
+	args = args[:0]
+	lines := 0
+	for _, j := range js {
+		for i, p := range j.Postings {
+			args = append(args, j.ID, i, p.Account, p.Amount, p.Description, p.Ref)
+			a := acct{j.BrandID, p.Account}
+			if _, ok := delta[a]; !ok {
+				accounts = append(accounts, a)
+			}
+			delta[a] += p.Amount
+			lines++
+		}
+	}
+	if _, err := t.exec(ctx, `INSERT INTO points_postings (journal_id, line, account, amount, description, ref) VALUES `+placeholders(lines, 6), args...); err != nil {
+		return err
+	}
+	args = args[:0]
+	for _, a := range accounts {
+		args = append(args, a.name, a.brand, delta[a])
+	}
+	rows, err = t.query(ctx, `INSERT INTO points_balances (account, brand_id, balance) VALUES `+placeholders(len(accounts), 3)+`
+		ON CONFLICT (account) DO UPDATE SET balance = points_balances.balance + excluded.balance RETURNING account, balance`, args...)
+	if err != nil {
+		return err
+	}
+	negative := false
+	for rows.Next() {
+		var name string
+		var bal int64
+		if err := rows.Scan(&name, &bal); err != nil {
+			rows.Close()
+			return err
+		}
+		if bal < 0 && strings.HasPrefix(name, "consumer:") {
+			negative = true
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	if negative {
+		return symbiont.Errorf(symbiont.ECONFLICT, "Not enough points.").With("reason", "insufficient_points")
 	}
 	return nil
 }
@@ -190,18 +283,66 @@ func (t *Tx) Statement(ctx context.Context, account string, limit int) ([]reward
 	return out, rows.Err()
 }
 
-// Earned sums the accrual and bonus credits to a consumer since t.
-func (t *Tx) Earned(ctx context.Context, consumerID int64, since time.Time) (int64, error) {
-	var n int64
-	err := t.queryRow(ctx, `SELECT COALESCE(SUM(p.amount), 0) FROM points_postings p JOIN points_journal j ON j.id = p.journal_id
-		WHERE p.account = ? AND j.kind = 'accrual' AND j.at >= ? AND p.amount > 0`, rewards.ConsumerAccount(consumerID), ms(since)).Scan(&n)
-	return n, err
+// Earned sums the accrual and bonus credits to each consumer since t.
+func (t *Tx) Earned(ctx context.Context, consumerIDs []int64, since time.Time) (map[int64]int64, error) {
+	out := make(map[int64]int64, len(consumerIDs))
+	for from := 0; from < len(consumerIDs); from += 500 {
+		part := consumerIDs[from:min(from+500, len(consumerIDs))]
+		accts := make([]string, len(part))
+		for i, id := range part {
+			accts[i] = rewards.ConsumerAccount(id)
+		}
+		in, args := inList(accts)
+		rows, err := t.query(ctx, `SELECT j.consumer_id, SUM(p.amount) FROM points_postings p JOIN points_journal j ON j.id = p.journal_id
+			WHERE p.account IN (`+in+`) AND j.kind = 'accrual' AND j.at >= ? AND p.amount > 0 GROUP BY j.consumer_id`, append(args, ms(since))...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id, n int64
+			if err := rows.Scan(&id, &n); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[id] = n
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
-// InsertLot stores points earned together.
-func (t *Tx) InsertLot(ctx context.Context, l *rewards.Lot) error {
-	return t.queryRow(ctx, `INSERT INTO points_lots (brand_id, consumer_id, amount, remaining, earned_at, expires_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
-		l.BrandID, l.ConsumerID, l.Amount, l.Remaining, ms(l.EarnedAt), ms(l.ExpiresAt)).Scan(&l.ID)
+// InsertLots stores lots of points earned together, in multi-row inserts.
+func (t *Tx) InsertLots(ctx context.Context, ls []*rewards.Lot) error {
+	for from := 0; from < len(ls); from += 1000 {
+		part := ls[from:min(from+1000, len(ls))]
+		args := make([]any, 0, 6*len(part))
+		for _, l := range part {
+			args = append(args, l.BrandID, l.ConsumerID, l.Amount, l.Remaining, ms(l.EarnedAt), ms(l.ExpiresAt))
+		}
+		rows, err := t.query(ctx, `INSERT INTO points_lots (brand_id, consumer_id, amount, remaining, earned_at, expires_at) VALUES `+
+			placeholders(len(part), 6)+` RETURNING id`, args...)
+		if err != nil {
+			return err
+		}
+		// RETURNING order is not guaranteed to match VALUES order, but lots are told apart only
+		// by id, which callers do not rely on across a batch; assign in the order returned.
+		i := 0
+		for rows.Next() {
+			if i < len(part) {
+				if err := rows.Scan(&part[i].ID); err != nil {
+					rows.Close()
+					return err
+				}
+			}
+			i++
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SpendLots takes amount from the consumer's oldest unexpired lots.
@@ -369,17 +510,31 @@ func (t *Tx) Redemptions(ctx context.Context, consumerID int64) ([]*rewards.Rede
 	return t.redemptions(ctx, `WHERE consumer_id = ? ORDER BY id DESC`, consumerID)
 }
 
-// CurrentTier returns the consumer's latest tier change, or nil.
-func (t *Tx) CurrentTier(ctx context.Context, consumerID int64) (*rewards.TierChange, error) {
-	var c rewards.TierChange
-	var at int64
-	err := t.queryRow(ctx, `SELECT tier, previous, reason, at FROM tier_changes WHERE consumer_id = ? ORDER BY id DESC LIMIT 1`, consumerID).
-		Scan(&c.Tier, &c.Previous, &c.Reason, &at)
-	if isNoRows(err) {
-		return nil, nil
+// CurrentTiers returns each consumer's latest tier change (absent: none yet).
+func (t *Tx) CurrentTiers(ctx context.Context, consumerIDs []int64) (map[int64]*rewards.TierChange, error) {
+	out := make(map[int64]*rewards.TierChange, len(consumerIDs))
+	for from := 0; from < len(consumerIDs); from += 500 {
+		in, args := inList(consumerIDs[from:min(from+500, len(consumerIDs))])
+		rows, err := t.query(ctx, `SELECT c.consumer_id, c.tier, c.previous, c.reason, c.at FROM tier_changes c JOIN
+			(SELECT consumer_id, MAX(id) AS id FROM tier_changes WHERE consumer_id IN (`+in+`) GROUP BY consumer_id) m ON m.id = c.id`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id, at int64
+			var c rewards.TierChange
+			if err := rows.Scan(&id, &c.Tier, &c.Previous, &c.Reason, &at); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			c.At = fromMS(at)
+			out[id] = &c
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
 	}
-	c.At = fromMS(at)
-	return &c, err
+	return out, nil
 }
 
 // InsertTierChange records a tier change.
