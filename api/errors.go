@@ -9,22 +9,6 @@ import (
 	"github.com/symbiont/symbiont"
 )
 
-// status maps error codes to HTTP statuses.
-var status = map[string]int{
-	symbiont.EINVALID:        http.StatusBadRequest,
-	symbiont.EUNAUTHORIZED:   http.StatusUnauthorized,
-	symbiont.EFORBIDDEN:      http.StatusForbidden,
-	symbiont.ENOTFOUND:       http.StatusNotFound,
-	symbiont.ECONFLICT:       http.StatusConflict,
-	symbiont.ETOOLARGE:       http.StatusRequestEntityTooLarge,
-	symbiont.ERATELIMITED:    http.StatusTooManyRequests,
-	symbiont.ECONSENT:        http.StatusForbidden,
-	symbiont.EUNAVAILABLE:    http.StatusServiceUnavailable,
-	symbiont.EINTERNAL:       http.StatusInternalServerError,
-	symbiont.EMETHOD:         http.StatusMethodNotAllowed,
-	symbiont.EUNSUPPORTEDMED: http.StatusUnsupportedMediaType,
-}
-
 // errorBody is the one shape of every error response.
 type errorBody struct {
 	Error errorDetail `json:"error"`
@@ -49,7 +33,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, r.Context().Err()) && r.Context().Err() != nil {
 		return // the client went away; nobody to answer
 	}
-	st, ok := status[code]
+	st, ok := symbiont.Statuses[code]
 	if !ok {
 		st = http.StatusInternalServerError
 	}

@@ -123,40 +123,11 @@ func VerifyExport(doc *Export, log Log, key string, prev *State) (*Report, *Stat
 	chains := map[string][]*ExportRecord{}
 	for i := range doc.Records {
 		x := &doc.Records[i]
-		where := fmt.Sprintf("record %d of %s", x.N, x.Subject)
-		salt, err := base64.StdEncoding.DecodeString(x.Salt)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: malformed salt", where)
-		}
-		commitment := Commit([]byte(x.Record), salt)
-		if base64.StdEncoding.EncodeToString(commitment) != x.Commitment {
-			return nil, nil, fmt.Errorf("%s: the record and salt do not open its commitment: the record was altered", where)
-		}
-		var r Record
-		if err := json.Unmarshal([]byte(x.Record), &r); err != nil {
-			return nil, nil, fmt.Errorf("%s: the record is not JSON", where)
-		}
-		if r.Subject != x.Subject || r.N != x.N || r.Kind != x.Kind || !r.At.Equal(x.At) || !jsonEqual(r.Body, x.Details) {
-			return nil, nil, fmt.Errorf("%s: the details shown differ from the committed record", where)
-		}
-		if r.Log != cur.Origin {
-			return nil, nil, fmt.Errorf("%s: committed to log %q", where, r.Log)
+		if err := x.Check(cur.Origin, docCP); err != nil {
+			return nil, nil, err
 		}
 		if x.Pending {
 			rep.Pending++
-		} else {
-			if docCP == nil || x.Index == nil {
-				return nil, nil, fmt.Errorf("%s: no index or checkpoint to prove it against", where)
-			}
-			proof := make([][]byte, len(x.Proof))
-			for j, h := range x.Proof {
-				if proof[j], err = base64.StdEncoding.DecodeString(h); err != nil {
-					return nil, nil, fmt.Errorf("%s: malformed proof", where)
-				}
-			}
-			if err := CheckInclusion(commitment, *x.Index, proof, docCP.Size, docCP.Root); err != nil {
-				return nil, nil, fmt.Errorf("%s: not in the log at index %d under the checkpoint (size %d): %v", where, *x.Index, docCP.Size, err)
-			}
 		}
 		chains[x.Subject] = append(chains[x.Subject], x)
 		rep.Records++
@@ -223,6 +194,47 @@ func VerifyExport(doc *Export, log Log, key string, prev *State) (*Report, *Stat
 		}
 	}
 	return rep, next, nil
+}
+
+// Check verifies one record of a proof document: it opens to its commitment, says what the
+// committed record says, belongs to the log named origin, and (unless pending) is included in
+// the log under cp, the document's checkpoint already opened with the log's key.
+func (x *ExportRecord) Check(origin string, cp *ParsedCheckpoint) error {
+	where := fmt.Sprintf("record %d of %s", x.N, x.Subject)
+	salt, err := base64.StdEncoding.DecodeString(x.Salt)
+	if err != nil {
+		return fmt.Errorf("%s: malformed salt", where)
+	}
+	commitment := Commit([]byte(x.Record), salt)
+	if base64.StdEncoding.EncodeToString(commitment) != x.Commitment {
+		return fmt.Errorf("%s: the record and salt do not open its commitment: the record was altered", where)
+	}
+	var r Record
+	if err := json.Unmarshal([]byte(x.Record), &r); err != nil {
+		return fmt.Errorf("%s: the record is not JSON", where)
+	}
+	if r.Subject != x.Subject || r.N != x.N || r.Kind != x.Kind || !r.At.Equal(x.At) || !jsonEqual(r.Body, x.Details) {
+		return fmt.Errorf("%s: the details shown differ from the committed record", where)
+	}
+	if r.Log != origin {
+		return fmt.Errorf("%s: committed to log %q", where, r.Log)
+	}
+	if x.Pending {
+		return nil
+	}
+	if cp == nil || x.Index == nil {
+		return fmt.Errorf("%s: no index or checkpoint to prove it against", where)
+	}
+	proof := make([][]byte, len(x.Proof))
+	for j, h := range x.Proof {
+		if proof[j], err = base64.StdEncoding.DecodeString(h); err != nil {
+			return fmt.Errorf("%s: malformed proof", where)
+		}
+	}
+	if err := CheckInclusion(commitment, *x.Index, proof, cp.Size, cp.Root); err != nil {
+		return fmt.Errorf("%s: not in the log at index %d under the checkpoint (size %d): %v", where, *x.Index, cp.Size, err)
+	}
+	return nil
 }
 
 func jsonEqual(a, b []byte) bool {

@@ -33,6 +33,7 @@ import (
 	"github.com/symbiont/symbiont/store/sqlite"
 	"github.com/symbiont/symbiont/tenant"
 	"github.com/symbiont/symbiont/vault"
+	"github.com/symbiont/symbiont/web"
 )
 
 // Config is everything the platform needs to start.
@@ -78,6 +79,7 @@ type Platform struct {
 	Access   *access.Service
 	Ledger   *ledger.Service
 	Rewards  *rewards.Service
+	Web      *web.Server
 	API      *api.Server
 	Registry *prometheus.Registry
 	// GeneratedAdminToken is set when Open created the operator token: show it once.
@@ -265,6 +267,17 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 	s.Ledger, s.Rewards = p.Ledger, p.Rewards
 	s.Clock, s.BaseURL, s.Version, s.Limits, s.Registry = cfg.Clock, cfg.BaseURL, cfg.Version, limits, p.Registry
 	s.Ready = func() bool { return !p.draining.Load() }
+	p.Web = &web.Server{Tenants: p.Tenants, Consent: p.Consent, Ingest: p.Ingest, Access: p.Access, Ledger: p.Ledger, Rewards: p.Rewards,
+		Graph: p.Graph, Store: st, Clock: cfg.Clock, Log: cfg.Log, BaseURL: cfg.BaseURL, Secret: p.Vault.DeriveKey("web-pages"),
+		Secure: strings.HasPrefix(cfg.BaseURL, "https://")}
+	if err := p.Web.Init(); err != nil {
+		stop()
+		<-p.listening
+		p.Ingest.Close()
+		st.Close()
+		return nil, err
+	}
+	s.Extra = p.Web.Routes
 	p.API = s
 	p.handler = s.Handler()
 

@@ -1,0 +1,358 @@
+// Package web serves Symbiont's pages: the consumer's wallet (/wallet, entered through a
+// wallet-session link) and the brand's console (/console, signed in with a secret key or the
+// operator token). Pages are rendered on the server with html/template; a small script and a
+// style sheet are embedded (go:embed), so nothing needs building and no CDN is involved. Every
+// page works without JavaScript; the script only adds confirmations and small conveniences.
+//
+// The pages call the same services as the JSON API, so every rule (consent fails closed, every
+// read recorded in the ledger, tenants isolated) holds here too.
+package web
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/symbiont/symbiont"
+	"github.com/symbiont/symbiont/access"
+	"github.com/symbiont/symbiont/consent"
+	"github.com/symbiont/symbiont/identity"
+	"github.com/symbiont/symbiont/ingest"
+	"github.com/symbiont/symbiont/ledger"
+	"github.com/symbiont/symbiont/rewards"
+	"github.com/symbiont/symbiont/store"
+	"github.com/symbiont/symbiont/tenant"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Cookie names. The wallet cookie holds the wallet-session token (already a short-lived bearer
+// credential for one consumer); the console cookie holds the sign-in credential sealed with a
+// key only this server knows, so that revoking the key signs the console out at once.
+const (
+	walletCookie  = "symbiont_wallet"
+	consoleCookie = "symbiont_console"
+	langCookie    = "symbiont_lang"
+	// MaxForm bounds a form body; the rate-card and tracking-plan editors need the most.
+	MaxForm = 256 << 10
+)
+
+// Server serves the pages. Set the fields, then call Routes.
+type Server struct {
+	Tenants *tenant.Service
+	Consent *consent.Service
+	Ingest  *ingest.Service
+	Access  *access.Service
+	Ledger  *ledger.Service
+	Rewards *rewards.Service
+	Graph   *identity.Graph
+	Store   store.Store
+	Clock   symbiont.Clock
+	Log     *slog.Logger
+	// BaseURL is the public URL of this server, for links in exports.
+	BaseURL string
+	// Secret keys the console cookie's seal and the CSRF tokens (32 bytes; derived from the
+	// master key, so every node of a cluster agrees).
+	Secret []byte
+	// Secure marks cookies Secure (set when the public URL is https).
+	Secure bool
+
+	pages map[string]*template.Template
+	aead  cipher.AEAD
+}
+
+// Init parses the templates and prepares the cookie seal; call it once before Routes.
+func (s *Server) Init() error {
+	if len(s.Secret) < 32 {
+		return errors.New("web: Secret must be at least 32 bytes")
+	}
+	block, err := aes.NewCipher(s.key("console-cookie"))
+	if err != nil {
+		return err
+	}
+	if s.aead, err = cipher.NewGCM(block); err != nil {
+		return err
+	}
+	return s.parse()
+}
+
+// Routes registers the pages on mux.
+func (s *Server) Routes(mux *http.ServeMux) {
+	static, _ := fs.Sub(staticFS, "static")
+	files := http.FileServerFS(static)
+	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheFor(files, 24*time.Hour)))
+	s.walletRoutes(mux)
+	s.consoleRoutes(mux)
+}
+
+func cacheFor(h http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(d.Seconds())))
+		h.ServeHTTP(w, r)
+	})
+}
+
+// key derives a purpose-specific key from Secret.
+func (s *Server) key(purpose string) []byte {
+	m := hmac.New(sha256.New, s.Secret)
+	m.Write([]byte("symbiont/web/" + purpose))
+	return m.Sum(nil)
+}
+
+var funcs = template.FuncMap{
+	"date": func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+	"datetime": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format("2006-01-02 15:04 UTC")
+	},
+	"add":   func(a, b int) int { return a + b },
+	"sub":   func(a, b int64) int64 { return a - b },
+	"deref": func(v *float64) float64 { return *v },
+	"neg":   func(a int64) int64 { return -a },
+	"pct":   func(a, b int) string { return percent(a, b) },
+	"money": func(v float64) string { return fmt.Sprintf("%.2f", v) },
+	"svg":   func(s string) template.HTML { return template.HTML(s) }, // only for charts this package drew
+}
+
+func percent(a, b int) string {
+	if b == 0 {
+		return "0%"
+	}
+	return fmt.Sprintf("%.0f%%", 100*float64(a)/float64(b))
+}
+
+// parse builds one template set per page: the layout plus the page.
+func (s *Server) parse() error {
+	s.pages = map[string]*template.Template{}
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
+		if base == "layout" {
+			continue
+		}
+		t, err := template.New(base).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n)
+		if err != nil {
+			return fmt.Errorf("web: template %s: %w", n, err)
+		}
+		s.pages[base] = t
+	}
+	return nil
+}
+
+// Page is what every template gets.
+type Page struct {
+	Area   string // "wallet" or "console"
+	Title  string
+	Lang   string
+	Path   string
+	CSRF   string
+	Brand  string
+	Who    string // signed-in person or key, for the header
+	Nav    []NavItem
+	Flash  string
+	Error  string
+	Data   any
+	Status int
+	lang   string
+}
+
+// NavItem is one link of the page's navigation.
+type NavItem struct {
+	Href, Label string
+	Current     bool
+}
+
+// T translates a message key into the page's language (English when there is no translation).
+func (p *Page) T(key string, args ...any) string { return translate(p.lang, key, args...) }
+
+// Other is the other language, for the switch.
+func (p *Page) Other() (code, label string) {
+	if p.lang == "zh-CN" {
+		return "en", "English"
+	}
+	return "zh-CN", "中文"
+}
+
+// OtherLang and OtherLabel are Other for templates.
+func (p *Page) OtherLang() string  { c, _ := p.Other(); return c }
+func (p *Page) OtherLabel() string { _, l := p.Other(); return l }
+
+// newPage starts a page in the request's language.
+func (s *Server) newPage(r *http.Request, area, title string) *Page {
+	l := language(r)
+	p := &Page{Area: area, Lang: l, lang: l, Path: r.URL.Path}
+	p.Title = p.T(title)
+	if f := r.URL.Query().Get("done"); f != "" {
+		p.Flash = p.T("flash." + f)
+	}
+	return p
+}
+
+// render writes a page. Rendering into a buffer first means a template error never leaves
+// half a page behind.
+func (s *Server) render(w http.ResponseWriter, name string, p *Page) {
+	t := s.pages[name]
+	var b strings.Builder
+	if t == nil {
+		s.Log.Error("web: no such template", slog.String("name", name))
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	if err := t.ExecuteTemplate(&b, "layout", p); err != nil {
+		s.Log.Error("web: render", slog.String("page", name), slog.Any("err", err))
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	if p.Status != 0 {
+		w.WriteHeader(p.Status)
+	}
+	w.Write([]byte(b.String()))
+}
+
+// fail renders an error page: the error's message (never an internal detail) and status.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, area string, err error) {
+	code := symbiont.ErrorCode(err)
+	st := symbiont.Statuses[code]
+	if st == 0 {
+		st = http.StatusInternalServerError
+	}
+	msg := symbiont.ErrorMessage(err)
+	if code == symbiont.EINTERNAL || code == "" {
+		s.Log.Error("web: request failed", slog.String("path", r.URL.Path), slog.Any("err", err))
+		msg = ""
+	}
+	p := s.newPage(r, area, "error.title")
+	if msg == "" {
+		msg = p.T("error.internal")
+	}
+	p.Error, p.Status = msg, st
+	s.render(w, "error", p)
+}
+
+// csrf is the form token bound to a session credential: an attacker's page cannot read it,
+// and it changes with the session.
+func (s *Server) csrf(credential string) string {
+	m := hmac.New(sha256.New, s.key("csrf"))
+	m.Write([]byte(credential))
+	return hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// checkForm parses a POSTed form (bounded) and checks its CSRF token and, when the browser
+// says, that it comes from this site.
+func (s *Server) checkForm(w http.ResponseWriter, r *http.Request, credential string) error {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxForm)
+	if err := r.ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return symbiont.Errorf(symbiont.ETOOLARGE, "The form is larger than %d KB.", MaxForm>>10)
+		}
+		return symbiont.Errorf(symbiont.EINVALID, "The form could not be read.")
+	}
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+		return symbiont.Errorf(symbiont.EFORBIDDEN, "This form was sent from another site.")
+	}
+	if !hmac.Equal([]byte(r.PostForm.Get("csrf")), []byte(s.csrf(credential))) {
+		return symbiont.Errorf(symbiont.EFORBIDDEN, "This form has expired or was not sent from this page. Reload the page and try again.")
+	}
+	return nil
+}
+
+func (s *Server) setCookie(w http.ResponseWriter, name, value, path string, maxAge time.Duration) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: path, MaxAge: int(maxAge.Seconds()), HttpOnly: true,
+		Secure: s.Secure, SameSite: http.SameSiteStrictMode})
+}
+
+func (s *Server) clearCookie(w http.ResponseWriter, name, path string) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: path, MaxAge: -1, HttpOnly: true, Secure: s.Secure, SameSite: http.SameSiteStrictMode})
+}
+
+// seal encrypts a credential for the console cookie.
+func (s *Server) seal(plain string) string {
+	nonce := make([]byte, s.aead.NonceSize())
+	rand.Read(nonce)
+	return base64.RawURLEncoding.EncodeToString(s.aead.Seal(nonce, nonce, []byte(plain), []byte(consoleCookie)))
+}
+
+func (s *Server) open(sealed string) (string, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(sealed)
+	if err != nil || len(b) < s.aead.NonceSize() {
+		return "", false
+	}
+	n := s.aead.NonceSize()
+	plain, err := s.aead.Open(nil, b[:n], b[n:], []byte(consoleCookie))
+	return string(plain), err == nil
+}
+
+// redirect answers a POST with 303 See Other (so reloading the result does not repeat it),
+// adding ?done=flash to say what happened.
+func redirect(w http.ResponseWriter, r *http.Request, path, done string) {
+	if done != "" {
+		u, _ := url.Parse(path)
+		q := u.Query()
+		q.Set("done", done)
+		u.RawQuery = q.Encode()
+		path = u.String()
+	}
+	http.Redirect(w, r, path, http.StatusSeeOther)
+}
+
+// language picks the page language: the switch's cookie, else the browser's preference.
+func language(r *http.Request) string {
+	if c, err := r.Cookie(langCookie); err == nil && (c.Value == "en" || c.Value == "zh-CN") {
+		return c.Value
+	}
+	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
+		tag := strings.ToLower(strings.TrimSpace(strings.SplitN(part, ";", 2)[0]))
+		switch {
+		case strings.HasPrefix(tag, "zh"):
+			return "zh-CN"
+		case strings.HasPrefix(tag, "en"):
+			return "en"
+		}
+	}
+	return "en"
+}
+
+// setLanguage handles the language switch: a GET with ?lang= sets the cookie and returns to the
+// page it came from.
+func (s *Server) setLanguage(w http.ResponseWriter, r *http.Request) {
+	l := r.URL.Query().Get("lang")
+	if l != "en" && l != "zh-CN" {
+		l = "en"
+	}
+	http.SetCookie(w, &http.Cookie{Name: langCookie, Value: l, Path: "/", MaxAge: 365 * 24 * 3600, Secure: s.Secure, SameSite: http.SameSiteLaxMode})
+	back := r.URL.Query().Get("back")
+	if !strings.HasPrefix(back, "/wallet") && !strings.HasPrefix(back, "/console") {
+		back = "/wallet"
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
