@@ -384,6 +384,8 @@ Symbiont demo: %s (%s)
   Write key       %s
   Wallet          %s
                   (for %s; valid 24 hours)
+  Console         %s/console/login
+                  (sign in with the secret key above, or the operator token)
 
 Try:
   curl -s -H 'Authorization: Bearer %s' '%s/v1/consumers/guest-0001/data?purpose=personalization'
@@ -395,7 +397,7 @@ Try:
 Verify what was done with %s's data against the public ledger (%s/ledger/):
   curl -s -H 'Authorization: Bearer %s' %s/v1/me/access-log > guest-0001-ledger.json && go run ./cmd/symbiont verify --ledger %s guest-0001-ledger.json
 
-`, BrandName, state, baseURL, adminToken, d.SecretKey, d.WriteKey, d.WalletURL, d.WalletUser,
+`, BrandName, state, baseURL, adminToken, d.SecretKey, d.WriteKey, d.WalletURL, d.WalletUser, baseURL,
 		d.SecretKey, baseURL, d.WriteKey, baseURL, d.WalletToken, baseURL, d.WalletToken, baseURL, d.WalletToken, baseURL,
 		members[0].first, baseURL, d.WalletToken, baseURL, baseURL)
 }

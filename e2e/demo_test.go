@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"strings"
@@ -150,13 +151,21 @@ func TestDemoSmoke(t *testing.T) {
 	// …and the brand's read says why.
 	checkPurchasesWithheld(t, s, sk)
 
-	// The wallet link itself should lead somewhere.
-	if resp, err := http.Get(walletURL); err == nil {
-		io.Copy(io.Discard, resp.Body)
+	// The wallet link opens the wallet page (it moves the token into a cookie and redirects).
+	jar, _ := cookiejar.New(nil)
+	wc := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	if resp, err := wc.Get(walletURL); err != nil {
+		t.Errorf("the printed wallet link: %v", err)
+	} else {
+		page, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Logf("NOTE: the printed wallet link %s/wallet?token=… answers %d (no wallet page is served)", s.Base, resp.StatusCode)
+		if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/wallet" || resp.Request.URL.Query().Get("token") != "" ||
+			!strings.Contains(string(page), "What I share") {
+			t.Errorf("the printed wallet link: status %d at %s: %s", resp.StatusCode, resp.Request.URL, tail(string(page), 300))
 		}
+	}
+	if console := field("Console", `http://\S+`); console != s.Base+"/console/login" {
+		t.Errorf("printed console sign-in %q, want %s/console/login", console, s.Base)
 	}
 
 	// Restart the demo on the same data: the data and the withdrawal are kept, fresh keys issued.
