@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"sort"
 	"strconv"
 	"time"
 
@@ -139,38 +140,11 @@ func Seed(ctx context.Context, p *platform.Platform) (*Demo, error) {
 	return d, nil
 }
 
-func seedData(ctx context.Context, p *platform.Platform, brandID int64, d *Demo) (err error) {
+func seedData(ctx context.Context, p *platform.Platform, brandID int64, d *Demo) error {
 	plan, _ := json.Marshal(Plan)
 	if _, err := p.Ingest.PutPlan(ctx, brandID, plan); err != nil {
 		return err
 	}
-	rng := rand.New(rand.NewPCG(2026, 11))
-	actor := symbiont.Actor{Kind: symbiont.ActorBrand, BrandID: brandID, KeyID: "demo-seed"}
-	notice := consent.Notice{ID: "aurora-membership-privacy", Version: "2026-10", Hash: "sha256:3f1c9a", Language: "en"}
-	grants := []struct {
-		cat, purpose string
-		share        float64
-	}{
-		{"purchases", "personalization", 1}, {"preferences", "personalization", 0.9}, {"profile", "service", 1},
-		{"contact", "service", 1}, {"browsing", "analytics", 0.7}, {"contact", "marketing", 0.5},
-		{"feedback", "product_research", 0.5}, {"location", "personalization", 0.4}, {"device", "analytics", 0.6},
-	}
-	// The story starts four months ago: members join and grant, points accrue month by month,
-	// some members redeem, one changes their mind. With a clock that cannot travel (tests
-	// with a fixed clock) it all happens now.
-	now := p.Config.Clock.Now()
-	travel := func(time.Duration) {}
-	if c, ok := p.Config.Clock.(interface{ Advance(time.Duration) }); ok {
-		travel = c.Advance
-	}
-	const month = 30 * 24 * time.Hour
-	travel(-4 * month)
-	back := false
-	defer func() {
-		if !back {
-			travel(4 * month)
-		}
-	}()
 	if _, err := p.Rewards.PutRateCard(ctx, brandID, []byte(RateCard)); err != nil {
 		return err
 	}
@@ -179,102 +153,186 @@ func seedData(ctx context.Context, p *platform.Platform, brandID int64, d *Demo)
 			return err
 		}
 	}
+	// The story is played day by day over the last four months, as it would have happened:
+	// members join one after another and grant, their stays arrive as they happen, the
+	// recommendations feature reads what it may every week, points accrue monthly, some
+	// members redeem, one changes their mind. With a clock that cannot travel it all happens
+	// now.
+	now := p.Config.Clock.Now()
+	travel := func(time.Duration) {}
+	if c, ok := p.Config.Clock.(interface{ Advance(time.Duration) }); ok {
+		travel = c.Advance
+	}
+	const days = 120
+	const day = 24 * time.Hour
+	travel(-days * day)
+	travelled := 0
+	defer func() { travel(time.Duration(days-travelled) * day) }() // back to now, whatever happens
+	st := &story{p: p, brandID: brandID, rng: rand.New(rand.NewPCG(2026, 11)), d: d,
+		actor: symbiont.Actor{Kind: symbiont.ActorBrand, BrandID: brandID, KeyID: "demo-seed"}}
+	queue := make([][]map[string]any, len(members))
 	for i, m := range members {
-		ref := consent.ConsumerRef{Kind: identity.KindUserID, Value: m.id}
-		for _, g := range grants {
-			if i > 0 && rng.Float64() > g.share {
-				continue
+		q := memberEvents(m, i, st.rng, now)
+		sort.SliceStable(q, func(a, b int) bool { return eventTime(q[a]).Before(eventTime(q[b])) })
+		queue[i] = q // anything dated after now is never sent
+	}
+	for t := 0; t <= days; t++ {
+		at := p.Config.Clock.Now()
+		for i, m := range members {
+			if t < i*6 {
+				continue // joins on day i*6
 			}
-			days := []int{90, 180, 365, 730}[rng.IntN(4)]
-			if _, err := p.Consent.Apply(ctx, []*consent.Change{{BrandID: brandID, Consumer: ref, Category: g.cat, Purpose: g.purpose,
-				State: consent.StateGiven, DurationDays: days, Notice: notice, Method: consent.MethodBrand, Actor: actor, Jurisdiction: jurisdiction(m)}}, ""); err != nil {
+			if t == i*6 {
+				if err := st.join(ctx, i, m); err != nil {
+					return err
+				}
+			}
+			// Events whose time has come (history before joining arrives on the day they join).
+			var due []map[string]any
+			for len(queue[i]) > 0 && !eventTime(queue[i][0]).After(at) {
+				due, queue[i] = append(due, queue[i][0]), queue[i][1:]
+			}
+			if err := st.send(ctx, due); err != nil {
 				return err
 			}
-		}
-		// Health data (dietary needs) needs explicit, separate consent: some members give it.
-		if i%3 == 0 {
-			if _, err := p.Consent.Apply(ctx, []*consent.Change{{BrandID: brandID, Consumer: ref, Category: "health", Purpose: "service",
-				State: consent.StateGiven, DurationDays: 365, Explicit: true, Notice: consent.Notice{ID: "aurora-dietary-needs", Version: "1", Language: "en"},
-				Method: consent.MethodBrand, Actor: actor, Jurisdiction: jurisdiction(m)}}, ""); err != nil {
-				return err
+			if (t-i*6)%7 == 0 || t == days {
+				if err := st.recommend(ctx, m.id); err != nil {
+					return err
+				}
 			}
 		}
-		defer func(ref consent.ConsumerRef) {
-			// Symbiont's own recommendations feature reads purchases and preferences for
-			// personalisation through the one door, as it would in production: each read is
-			// recorded in the member's ledger chain.
-			if err != nil {
-				return
-			}
-			var cid int64
-			if err = p.Store.View(ctx, func(tx store.Tx) (e error) {
-				cid, _, e = p.Graph.Resolve(ctx, tx, brandID, ref.Kind, ref.Value, false, now)
-				return e
-			}); err != nil {
-				return
-			}
-			_, err = p.Access.Read(ctx, access.Request{BrandID: brandID, ConsumerID: cid, Purpose: "personalization",
-				Categories: []string{"purchases", "preferences"}, Actor: symbiont.Actor{Kind: symbiont.ActorSystem, KeyID: "recommendations"}})
-		}(ref)
-		msgs := memberEvents(m, i, rng, now)
-		body, _ := json.Marshal(map[string]any{"batch": msgs})
-		batch, err := segment.ParseBatch(body)
-		if err != nil {
+		if err := st.events(ctx, t); err != nil {
 			return err
 		}
-		res, err := p.Ingest.Ingest(ctx, brandID, batch, false, actor)
-		if err != nil {
-			return err
-		}
-		d.Events += res.Accepted
-	}
-	return history(ctx, p, brandID, travel, &back)
-}
-
-// history plays the months since the members joined: monthly accrual, one member withdrawing
-// marketing consent, a few redemptions; then returns the clock to now.
-func history(ctx context.Context, p *platform.Platform, brandID int64, travel func(time.Duration), back *bool) error {
-	const month = 30 * 24 * time.Hour
-	actor := symbiont.Actor{Kind: symbiont.ActorBrand, BrandID: brandID, KeyID: "demo-seed"}
-	consumer := func(id string) (int64, error) {
-		var cid int64
-		err := p.Store.View(ctx, func(tx store.Tx) (e error) {
-			cid, _, e = p.Graph.Resolve(ctx, tx, brandID, identity.KindUserID, id, false, p.Config.Clock.Now())
-			return e
-		})
-		return cid, err
-	}
-	redemptions := map[int][][2]string{ // month -> member, reward
-		2: {{"guest-0002", "plant-a-tree"}, {"guest-0005", "plant-a-tree"}},
-		3: {{"guest-0001", "late-checkout"}, {"guest-0003", "late-checkout"}, {"guest-0001", "plant-a-tree"}},
-	}
-	for m := 1; m <= 4; m++ {
-		travel(month)
-		if m == 4 {
-			*back = true
-		}
-		if _, err := p.Rewards.Accrue(ctx); err != nil {
-			return err
-		}
-		if m == 2 {
-			// One member changed their mind about marketing.
-			ref := consent.ConsumerRef{Kind: identity.KindUserID, Value: members[3].id}
-			if _, err := p.Consent.Apply(ctx, []*consent.Change{{BrandID: brandID, Consumer: ref, Category: "contact", Purpose: "marketing",
-				State: consent.StateWithdrawn, Method: consent.MethodBrand, Actor: actor}}, ""); err != nil && symbiont.ErrorCode(err) != symbiont.ENOTFOUND {
-				return err
-			}
-		}
-		for i, r := range redemptions[m] {
-			cid, err := consumer(r[0])
-			if err != nil {
-				return err
-			}
-			if _, _, err := p.Rewards.Redeem(ctx, brandID, cid, r[1], fmt.Sprintf("demo-%d-%d", m, i)); err != nil && symbiont.ErrorCode(err) != symbiont.ECONFLICT {
-				return err
-			}
+		if t < days {
+			travel(day)
+			travelled++
 		}
 	}
 	return nil
+}
+
+// story is the demo's state while it plays.
+type story struct {
+	p       *platform.Platform
+	brandID int64
+	rng     *rand.Rand
+	actor   symbiont.Actor
+	d       *Demo
+}
+
+var demoNotice = consent.Notice{ID: "aurora-membership-privacy", Version: "2026-10", Hash: "sha256:3f1c9a", Language: "en"}
+
+// join records a member's consent decisions when they join.
+func (st *story) join(ctx context.Context, i int, m member) error {
+	grants := []struct {
+		cat, purpose string
+		share        float64
+	}{
+		{"purchases", "personalization", 1}, {"preferences", "personalization", 0.9}, {"profile", "service", 1},
+		{"contact", "service", 1}, {"browsing", "analytics", 0.7}, {"contact", "marketing", 0.5},
+		{"feedback", "product_research", 0.5}, {"location", "personalization", 0.4}, {"device", "analytics", 0.6},
+	}
+	ref := consent.ConsumerRef{Kind: identity.KindUserID, Value: m.id}
+	for _, g := range grants {
+		if i > 0 && st.rng.Float64() > g.share {
+			continue
+		}
+		days := []int{90, 180, 365, 730}[st.rng.IntN(4)]
+		if i == 0 {
+			days = 365 // the member the demo prints a wallet link for shares everything for a year
+		}
+		if _, err := st.p.Consent.Apply(ctx, []*consent.Change{{BrandID: st.brandID, Consumer: ref, Category: g.cat, Purpose: g.purpose,
+			State: consent.StateGiven, DurationDays: days, Notice: demoNotice, Method: consent.MethodBrand, Actor: st.actor, Jurisdiction: jurisdiction(m)}}, ""); err != nil {
+			return err
+		}
+	}
+	// Health data (dietary needs) needs explicit, separate consent: some members give it.
+	if i%3 == 0 {
+		if _, err := st.p.Consent.Apply(ctx, []*consent.Change{{BrandID: st.brandID, Consumer: ref, Category: "health", Purpose: "service",
+			State: consent.StateGiven, DurationDays: 365, Explicit: true, Notice: consent.Notice{ID: "aurora-dietary-needs", Version: "1", Language: "en"},
+			Method: consent.MethodBrand, Actor: st.actor, Jurisdiction: jurisdiction(m)}}, ""); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// send ingests a member's messages through the consent gate, like the brand's SDKs would.
+func (st *story) send(ctx context.Context, msgs []map[string]any) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	body, _ := json.Marshal(map[string]any{"batch": msgs})
+	batch, err := segment.ParseBatch(body)
+	if err != nil {
+		return err
+	}
+	res, err := st.p.Ingest.Ingest(ctx, st.brandID, batch, false, st.actor)
+	if err != nil {
+		return err
+	}
+	st.d.Events += res.Accepted
+	return nil
+}
+
+func (st *story) consumer(ctx context.Context, id string) (int64, error) {
+	var cid int64
+	err := st.p.Store.View(ctx, func(tx store.Tx) (e error) {
+		cid, _, e = st.p.Graph.Resolve(ctx, tx, st.brandID, identity.KindUserID, id, false, st.p.Config.Clock.Now())
+		return e
+	})
+	return cid, err
+}
+
+// recommend is Symbiont's own recommendations feature reading purchases and preferences for
+// personalisation through the one door, as it would in production: each read is recorded in
+// the member's ledger chain (and withheld what consent no longer allows).
+func (st *story) recommend(ctx context.Context, id string) error {
+	cid, err := st.consumer(ctx, id)
+	if err != nil {
+		return err
+	}
+	_, err = st.p.Access.Read(ctx, access.Request{BrandID: st.brandID, ConsumerID: cid, Purpose: "personalization",
+		Categories: []string{"purchases", "preferences"}, Actor: symbiont.Actor{Kind: symbiont.ActorSystem, KeyID: "recommendations"}})
+	return err
+}
+
+// events are the story's dated events: monthly accrual, a withdrawal, redemptions.
+func (st *story) events(ctx context.Context, t int) error {
+	if t%30 == 0 && t > 0 {
+		if _, err := st.p.Rewards.Accrue(ctx); err != nil {
+			return err
+		}
+	}
+	if t == 64 {
+		// One member changed their mind about marketing.
+		ref := consent.ConsumerRef{Kind: identity.KindUserID, Value: members[3].id}
+		if _, err := st.p.Consent.Apply(ctx, []*consent.Change{{BrandID: st.brandID, Consumer: ref, Category: "contact", Purpose: "marketing",
+			State: consent.StateWithdrawn, Method: consent.MethodBrand, Actor: st.actor}}, ""); err != nil && symbiont.ErrorCode(err) != symbiont.ENOTFOUND {
+			return err
+		}
+	}
+	redemptions := map[int][][2]string{ // day -> member, reward
+		65:  {{"guest-0002", "plant-a-tree"}, {"guest-0005", "plant-a-tree"}},
+		95:  {{"guest-0001", "late-checkout"}, {"guest-0003", "late-checkout"}},
+		108: {{"guest-0001", "plant-a-tree"}},
+	}
+	for i, r := range redemptions[t] {
+		cid, err := st.consumer(ctx, r[0])
+		if err != nil {
+			return err
+		}
+		if _, _, err := st.p.Rewards.Redeem(ctx, st.brandID, cid, r[1], fmt.Sprintf("demo-%d-%d", t, i)); err != nil && symbiont.ErrorCode(err) != symbiont.ECONFLICT {
+			return err
+		}
+	}
+	return nil
+}
+
+func eventTime(m map[string]any) time.Time {
+	t, _ := time.Parse(time.RFC3339, m["timestamp"].(string))
+	return t
 }
 
 // RateCard is the demo brand's rate card: what each grant earns, its tiers, and the estimate

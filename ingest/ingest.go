@@ -72,6 +72,8 @@ type Service struct {
 	plans   map[int64]*Plan
 
 	w *writer
+	// counts tallies accepted and dropped messages per brand and day for the console.
+	counts *tally
 
 	received  prometheus.Counter
 	accepted  prometheus.Counter
@@ -98,7 +100,7 @@ func NewService(st store.Store, cs *consent.Service, graph *identity.Graph, v *v
 	if opt.MaxGroup <= 0 {
 		opt.MaxGroup = 2000
 	}
-	s := &Service{store: st, consent: cs, graph: graph, vault: v, clock: clock, log: log, plans: map[int64]*Plan{},
+	s := &Service{store: st, consent: cs, graph: graph, vault: v, clock: clock, log: log, plans: map[int64]*Plan{}, counts: newTally(),
 		received:  prometheus.NewCounter(prometheus.CounterOpts{Name: "symbiont_events_received_total", Help: "Events received."}),
 		accepted:  prometheus.NewCounter(prometheus.CounterOpts{Name: "symbiont_events_accepted_total", Help: "Events stored (after the consent gate)."}),
 		dupes:     prometheus.NewCounter(prometheus.CounterOpts{Name: "symbiont_events_duplicate_total", Help: "Events already stored (same messageId)."}),
@@ -116,8 +118,13 @@ func NewService(st store.Store, cs *consent.Service, graph *identity.Graph, v *v
 	return s
 }
 
-// Close stops accepting work, commits what is queued and returns.
-func (s *Service) Close() { s.w.close() }
+// Close stops accepting work, commits what is queued, saves the daily tallies and returns.
+func (s *Service) Close() {
+	s.w.close()
+	if err := s.FlushCounts(context.Background()); err != nil {
+		s.log.Warn("ingest: saving daily tallies", slog.Any("err", err))
+	}
+}
 
 // Plan returns a brand's tracking plan (an empty plan when none is set).
 func (s *Service) Plan(ctx context.Context, brandID int64) (*Plan, error) {
@@ -326,6 +333,7 @@ func (s *Service) Ingest(ctx context.Context, brandID int64, batch *segment.Batc
 		}
 	}
 	if len(work) == 0 {
+		s.CountResult(brandID, res)
 		return res, nil
 	}
 	outcome, err := s.w.submit(ctx, work)
@@ -345,6 +353,7 @@ func (s *Service) Ingest(ctx context.Context, brandID int64, batch *segment.Batc
 			drop(&batch.Messages[p.idx], ReasonNoConsent, "consent was withdrawn before the event was stored")
 		}
 	}
+	s.CountResult(brandID, res)
 	return res, nil
 }
 

@@ -65,6 +65,7 @@ type Tx interface {
 	ledger.Tx
 	ledger.IntegrationTx
 	rewards.Tx
+	ConsoleTx
 
 	// InsertEvents stores events, skipping any whose (consumer, MID) exists: a message is
 	// deduplicated per consumer (MID digests the brand and the client's messageId). It returns, per

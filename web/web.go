@@ -150,10 +150,14 @@ func (s *Server) parse() error {
 	}
 	for _, n := range names {
 		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
-		if base == "layout" {
+		if base == "layout" || base == "console_parts" {
 			continue
 		}
-		t, err := template.New(base).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n)
+		files := []string{"templates/layout.html", n}
+		if strings.HasPrefix(base, "console_") {
+			files = append(files, "templates/console_parts.html") // the header's sign-out form, charts
+		}
+		t, err := template.New(base).Funcs(funcs).ParseFS(templateFS, files...)
 		if err != nil {
 			return fmt.Errorf("web: template %s: %w", n, err)
 		}
