@@ -67,6 +67,7 @@ var messages = map[string]map[string]string{
 		"flash.erased":                "Your data was erased.",
 		"data.intro":                  "Everything %s holds about you, by category. Looking at it here is recorded in your access history, like every use.",
 		"data.total":                  "%d records",
+		"data.total_one":              "%d record",
 		"data.none":                   "Nothing is held about you.",
 		"data.identifiers":            "Identifiers linked to you",
 		"data.export":                 "Download everything (JSON)",
@@ -106,6 +107,16 @@ var messages = map[string]map[string]string{
 		"use.nothing":                 "nothing",
 		"use.and":                     ", ",
 		"use.brand":                   "The brand",
+		"use.brand_by":                "the brand",
+		"use.export_self":             "You looked at or downloaded your data",
+		"rewards.reward":              "Reward",
+		"rewards.code":                "Code",
+		"ident.user_id":               "Account id",
+		"ident.anonymous_id":          "Device or browser id",
+		"ident.email":                 "Email",
+		"ident.phone":                 "Phone",
+		"ident.hashed":                "stored only as a keyed hash",
+		"ident.since":                 "linked %s",
 		"use.you":                     "You",
 		"use.feature.recommendations": "Recommendations",
 		"use.feature.analytics":       "Analytics",
@@ -230,6 +241,16 @@ var messages = map[string]map[string]string{
 		"use.nothing":                 "无",
 		"use.and":                     "、",
 		"use.brand":                   "品牌",
+		"use.brand_by":                "品牌",
+		"use.export_self":             "您查看或下载了您的数据",
+		"rewards.reward":              "奖励",
+		"rewards.code":                "兑换码",
+		"ident.user_id":               "账户 ID",
+		"ident.anonymous_id":          "设备或浏览器 ID",
+		"ident.email":                 "电子邮箱",
+		"ident.phone":                 "电话",
+		"ident.hashed":                "仅以带密钥的哈希值保存",
+		"ident.since":                 "关联于 %s",
 		"use.you":                     "您",
 		"use.feature.recommendations": "推荐功能",
 		"use.feature.analytics":       "分析功能",
@@ -275,8 +296,14 @@ var messages = map[string]map[string]string{
 	},
 }
 
-// translate looks a message up in lang (falling back to English) and formats it.
+// translate looks a message up in lang (falling back to English) and formats it. A message
+// whose first argument is the number 1 uses the key's "_one" form when there is one.
 func translate(lang, key string, args ...any) string {
+	if len(args) > 0 && (args[0] == 1 || args[0] == int64(1)) {
+		if _, ok := messages[lang][key+"_one"]; ok {
+			key += "_one"
+		}
+	}
 	m, ok := messages[lang][key]
 	if !ok {
 		if m, ok = messages["en"][key]; !ok {
@@ -287,6 +314,14 @@ func translate(lang, key string, args ...any) string {
 		return m
 	}
 	return fmt.Sprintf(m, args...)
+}
+
+// TOr is T with a fallback for keys that may have no message (e.g. a brand's own kinds).
+func (p *Page) TOr(key, fallback string) string {
+	if _, ok := messages["en"][key]; !ok {
+		return fallback
+	}
+	return p.T(key)
 }
 
 // label is a category's or purpose's name in the page's language: the translation of a default

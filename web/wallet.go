@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"sort"
 	"strconv"
@@ -518,6 +519,8 @@ func (p *Page) useText(x *ledger.ExportRecord, vocab symbiont.Vocabulary) string
 	switch {
 	case strings.HasPrefix(who, "system:"):
 		who = p.T("use.feature." + strings.TrimPrefix(who, "system:"))
+	case strings.HasPrefix(who, "brand:") && strings.HasPrefix(x.Kind, "consent."):
+		who = p.T("use.brand_by")
 	case strings.HasPrefix(who, "brand:"):
 		who = p.T("use.brand")
 	case strings.HasPrefix(who, "consumer:"):
@@ -529,6 +532,9 @@ func (p *Page) useText(x *ledger.ExportRecord, vocab symbiont.Vocabulary) string
 	case "access.read":
 		return p.T("use.read", who, cats("categories"), p.label("pur", str("purpose"), vocab))
 	case "access.export":
+		if strings.HasPrefix(str("actor"), "consumer:") {
+			return p.T("use.export_self") // the wallet's "my data" page reads through Export too
+		}
 		return p.T("use.export", who)
 	case "access.erase":
 		return p.T("use.erase", who)
@@ -536,7 +542,7 @@ func (p *Page) useText(x *ledger.ExportRecord, vocab symbiont.Vocabulary) string
 		return p.T("use."+x.Kind, p.label("cat", str("category"), vocab), p.label("pur", str("purpose"), vocab), who)
 	case "rewards.accrual", "rewards.redemption", "rewards.expiry":
 		pts, _ := d["points"].(float64)
-		return p.T("use."+x.Kind, int64(pts))
+		return p.T("use."+x.Kind, int64(math.Abs(pts)))
 	}
 	return p.T("use.other", x.Kind)
 }
