@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/symbiont/symbiont"
@@ -192,7 +193,7 @@ func seedData(ctx context.Context, p *platform.Platform, brandID int64, d *Demo)
 			for len(queue[i]) > 0 && !eventTime(queue[i][0]).After(at) {
 				due, queue[i] = append(due, queue[i][0]), queue[i][1:]
 			}
-			if err := st.send(ctx, due); err != nil {
+			if err := st.send(ctx, append(due, st.daily(m, at)...)); err != nil {
 				return err
 			}
 			if (t-i*6)%7 == 0 || t == days {
@@ -328,6 +329,24 @@ func (st *story) events(ctx context.Context, t int) error {
 		}
 	}
 	return nil
+}
+
+// daily is a member's everyday activity: looking at offers on the site, opening the app. Only
+// what the member consented to is stored; the rest is dropped at the gate and counted.
+func (st *story) daily(m member, at time.Time) []map[string]any {
+	var out []map[string]any
+	ctx := map[string]any{"library": map[string]any{"name": "aurora-web", "version": "5.1.0"}, "locale": m.lang}
+	ts := at.Add(-time.Duration(st.rng.IntN(12*60)) * time.Minute).UTC().Format(time.RFC3339)
+	if st.rng.IntN(2) == 0 {
+		page := []string{"Offers", "Spa", "Dining", "Rooms"}[st.rng.IntN(4)]
+		out = append(out, map[string]any{"type": "page", "userId": m.id, "name": page, "timestamp": ts, "context": ctx,
+			"messageId": fmt.Sprintf("demo-%s-page-%d", m.id, at.Unix()), "properties": map[string]any{"path": "/" + strings.ToLower(page)}})
+	}
+	if st.rng.IntN(3) == 0 {
+		out = append(out, map[string]any{"type": "track", "userId": m.id, "event": "App Opened", "timestamp": ts, "context": ctx,
+			"messageId": fmt.Sprintf("demo-%s-app-%d", m.id, at.Unix()), "properties": map[string]any{"os": "iOS 19", "app_version": "4.2"}})
+	}
+	return out
 }
 
 func eventTime(m map[string]any) time.Time {
