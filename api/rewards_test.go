@@ -1,11 +1,14 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/symbiont/symbiont/rewards"
 	"github.com/symbiont/symbiont/store"
@@ -742,4 +745,143 @@ func TestRewardsReport(t *testing.T) {
 			t.Errorf("rate card without the rewards scope: %d", r.Status)
 		}
 	})
+}
+
+// TestRedeemRacesExpiry (PostgreSQL): a redemption that started just before a lot expired and
+// the expiry sweep that runs just after must not both take the same points. The interleaving is
+// forced with a row lock held from outside: the redemption has spent from the lot and waits to
+// book its journal when the sweep reads the lot.
+func TestRedeemRacesExpiry(t *testing.T) {
+	t.Skip("BUG: on PostgreSQL rewards.Service.ExpirePoints (rewards/service.go) expires the remaining points it read without locking the consumer or the lot, so a concurrent Redeem that spent from the same lot is expired again; see the report")
+	e := newPostgresEnv(t)
+	ctx := t.Context()
+	b := e.setup("Aurora")
+	e.must(200, "PUT", "/v1/rate-card", b.SK, map[string]any{"points_expire_after_days": 60,
+		"rates": []map[string]any{{"category": "purchases", "purpose": "personalization", "points_per_30_days": 30, "bonus": 100}}})
+	e.must(200, "PUT", "/v1/rewards/catalog/voucher", b.SK, map[string]any{"name": "Voucher", "kind": "coupon", "cost": 50, "stock": -1, "active": true})
+	e.grant(b, "g1", "purchases", "personalization", map[string]any{"duration_days": 365})
+	e.clock.Advance(10*24*time.Hour + time.Hour) // lot 1: 110 points, expiring 60 days later
+	e.accrue(t)
+	e.clock.Advance(59 * 24 * time.Hour) // lot 2: 59 points
+	e.accrue(t)
+	e.clock.Advance(24*time.Hour - time.Minute) // a minute before lot 1 expires
+	brandID, cid := consumerID(e, b, "g1")
+
+	conn, err := pgx.Connect(ctx, e.p.Config.PostgresDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	conn2, err := pgx.Connect(ctx, e.p.Config.PostgresDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn2.Close(context.Background())
+	hold, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bal int64
+	if err := hold.QueryRow(ctx, `SELECT balance FROM points_balances WHERE account = $1 FOR UPDATE`, rewards.ConsumerAccount(cid)).Scan(&bal); err != nil || bal != 169 {
+		t.Fatalf("balance %d %v", bal, err)
+	}
+	var holdPID uint32
+	if err := hold.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&holdPID); err != nil {
+		t.Fatal(err)
+	}
+	// waiting waits until n transactions wait, directly or behind another waiter, for the row
+	// held here (other tests' waits on the same server do not count).
+	waiting := func(n int) {
+		t.Helper()
+		for range 500 {
+			var w int
+			err := conn2.QueryRow(ctx, `WITH direct AS (SELECT pid FROM pg_stat_activity WHERE $1::int = ANY(pg_blocking_pids(pid)))
+				SELECT (SELECT count(*) FROM direct) + (SELECT count(*) FROM pg_stat_activity a
+				WHERE a.pid NOT IN (SELECT pid FROM direct) AND pg_blocking_pids(a.pid) && ARRAY(SELECT pid FROM direct))`, int(holdPID)).Scan(&w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w >= n {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatalf("fewer than %d transactions wait", n)
+	}
+	redeemed := make(chan error, 1)
+	go func() {
+		_, _, err := e.p.Rewards.Redeem(ctx, brandID, cid, "voucher", "race")
+		redeemed <- err
+	}()
+	waiting(1) // the redemption took 50 from lot 1 and waits to book its journal
+	e.clock.Advance(2 * time.Minute)
+	expired := make(chan error, 1)
+	var n int64
+	go func() {
+		var err error
+		n, err = e.p.Rewards.ExpirePoints(ctx)
+		expired <- err
+	}()
+	waiting(2) // the sweep read lot 1 and waits to book the expiry
+	if err := hold.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rerr, eerr := <-redeemed, <-expired
+	var lots int64
+	if err := conn.QueryRow(ctx, `SELECT COALESCE(SUM(remaining), 0) FROM points_lots WHERE consumer_id = $1`, cid).Scan(&lots); err != nil {
+		t.Fatal(err)
+	}
+	got := balance(e, b, "g1")
+	t.Logf("redeem: %v; expire: %d points, %v; balance %d; lots hold %d", rerr, n, eerr, got, lots)
+	if int64(got) != lots {
+		t.Errorf("balance %d but the lots hold %d: points were both spent and expired", got, lots)
+	}
+	if rerr == nil && eerr == nil && (n != 60 || got != 59) {
+		t.Errorf("redeemed 50 and expired %d of lot 1: balance %d, want 59 (lot 1's 110 less 50 spent, 60 expired)", n, got)
+	}
+	// When lot 2 expires the sweep must still work (with the lost points it would take the
+	// balance below zero, be refused, and roll back every expiry of the run, for good).
+	e.clock.Advance(61 * 24 * time.Hour)
+	if n, err := e.p.Rewards.ExpirePoints(ctx); err != nil || balance(e, b, "g1") != 0 {
+		t.Errorf("expiring lot 2: %d points, %v; balance %d", n, err, balance(e, b, "g1"))
+	}
+}
+
+// TestCatalogShowsNoInternalIDs: a reward is shown as documented, without Symbiont's internal
+// brand id (brands are known by their public br_… ids only).
+func TestCatalogShowsNoInternalIDs(t *testing.T) {
+	t.Skip("BUG: rewards.Reward.BrandID (rewards/rewards.go) has no json tag, so the catalogue and PUT /v1/rewards/catalog/{id} show \"BrandID\":<internal id> and accept it in the body; see the report")
+	e := newEnv(t)
+	b := e.setup("Aurora")
+	r := e.do("PUT", "/v1/rewards/catalog/tree", b.SK, map[string]any{"name": "Plant a tree", "kind": "donation", "cost": 10, "stock": -1, "active": true})
+	if r.Status != 200 || strings.Contains(string(r.Body), "BrandID") {
+		t.Errorf("PUT: %d %s", r.Status, r.Body)
+	}
+	for _, auth := range []string{b.SK, e.wallet(b, "g1")} {
+		if r := e.do("GET", "/v1/rewards/catalog", auth, nil); strings.Contains(string(r.Body), "BrandID") {
+			t.Errorf("catalogue: %s", r.Body)
+		}
+	}
+	if r := e.do("PUT", "/v1/rewards/catalog/tree", b.SK, map[string]any{"name": "x", "kind": "donation", "cost": 10, "BrandID": 99}); r.Status != 400 {
+		t.Errorf("an undocumented field was accepted: %d %s", r.Status, r.Body)
+	}
+}
+
+// TestTierBelowLowestLevel: when the lowest level has a minimum above zero, a consumer who has
+// not reached it has no tier yet, and is not shown that level's benefits.
+func TestTierBelowLowestLevel(t *testing.T) {
+	t.Skip("BUG: rewards.tierView (rewards/service.go) shows the lowest level (with its benefits) to a consumer with no tier change, even when that level's min has not been reached; see the report")
+	e := newEnv(t)
+	b := e.setup("Aurora")
+	e.must(200, "PUT", "/v1/rate-card", b.SK, map[string]any{
+		"rates": []map[string]any{{"category": "purchases", "purpose": "personalization", "points_per_30_days": 30}},
+		"tiers": map[string]any{"basis": "points_12m", "levels": []map[string]any{
+			{"name": "Silver", "min": 200, "benefits": []string{"Late checkout"}}, {"name": "Gold", "min": 1000}}}})
+	e.grant(b, "g1", "purchases", "personalization", map[string]any{"duration_days": 365})
+	e.clock.Advance(2*24*time.Hour + time.Hour)
+	e.accrue(t) // 2 points
+	tier, _ := summary(e, b, "g1")["tier"].(map[string]any)
+	if tier != nil && (tier["name"] == "Silver" || len(tier["benefits"].([]any)) > 0) {
+		t.Errorf("with 2 points (Silver needs 200) the consumer is shown %v", tier)
+	}
 }
