@@ -96,9 +96,9 @@ type Reward struct {
 	// Stock left; -1 for unlimited.
 	Stock int64 `json:"stock"`
 	// PerConsumer limits how often one consumer may redeem it; 0 for no limit.
-	PerConsumer int  `json:"per_consumer_limit"`
-	Active      bool `json:"active"`
-	BrandID     int64
+	PerConsumer int   `json:"per_consumer_limit"`
+	Active      bool  `json:"active"`
+	BrandID     int64 `json:"-"`
 }
 
 // Redemption is a reward redeemed.
@@ -170,6 +170,9 @@ type Tx interface {
 	// CurrentTiers returns each consumer's latest tier change (absent: none yet).
 	CurrentTiers(ctx context.Context, consumerIDs []int64) (map[int64]*TierChange, error)
 	InsertTierChange(ctx context.Context, brandID, consumerID int64, c *TierChange) error
+	// TierHolders returns up to limit (brand, consumer) pairs with a tier change, consumer id
+	// above after, in consumer order.
+	TierHolders(ctx context.Context, after int64, limit int) ([][2]int64, error)
 
 	// Report figures for the brand.
 	Liability(ctx context.Context, brandID int64) (points int64, consumers int64, err error)

@@ -9,8 +9,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/symbiont/symbiont"
@@ -37,11 +39,15 @@ type Service struct {
 	clock  symbiont.Clock
 	// PageSize is how many grants one accrual transaction settles.
 	PageSize int
+	// reviewed is the Unix day tiers were last reviewed (ReviewTiers).
+	reviewed atomic.Int64
 }
 
 // NewService returns the rewards service.
 func NewService(db symbiont.Transactor[ServiceTx], vocab Vocabularies, l *ledger.Service, clock symbiont.Clock) *Service {
-	return &Service{db: db, vocab: vocab, ledger: l, clock: clock, PageSize: 2000}
+	s := &Service{db: db, vocab: vocab, ledger: l, clock: clock, PageSize: 2000}
+	s.reviewed.Store(-1)
+	return s
 }
 
 // PutRateCard validates and publishes a new version of the brand's rate card. It applies to
@@ -140,6 +146,12 @@ type AccrualResult struct {
 func (s *Service) Accrue(ctx context.Context) (*AccrualResult, error) {
 	res := &AccrualResult{}
 	now := s.clock.Now()
+	if day := now.Unix() / 86400; s.reviewed.Load() != day {
+		if err := s.ReviewTiers(ctx); err != nil {
+			return res, err
+		}
+		s.reviewed.Store(day)
+	}
 	after := int64(0)
 	for {
 		var page []*Grant
@@ -165,6 +177,34 @@ func (s *Service) Accrue(ctx context.Context) (*AccrualResult, error) {
 }
 
 type consumerKey struct{ brand, consumer int64 }
+
+// ReviewTiers rechecks the tier of every consumer who has one. Accrual checks the consumers
+// whose grants changed; this catches what changes with time alone: points earned more than 12
+// months ago leave a points_12m tier's window. Accrue runs it once a day.
+func (s *Service) ReviewTiers(ctx context.Context) error {
+	now := s.clock.Now()
+	after := int64(0)
+	for {
+		var who []consumerKey
+		err := s.db.Update(ctx, func(tx ServiceTx) error {
+			if err := tx.LockConsumer(ctx, accrualLock); err != nil {
+				return err
+			}
+			holders, err := tx.TierHolders(ctx, after, 1000)
+			if err != nil || len(holders) == 0 {
+				return err
+			}
+			for _, h := range holders {
+				who = append(who, consumerKey{h[0], h[1]})
+			}
+			return s.updateTiers(ctx, tx, map[int64]*RateCard{}, who, now)
+		})
+		if err != nil || len(who) == 0 {
+			return err
+		}
+		after = who[len(who)-1].consumer
+	}
+}
 
 // accrualLock is the advisory lock (a consumer id no consumer has) that serialises accrual.
 const accrualLock = -0x52455744
@@ -217,10 +257,19 @@ func (s *Service) accruePage(ctx context.Context, tx ServiceTx, page []*Grant, n
 	if err := tx.CreditGrants(ctx, credited); err != nil {
 		return err
 	}
-	if len(order) == 0 {
-		return nil
-	}
+	// Every consumer whose grants changed gets a tier check, credited or not: a grant that
+	// ended (withdrawn, expired) can lower an active-grants tier without any points moving.
 	cards := map[int64]*RateCard{}
+	changed := order
+	for _, g := range credited {
+		k := consumerKey{g.BrandID, g.ConsumerID}
+		if journals[k] == nil {
+			changed = append(changed, k)
+		}
+	}
+	if len(order) == 0 {
+		return s.updateTiers(ctx, tx, cards, dedupe(changed), now)
+	}
 	js := make([]*Journal, 0, len(order))
 	lots := make([]*Lot, 0, len(order))
 	totals := make([]int64, 0, len(order))
@@ -260,7 +309,19 @@ func (s *Service) accruePage(ctx context.Context, tx ServiceTx, page []*Grant, n
 	if err := s.recordJournals(ctx, tx, js, totals); err != nil {
 		return err
 	}
-	return s.updateTiers(ctx, tx, cards, order, now)
+	return s.updateTiers(ctx, tx, cards, dedupe(changed), now)
+}
+
+func dedupe(ks []consumerKey) []consumerKey {
+	seen := make(map[consumerKey]bool, len(ks))
+	out := ks[:0:0]
+	for _, k := range ks {
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // describe says why a grant's points arrived.
@@ -297,6 +358,15 @@ func (s *Service) recordJournals(ctx context.Context, tx ServiceTx, js []*Journa
 
 // updateTiers recomputes consumers' tiers and records each change, with its reason.
 func (s *Service) updateTiers(ctx context.Context, tx ServiceTx, cards map[int64]*RateCard, who []consumerKey, now time.Time) error {
+	for _, k := range who {
+		if _, ok := cards[k.brand]; !ok {
+			card, err := rateCard(ctx, tx, k.brand, 0)
+			if err != nil {
+				return err
+			}
+			cards[k.brand] = card
+		}
+	}
 	var ids []int64
 	for _, k := range who {
 		if c := cards[k.brand]; c != nil && len(c.Tiers.Levels) > 0 {
@@ -360,8 +430,34 @@ func (s *Service) ExpirePoints(ctx context.Context) (int64, error) {
 			if err := tx.LockConsumer(ctx, accrualLock); err != nil {
 				return err
 			}
-			if lots, err = tx.ExpiredLots(ctx, now, 500); err != nil {
+			if lots, err = tx.ExpiredLots(ctx, now, 500); err != nil || len(lots) == 0 {
 				return err
+			}
+			// Lock the consumers (in one order, as everywhere), then read their lots again: a
+			// redemption that spent from a lot before the lock must not be expired twice.
+			var ids []int64
+			locked := map[int64]bool{}
+			for _, l := range lots {
+				if !locked[l.ConsumerID] {
+					locked[l.ConsumerID] = true
+					ids = append(ids, l.ConsumerID)
+				}
+			}
+			slices.Sort(ids)
+			for _, id := range ids {
+				if err := tx.LockConsumer(ctx, id); err != nil {
+					return err
+				}
+			}
+			fresh, err := tx.ExpiredLots(ctx, now, 500)
+			if err != nil {
+				return err
+			}
+			lots = lots[:0]
+			for _, l := range fresh {
+				if locked[l.ConsumerID] { // the others wait for the next round
+					lots = append(lots, l)
+				}
 			}
 			for _, l := range lots {
 				j := &Journal{BrandID: l.BrandID, ConsumerID: l.ConsumerID, Kind: KindExpiry, At: now,
@@ -572,14 +668,19 @@ func tierView(card *RateCard, cur *TierChange) *TierView {
 	if len(levels) == 0 {
 		return nil
 	}
-	name := levels[0].Name
 	v := &TierView{Benefits: []string{}}
-	if cur != nil && cur.Tier != "" {
-		name, v.Since, v.Reason = cur.Tier, cur.At.UTC().Format(time.RFC3339), cur.Reason
+	switch {
+	case cur != nil && cur.Tier != "":
+		v.Name, v.Since, v.Reason = cur.Tier, cur.At.UTC().Format(time.RFC3339), cur.Reason
+	case levels[0].Min <= 0:
+		v.Name = levels[0].Name // everyone starts at a level that needs nothing
+	default:
+		// Below the lowest level: no tier yet, only what the first one needs.
+		v.Next = &Next{Name: levels[0].Name, Min: levels[0].Min}
+		return v
 	}
-	v.Name = name
 	for i, t := range levels {
-		if t.Name == name {
+		if t.Name == v.Name {
 			v.Benefits = append(v.Benefits, t.Benefits...)
 			if i+1 < len(levels) {
 				v.Next = &Next{Name: levels[i+1].Name, Min: levels[i+1].Min}

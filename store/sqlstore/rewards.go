@@ -544,6 +544,24 @@ func (t *Tx) InsertTierChange(ctx context.Context, brandID, consumerID int64, c 
 	return err
 }
 
+// TierHolders lists consumers with a tier change, in consumer order.
+func (t *Tx) TierHolders(ctx context.Context, after int64, limit int) ([][2]int64, error) {
+	rows, err := t.query(ctx, `SELECT DISTINCT consumer_id, brand_id FROM tier_changes WHERE consumer_id > ? ORDER BY consumer_id LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out [][2]int64
+	for rows.Next() {
+		var c, b int64
+		if err := rows.Scan(&c, &b); err != nil {
+			return nil, err
+		}
+		out = append(out, [2]int64{b, c})
+	}
+	return out, rows.Err()
+}
+
 // Liability sums the points the brand's consumers hold.
 func (t *Tx) Liability(ctx context.Context, brandID int64) (int64, int64, error) {
 	var pts, n int64
