@@ -5,15 +5,16 @@
 #   scripts/bench-ledger.sh [-n COUNT] [append|proof|verify|tessera|all]...
 #
 #   append   BenchmarkAppend: consent changes and data accesses with their ledger entries,
-#            32 concurrent callers, SQLite and PostgreSQL (-benchtime 10s)
+#            32 concurrent callers, SQLite and PostgreSQL; appends alone (ledger-only, 32 and
+#            1,024 callers), the comparison with Tessera (-benchtime 10s)
 #   proof    BenchmarkInclusionProof1M: inclusion proofs in a 1,000,000-entry log, cold and warm
-#            (-benchtime 10000x). The log is built once (several minutes, ~1 GB) and kept under
+#            (-benchtime 10000x). The log is built once (a minute or two, ~540 MB) and kept under
 #            ~/.cache/symbiont/bench-ledger-1m/; delete it to rebuild.
 #   verify   BenchmarkVerify10k: export and `symbiont verify` of a 10,000-record document
 #   tessera  BenchmarkTesseraPOSIXAppend: Tessera's POSIX log, same entries and callers
 #
 # PostgreSQL: $SYMBIONT_TEST_POSTGRES or postgres://postgres@127.0.0.1:5432/test (skipped when
-# unreachable). Default COUNT 5; default: all.
+# unreachable). Default COUNT 5; default: all. Exits non-zero if a benchmark failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,7 +25,7 @@ while [ $# -gt 0 ]; do
 	-n) count="$2"; shift 2 ;;
 	append | proof | verify | tessera) what+=("$1"); shift ;;
 	all) what+=(append proof verify tessera); shift ;;
-	*) sed -n '2,17p' "$0" >&2; exit 2 ;;
+	*) sed -n '2,18p' "$0" >&2; exit 2 ;;
 	esac
 done
 [ ${#what[@]} -gt 0 ] || what=(append proof verify tessera)
@@ -61,10 +62,15 @@ median() {
 	}'
 }
 
+failed=0
 run() { # name, go test arguments...
 	local name="$1"; shift
 	echo "== $name: go test $*" >&2
-	go test "$@" | tee "$out/$name.txt" | grep -E '^(Benchmark|---|FAIL|ok|PASS)' || true
+	set +e
+	go test "$@" 2>&1 | tee "$out/$name.txt" | grep -E '^(Benchmark|---|FAIL|ok|PASS|panic)'
+	local status=${PIPESTATUS[0]}
+	set -e
+	[ "$status" -eq 0 ] || failed=1
 	grep -E '^Benchmark' "$out/$name.txt" | median
 }
 
@@ -84,3 +90,7 @@ for w in "${what[@]}"; do
 		;;
 	esac
 done
+if [ "$failed" -ne 0 ]; then
+	echo "a benchmark failed; its output is above" >&2
+	exit 1
+fi
