@@ -46,7 +46,10 @@ type Options struct {
 	// Subject returns the pseudonym of a brand's consumer (the chain name).
 	Subject func(brandID, consumerID int64) string
 	// BrandID returns a brand's public id.
-	BrandID func(ctx context.Context, brandID int64) (string, error)
+	// It is given the caller's transaction and must read through it, never through another
+	// connection: n transactions each waiting for one more connection of an n-connection
+	// pool would wait forever.
+	BrandID func(ctx context.Context, tx Tx, brandID int64) (string, error)
 	// IntegrateEvery is how often pending entries are integrated (default 1 s).
 	IntegrateEvery time.Duration
 	// HeadFile, when set, keeps a copy of the newest checkpoint outside the database (in the
@@ -194,7 +197,7 @@ func (s *Service) AppendAll(ctx context.Context, tx Tx, acts []Act) ([]*Entry, e
 	}
 	out := make([]*Entry, len(acts))
 	for i, a := range acts {
-		brand, err := s.opt.BrandID(ctx, a.BrandID)
+		brand, err := s.opt.BrandID(ctx, tx, a.BrandID)
 		if err != nil {
 			return nil, err
 		}
@@ -284,8 +287,9 @@ func (s *Service) Run(ctx context.Context) {
 	}
 }
 
-// integrateBatch bounds the entries one integration takes.
-const integrateBatch = 50000
+// integrateBatch bounds the entries one integration takes: its transaction holds the (SQLite)
+// writer, so a large batch would stall every act behind it (2,000 entries take about 15 ms).
+const integrateBatch = 2000
 
 // Integrate gives pending entries their log indexes, hashes them into the tree and signs a
 // checkpoint of the new size, in one transaction. It returns how many entries it integrated.

@@ -174,8 +174,12 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 	p.Graph = identity.NewGraph(p.Vault.DeriveKey)
 	p.Ledger, err = ledger.Open(ctx, store.Narrow[ledger.IntegrationTx](st), p.Vault, cfg.Clock, ledger.Options{
 		Origin: cfg.LedgerOrigin, DefaultOrigin: defaultOrigin(cfg.BaseURL), Subject: p.Graph.Subject,
-		BrandID: func(ctx context.Context, id int64) (string, error) {
-			b, err := p.Tenants.Brand(ctx, id)
+		BrandID: func(ctx context.Context, tx ledger.Tx, id int64) (string, error) {
+			t, ok := tx.(tenant.Tx)
+			if !ok {
+				return "", fmt.Errorf("platform: ledger transaction of type %T lacks the tenant methods", tx)
+			}
+			b, err := p.Tenants.BrandIn(ctx, t, id)
 			if err != nil {
 				return "", err
 			}

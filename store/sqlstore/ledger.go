@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"strconv"
 
 	"github.com/symbiont/symbiont/ledger"
@@ -14,6 +15,18 @@ const ledgerLock = 0x4c454447 // "LEDG"
 // LedgerHeads returns the last entry of each non-empty chain.
 func (t *Tx) LedgerHeads(ctx context.Context, chainIDs []int64) (map[int64]ledger.Head, error) {
 	out := map[int64]ledger.Head{}
+	if len(chainIDs) == 1 { // the usual case: one act about one consumer, straight down the index
+		var n int64
+		var c []byte
+		err := t.queryRow(ctx, `SELECT n, commitment FROM ledger_entries WHERE chain_id = ? ORDER BY n DESC LIMIT 1`, chainIDs[0]).Scan(&n, &c)
+		if isNoRows(err) {
+			return out, nil
+		} else if err != nil {
+			return nil, err
+		}
+		out[chainIDs[0]] = ledger.Head{N: n, Commitment: base64.StdEncoding.EncodeToString(c)}
+		return out, nil
+	}
 	for from := 0; from < len(chainIDs); from += 500 {
 		in, args := inList(chainIDs[from:min(from+500, len(chainIDs))])
 		rows, err := t.query(ctx, `SELECT e.chain_id, e.n, e.commitment FROM ledger_entries e JOIN
@@ -115,16 +128,41 @@ func (t *Tx) eachEntry(ctx context.Context, fn func(*ledger.Entry) error, query 
 }
 
 // PendingLedgerEntries returns entries without an index, in insertion order.
+// Only the id and commitment are read: integration needs nothing else.
 func (t *Tx) PendingLedgerEntries(ctx context.Context, limit int) ([]*ledger.Entry, error) {
-	return t.entries(ctx, `SELECT `+entryCols+` FROM ledger_entries WHERE idx IS NULL ORDER BY id LIMIT ?`, limit)
+	rows, err := t.query(ctx, `SELECT id, commitment FROM ledger_entries WHERE idx IS NULL ORDER BY id LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*ledger.Entry
+	for rows.Next() {
+		e := &ledger.Entry{Index: -1}
+		if err := rows.Scan(&e.ID, &e.Commitment); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
 }
 
 // AssignLedgerIndexes gives entries consecutive indexes from start.
+// ids are ascending; each run of consecutive ids (usually all of them) is one ranged update.
 func (t *Tx) AssignLedgerIndexes(ctx context.Context, ids []int64, start int64) error {
-	for i, id := range ids {
-		if _, err := t.exec(ctx, `UPDATE ledger_entries SET idx = ? WHERE id = ? AND idx IS NULL`, start+int64(i), id); err != nil {
+	for i := 0; i < len(ids); {
+		j := i + 1
+		for j < len(ids) && ids[j] == ids[j-1]+1 {
+			j++
+		}
+		res, err := t.exec(ctx, `UPDATE ledger_entries SET idx = id + ? WHERE id BETWEEN ? AND ? AND idx IS NULL`,
+			start+int64(i)-ids[i], ids[i], ids[j-1])
+		if err != nil {
 			return err
 		}
+		if n, err := res.RowsAffected(); err == nil && n != int64(j-i) {
+			return fmt.Errorf("sqlstore: assigning ledger indexes: %d of %d entries updated", n, j-i)
+		}
+		i = j
 	}
 	return nil
 }
