@@ -127,7 +127,7 @@ func (j *job) size() int {
 // index before their own commit.
 func (w *writer) commit(group []*job) error {
 	ctx := context.Background()
-	return w.s.store.Update(ctx, func(tx store.Tx) error {
+	return w.s.store.UpdateAlone(ctx, func(tx store.Tx) error {
 		now := w.s.clock.Now()
 		allowedAny := func(e *store.Event) bool {
 			return w.s.consent.Index.AllowedAny(e.BrandID, e.ConsumerID, e.Category, now)

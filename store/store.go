@@ -92,6 +92,10 @@ type Store interface {
 	consent.Loader
 	// Keys returns the separate store of consumers' data keys (see package vault).
 	Keys() vault.KeyStore
+	// UpdateAlone is Update for a caller that batches its own work into one large transaction
+	// (the ingestion writer): it is committed on its own, never grouped with other callers'
+	// transactions, so it needs no savepoint (which costs a copy of every page it touches).
+	UpdateAlone(ctx context.Context, fn func(Tx) error) error
 	// Dialect names the backend: "sqlite" or "postgres".
 	Dialect() string
 	// Shared reports whether other processes may write the same database (PostgreSQL): then

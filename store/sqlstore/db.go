@@ -186,6 +186,14 @@ func (db *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
 	return db.run(ctx, db.writer, false, fn)
 }
 
+// UpdateAlone runs fn in a write transaction committed on its own (see store.Store).
+func (db *DB) UpdateAlone(ctx context.Context, fn func(store.Tx) error) error {
+	if db.group != nil {
+		return db.updateGroupedAs(ctx, fn, true)
+	}
+	return db.Update(ctx, fn)
+}
+
 // View runs fn in a read-only transaction.
 func (db *DB) View(ctx context.Context, fn func(store.Tx) error) error {
 	return db.run(ctx, db.reader, true, fn)

@@ -11,15 +11,19 @@ import (
 
 // Group commit (SQLite). SQLite has one writer and pays an fsync per commit; transactions from
 // concurrent callers are therefore run one after the other inside one database transaction and
-// committed together. Each caller's function runs inside its own SAVEPOINT: when it fails, only
-// its own writes are rolled back and only it sees the error; when the commit fails, every caller
-// in the group sees that error. A caller returns only after the commit, so "acknowledged means
+// committed together. When several are grouped, each caller's function runs inside its own
+// SAVEPOINT: when it fails, only its own writes are rolled back and only it sees the error; when
+// the commit fails, every caller in the group sees that error. A transaction alone in its group
+// needs no savepoint, and one that asks to be alone (UpdateAlone: a large, self-batched
+// transaction, for which a savepoint would copy every page it touches into the sub-journal)
+// is never grouped. A caller returns only after the commit, so "acknowledged means
 // durable" holds as before.
 
 // maxGroup bounds the transactions committed together.
 const maxGroup = 128
 
 type groupReq struct {
+	alone    bool
 	ctx      context.Context
 	fn       func(store.Tx) error
 	err      error
@@ -44,11 +48,16 @@ func (db *DB) startGroupCommit(ctx context.Context) error {
 		defer close(db.groupDone)
 		for req := range db.group {
 			batch := []*groupReq{req}
+			var next *groupReq
 		fill:
-			for len(batch) < maxGroup {
+			for !req.alone && len(batch) < maxGroup {
 				select {
 				case r, ok := <-db.group:
 					if !ok {
+						break fill
+					}
+					if r.alone {
+						next = r
 						break fill
 					}
 					batch = append(batch, r)
@@ -57,6 +66,9 @@ func (db *DB) startGroupCommit(ctx context.Context) error {
 				}
 			}
 			db.commitGroup(batch)
+			if next != nil {
+				db.commitGroup([]*groupReq{next})
+			}
 		}
 	}()
 	return nil
@@ -64,7 +76,11 @@ func (db *DB) startGroupCommit(ctx context.Context) error {
 
 // updateGrouped queues fn for the committer and waits for the group's commit.
 func (db *DB) updateGrouped(ctx context.Context, fn func(store.Tx) error) error {
-	req := &groupReq{ctx: ctx, fn: fn, done: make(chan struct{})}
+	return db.updateGroupedAs(ctx, fn, false)
+}
+
+func (db *DB) updateGroupedAs(ctx context.Context, fn func(store.Tx) error, alone bool) error {
+	req := &groupReq{ctx: ctx, fn: fn, done: make(chan struct{}), alone: alone}
 	db.groupMu.RLock()
 	if db.groupClosed {
 		db.groupMu.RUnlock()
@@ -102,7 +118,18 @@ func (db *DB) commitGroup(batch []*groupReq) {
 	rollback := func() { _ = exec("ROLLBACK") }
 	tx := &Tx{db: db, conn: db.wconn}
 	ok := 0
-	for i, r := range batch {
+	grouped := batch
+	if len(batch) == 1 { // alone: the transaction itself is the isolation, no savepoint
+		r := batch[0]
+		if r.err = r.ctx.Err(); r.err == nil {
+			runIsolated(r, tx)
+		}
+		if r.err == nil && r.panicked == nil {
+			ok++
+		}
+		grouped = nil
+	}
+	for i, r := range grouped {
 		if err := r.ctx.Err(); err != nil {
 			r.err = err
 			continue
