@@ -138,6 +138,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	debugAddr := fs.String("debug-addr", "", "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060 (off by default)")
 	drain := fs.Duration("shutdown-timeout", 30*time.Second, "how long to wait for in-flight requests on shutdown")
 	ledgerOrigin := fs.String("ledger-origin", "", "the verifiable ledger's name in its checkpoints, fixed at first start (default: the base URL without scheme, then /ledger)")
+	accrual := fs.Duration("accrual-interval", 10*time.Minute, "how often points accrue for active grants and expired points are swept (also once at start); 0 turns the job off")
 	drainDelay := fs.Duration("shutdown-delay", 0, "on SIGTERM, keep serving this long with /readyz failing (and connections closing) so load balancers move away first")
 	withEnv(fs)
 	if err := fs.Parse(args); err != nil {
@@ -169,6 +170,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		DataDir: *data, PostgresDSN: *pg, AdminToken: os.Getenv("SYMBIONT_ADMIN_TOKEN"), BaseURL: strings.TrimSuffix(*baseURL, "/"),
 		Version: buildVersion(), MaxShared: *maxShared, Writers: *writers, Log: log, LedgerOrigin: *ledgerOrigin,
 		Limits: &api.Limits{IngestPerKey: *rateIngest, APIPerKey: *rateAPI, WalletPerUser: *rateWallet},
+	}
+	switch {
+	case *accrual < 0:
+		return fmt.Errorf("--accrual-interval must be 0 (off) or positive")
+	case *accrual == 0:
+		cfg.AccrualInterval = -1
+	default:
+		cfg.AccrualInterval = *accrual
 	}
 	if *demoFlag {
 		// The demo seeds months of history by moving this clock back, then returns it to now.
