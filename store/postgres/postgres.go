@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"time"
 
@@ -50,6 +51,16 @@ func Open(ctx context.Context, dsn string, maxConns int) (*sqlstore.DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Advisory locks are database-wide: give this schema's keys a space of their own, so that
+	// deployments (or test schemas) sharing a database do not wait on each other's locks.
+	var schema string
+	if err := db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("postgres: current schema: %w", err)
+	}
+	h := fnv.New64a()
+	h.Write([]byte(schema))
+	st.LockSpace = int64(h.Sum64()>>48) << 47
 	st.Listen = func(ctx context.Context, channel string, fn func(payload string), onError func(error)) error {
 		return listen(ctx, dsn, channel, fn, onError)
 	}

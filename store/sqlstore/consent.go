@@ -218,6 +218,6 @@ func (t *Tx) LockConsumer(ctx context.Context, consumerID int64) error {
 	if !t.db.Shared() {
 		return nil
 	}
-	_, err := t.exec(ctx, `SELECT pg_advisory_xact_lock(?)`, consumerID)
+	_, err := t.exec(ctx, `SELECT pg_advisory_xact_lock(?)`, consumerID^t.db.LockSpace)
 	return err
 }

@@ -57,6 +57,10 @@ type DB struct {
 	queries  sync.Map // query text → dialect text
 	prepared sync.Map // dialect query text → *sql.Stmt on writer
 
+	// LockSpace, set by store/postgres, is XORed into advisory-lock keys (consumer ids stay far
+	// below 2^47) so that schemas sharing a database have keys of their own.
+	LockSpace int64
+
 	// Listen, set by store/postgres, delivers the payloads of notifications on a channel;
 	// fn("") is called on each (re)connection, and onError with each failure.
 	Listen    func(ctx context.Context, channel string, fn func(payload string), onError func(error)) error

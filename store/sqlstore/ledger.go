@@ -90,7 +90,7 @@ func (t *Tx) LockLedger(ctx context.Context) error {
 	if !t.db.Shared() {
 		return nil
 	}
-	_, err := t.exec(ctx, `SELECT pg_advisory_xact_lock(?)`, ledgerLock)
+	_, err := t.exec(ctx, `SELECT pg_advisory_xact_lock(?)`, ledgerLock^t.db.LockSpace)
 	return err
 }
 
