@@ -341,12 +341,12 @@ func (p *Platform) Close() error {
 func (p *Platform) background(ctx context.Context) {
 	defer close(p.done)
 	expiry, accrual := p.Config.ExpiryInterval, p.Config.AccrualInterval
-	if expiry < 0 && accrual <= 0 {
-		<-ctx.Done()
-		return
-	}
 	if accrual == 0 {
 		accrual = 10 * time.Minute
+	}
+	if expiry < 0 && accrual < 0 {
+		<-ctx.Done()
+		return
 	}
 	tick := func(d time.Duration) <-chan time.Time {
 		if d < 0 {
