@@ -5,7 +5,6 @@ package symbiont
 import (
 	"errors"
 	"fmt"
-	"net/http"
 )
 
 // Error codes. They are part of the public API: clients switch on them, so never rename one.
@@ -23,22 +22,6 @@ const (
 	EMETHOD         = "method_not_allowed"
 	EUNSUPPORTEDMED = "unsupported_media_type"
 )
-
-// Statuses maps error codes to HTTP statuses, for the API and the pages alike.
-var Statuses = map[string]int{
-	EINVALID:        http.StatusBadRequest,
-	EUNAUTHORIZED:   http.StatusUnauthorized,
-	EFORBIDDEN:      http.StatusForbidden,
-	ENOTFOUND:       http.StatusNotFound,
-	ECONFLICT:       http.StatusConflict,
-	ETOOLARGE:       http.StatusRequestEntityTooLarge,
-	ERATELIMITED:    http.StatusTooManyRequests,
-	ECONSENT:        http.StatusForbidden,
-	EUNAVAILABLE:    http.StatusServiceUnavailable,
-	EINTERNAL:       http.StatusInternalServerError,
-	EMETHOD:         http.StatusMethodNotAllowed,
-	EUNSUPPORTEDMED: http.StatusUnsupportedMediaType,
-}
 
 // Error is an application error: a machine-readable code and a message fit for the client.
 // Internal causes are wrapped in Err and never shown to clients.

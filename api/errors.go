@@ -9,6 +9,22 @@ import (
 	"github.com/symbiont/symbiont"
 )
 
+// Statuses maps error codes to HTTP statuses, for the API and the pages (package web) alike.
+var Statuses = map[string]int{
+	symbiont.EINVALID:        http.StatusBadRequest,
+	symbiont.EUNAUTHORIZED:   http.StatusUnauthorized,
+	symbiont.EFORBIDDEN:      http.StatusForbidden,
+	symbiont.ENOTFOUND:       http.StatusNotFound,
+	symbiont.ECONFLICT:       http.StatusConflict,
+	symbiont.ETOOLARGE:       http.StatusRequestEntityTooLarge,
+	symbiont.ERATELIMITED:    http.StatusTooManyRequests,
+	symbiont.ECONSENT:        http.StatusForbidden,
+	symbiont.EUNAVAILABLE:    http.StatusServiceUnavailable,
+	symbiont.EINTERNAL:       http.StatusInternalServerError,
+	symbiont.EMETHOD:         http.StatusMethodNotAllowed,
+	symbiont.EUNSUPPORTEDMED: http.StatusUnsupportedMediaType,
+}
+
 // errorBody is the one shape of every error response.
 type errorBody struct {
 	Error errorDetail `json:"error"`
@@ -33,7 +49,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, r.Context().Err()) && r.Context().Err() != nil {
 		return // the client went away; nobody to answer
 	}
-	st, ok := symbiont.Statuses[code]
+	st, ok := Statuses[code]
 	if !ok {
 		st = http.StatusInternalServerError
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/access"
+	"github.com/symbiont/symbiont/api"
 	"github.com/symbiont/symbiont/consent"
 	"github.com/symbiont/symbiont/identity"
 	"github.com/symbiont/symbiont/ingest"
@@ -741,7 +742,7 @@ func (s *Server) renderPlan(w http.ResponseWriter, r *http.Request, cs *consoleS
 func formError(err error) (int, bool) {
 	switch code := symbiont.ErrorCode(err); code {
 	case symbiont.EINVALID, symbiont.ECONFLICT, symbiont.ETOOLARGE:
-		return symbiont.Statuses[code], true
+		return api.Statuses[code], true
 	}
 	return 0, false
 }

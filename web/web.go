@@ -29,6 +29,7 @@ import (
 
 	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/access"
+	"github.com/symbiont/symbiont/api"
 	"github.com/symbiont/symbiont/consent"
 	"github.com/symbiont/symbiont/identity"
 	"github.com/symbiont/symbiont/ingest"
@@ -245,7 +246,7 @@ func (s *Server) render(w http.ResponseWriter, name string, p *Page) {
 // fail renders an error page: the error's message (never an internal detail) and status.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, area string, err error) {
 	code := symbiont.ErrorCode(err)
-	st := symbiont.Statuses[code]
+	st := api.Statuses[code]
 	if st == 0 {
 		st = http.StatusInternalServerError
 	}
