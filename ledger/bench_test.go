@@ -286,10 +286,15 @@ func benchmarkAppendLedgerOnly(b *testing.B, cfg platform.Config, workers int) {
 		})
 	})
 	b.StopTimer()
+	reportAppends(b, env.p, n, elapsed, lat, base)
+}
+
+// reportAppends reports throughput, latency and the integrator's lag of an append benchmark.
+func reportAppends(b *testing.B, p *platform.Platform, n int, elapsed time.Duration, lat []time.Duration, base int64) {
 	b.ReportMetric(float64(n)/elapsed.Seconds(), "entries/s")
 	b.ReportMetric(quantile(lat, 0.50), "p50-ms")
 	b.ReportMetric(quantile(lat, 0.99), "p99-ms")
-	reportLag(b, env.p, base+int64(n))
+	reportLag(b, p, base+int64(n))
 }
 
 func benchmarkAppendConsent(b *testing.B, cfg platform.Config) {
@@ -312,10 +317,7 @@ func benchmarkAppendConsent(b *testing.B, cfg platform.Config) {
 		return err
 	})
 	b.StopTimer()
-	b.ReportMetric(float64(n)/elapsed.Seconds(), "entries/s")
-	b.ReportMetric(quantile(lat, 0.50), "p50-ms")
-	b.ReportMetric(quantile(lat, 0.99), "p99-ms")
-	reportLag(b, env.p, base+int64(n))
+	reportAppends(b, env.p, n, elapsed, lat, base)
 }
 
 func benchmarkAppendAccess(b *testing.B, cfg platform.Config) {
@@ -388,10 +390,7 @@ func benchmarkAppendAccess(b *testing.B, cfg platform.Config) {
 		return err
 	})
 	b.StopTimer()
-	b.ReportMetric(float64(n)/elapsed.Seconds(), "entries/s")
-	b.ReportMetric(quantile(lat, 0.50), "p50-ms")
-	b.ReportMetric(quantile(lat, 0.99), "p99-ms")
-	reportLag(b, env.p, base+int64(n))
+	reportAppends(b, env.p, n, elapsed, lat, base)
 }
 
 // The 1,000,000-entry log of BenchmarkInclusionProof1M, cached between runs.
