@@ -12,6 +12,9 @@ import (
 
 // InsertConsentRecord appends r to the history and makes it the current state.
 func (t *Tx) InsertConsentRecord(ctx context.Context, r *consent.Record) error {
+	if err := t.countConsent(ctx, r); err != nil {
+		return err
+	}
 	err := t.queryRow(ctx, `INSERT INTO consent_records (receipt_id, brand_id, consumer_id, category, purpose, state, at, expires_at,
 		notice_id, notice_version, notice_hash, notice_language, notice_url, legal_basis, method, actor, jurisdiction, explicit, evidence, receipt)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,

@@ -225,6 +225,9 @@ func (db *DB) run(ctx context.Context, conn *sql.DB, readOnly bool, fn func(stor
 	if readOnly {
 		return nil
 	}
+	if err := tx.flushCounts(ctx); err != nil {
+		return err
+	}
 	if err := stx.Commit(); err != nil {
 		return fmt.Errorf("sqlstore: commit: %w", err)
 	}
@@ -237,6 +240,9 @@ type Tx struct {
 	db   *DB
 	tx   *sql.Tx
 	conn *sql.Conn // group commit: the writer connection, in a transaction
+	// pending are console counter deltas written just before the commit (PostgreSQL; see
+	// console.go).
+	pending counts
 }
 
 var _ store.Tx = (*Tx)(nil)

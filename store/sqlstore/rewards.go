@@ -63,7 +63,12 @@ func (t *Tx) InsertGrant(ctx context.Context, g *rewards.Grant) error {
 	_, err := t.exec(ctx, `INSERT INTO reward_grants (`+grantCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		g.RecordID, g.ReceiptID, g.BrandID, g.ConsumerID, g.Category, g.Purpose, g.Version, ms(g.Start), ms(g.End), ms(g.Ended),
 		g.Days, boolInt(g.BonusPaid), boolInt(g.Settled), g.PointsPer30, g.Bonus, g.FactorMilli, g.Cap, g.DurationDays)
-	return err
+	if err != nil || !g.Ended.IsZero() {
+		return err
+	}
+	c := counts{}
+	countGrant(c, g, 1)
+	return t.addCounts(ctx, c)
 }
 
 // LatestGrant returns the consumer's newest grant of a pair, or nil.
@@ -78,8 +83,20 @@ func (t *Tx) LatestGrant(ctx context.Context, consumerID int64, category, purpos
 
 // EndGrant ends a grant (withdrawal, refusal, expiry or renewal).
 func (t *Tx) EndGrant(ctx context.Context, recordID int64, at time.Time) error {
-	_, err := t.exec(ctx, `UPDATE reward_grants SET ended_at = ? WHERE record_id = ? AND ended_at = 0`, ms(at), recordID)
-	return err
+	g := &rewards.Grant{}
+	var end int64
+	err := t.queryRow(ctx, `UPDATE reward_grants SET ended_at = ? WHERE record_id = ? AND ended_at = 0 RETURNING brand_id, category, purpose, ends_at`,
+		ms(at), recordID).Scan(&g.BrandID, &g.Category, &g.Purpose, &end)
+	if isNoRows(err) {
+		return nil // not found, or ended already
+	}
+	if err != nil {
+		return err
+	}
+	g.End = fromMS(end)
+	c := counts{}
+	countGrant(c, g, -1)
+	return t.addCounts(ctx, c)
 }
 
 // UnsettledGrants returns unsettled grants after a record id.
@@ -207,8 +224,10 @@ func (t *Tx) postJournals(ctx context.Context, js []*rewards.Journal) error {
 		return err
 	}
 	args = args[:0]
+	byName := make(map[string]acct, len(accounts))
 	for _, a := range accounts {
 		args = append(args, a.name, a.brand, delta[a])
+		byName[a.name] = a
 	}
 	rows, err = t.query(ctx, `INSERT INTO points_balances (account, brand_id, balance) VALUES `+placeholders(len(accounts), 3)+`
 		ON CONFLICT (account) DO UPDATE SET balance = points_balances.balance + excluded.balance RETURNING account, balance`, args...)
@@ -216,6 +235,7 @@ func (t *Tx) postJournals(ctx context.Context, js []*rewards.Journal) error {
 		return err
 	}
 	negative := false
+	c := counts{} // the console's liability: points consumers hold, and how many hold any
 	for rows.Next() {
 		var name string
 		var bal int64
@@ -223,9 +243,15 @@ func (t *Tx) postJournals(ctx context.Context, js []*rewards.Journal) error {
 			rows.Close()
 			return err
 		}
-		if bal < 0 && strings.HasPrefix(name, "consumer:") {
+		if !strings.HasPrefix(name, "consumer:") {
+			continue
+		}
+		if bal < 0 {
 			negative = true
 		}
+		a := byName[name]
+		c.add(a.brand, metricPoints, 0, "", "", delta[a])
+		c.add(a.brand, metricHolders, 0, "", "", held(bal)-held(bal-delta[a]))
 	}
 	if err := rows.Close(); err != nil {
 		return err
@@ -233,7 +259,7 @@ func (t *Tx) postJournals(ctx context.Context, js []*rewards.Journal) error {
 	if negative {
 		return symbiont.Errorf(symbiont.ECONFLICT, "Not enough points.").With("reason", "insufficient_points")
 	}
-	return nil
+	return t.addCounts(ctx, c)
 }
 
 // JournalByKey returns a journal by idempotency key (without postings), or nil.
@@ -466,8 +492,11 @@ func (t *Tx) TakeStock(ctx context.Context, brandID int64, id string) (bool, err
 
 // InsertRedemption stores a redemption.
 func (t *Tx) InsertRedemption(ctx context.Context, r *rewards.Redemption) error {
-	return t.queryRow(ctx, `INSERT INTO redemptions (brand_id, consumer_id, reward_id, cost, code, idempotency_key, at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		r.BrandID, r.ConsumerID, r.Reward, r.Cost, r.Code, r.IdempotencyKey, ms(r.At)).Scan(&r.ID)
+	if err := t.queryRow(ctx, `INSERT INTO redemptions (brand_id, consumer_id, reward_id, cost, code, idempotency_key, at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		r.BrandID, r.ConsumerID, r.Reward, r.Cost, r.Code, r.IdempotencyKey, ms(r.At)).Scan(&r.ID); err != nil {
+		return err
+	}
+	return t.addCounts(ctx, counts{{r.BrandID, metricRedemptions, 0, r.Reward, ""}: 1, {r.BrandID, metricRedeemedPoints, 0, r.Reward, ""}: r.Cost})
 }
 
 func (t *Tx) redemptions(ctx context.Context, q string, args ...any) ([]*rewards.Redemption, error) {
@@ -558,51 +587,6 @@ func (t *Tx) TierHolders(ctx context.Context, after int64, limit int) ([][2]int6
 			return nil, err
 		}
 		out = append(out, [2]int64{b, c})
-	}
-	return out, rows.Err()
-}
-
-// Liability sums the points the brand's consumers hold.
-func (t *Tx) Liability(ctx context.Context, brandID int64) (int64, int64, error) {
-	var pts, n int64
-	err := t.queryRow(ctx, `SELECT COALESCE(SUM(balance), 0), COUNT(*) FROM points_balances WHERE brand_id = ? AND account LIKE 'consumer:%' AND balance > 0`,
-		brandID).Scan(&pts, &n)
-	return pts, n, err
-}
-
-// GrantsByCategory counts active paid grants by category and purpose.
-func (t *Tx) GrantsByCategory(ctx context.Context, brandID int64, now time.Time) ([]rewards.CategoryCount, error) {
-	rows, err := t.query(ctx, `SELECT category, purpose, COUNT(*) FROM reward_grants WHERE brand_id = ? AND ended_at = 0 AND ends_at > ?
-		GROUP BY category, purpose ORDER BY category, purpose`, brandID, ms(now))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []rewards.CategoryCount
-	for rows.Next() {
-		var c rewards.CategoryCount
-		if err := rows.Scan(&c.Category, &c.Purpose, &c.Active); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
-}
-
-// RedemptionReport sums redemptions by reward.
-func (t *Tx) RedemptionReport(ctx context.Context, brandID int64) ([]rewards.RewardCount, error) {
-	rows, err := t.query(ctx, `SELECT reward_id, COUNT(*), SUM(cost) FROM redemptions WHERE brand_id = ? GROUP BY reward_id ORDER BY reward_id`, brandID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []rewards.RewardCount
-	for rows.Next() {
-		var c rewards.RewardCount
-		if err := rows.Scan(&c.Reward, &c.Count, &c.Points); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
 	}
 	return out, rows.Err()
 }
