@@ -227,42 +227,45 @@ func (sc *ConsoleScenario) rewards(t *testing.T, s store.Store, rng *rand.Rand, 
 	}
 }
 
-// consentScan is the overview's consent chart as a scan gave it: every consent record of the
-// brand replayed in (time, id) order, each consumer's latest decision per pair active when it
-// is a grant not yet expired at the end of each day (at now for today), over the live
-// consumers created by then.
-type consentScan struct {
-	pairs     []store.Pair
-	active    [][]int64
-	consumers []int64
-	total     int64
+// ConsentScan is the overview's consent chart as a scan of the rows gave it (before the
+// store kept counters, and what they must equal): every consent record of the brand replayed
+// in (time, id) order, each consumer's latest decision per pair active when it is a grant not
+// yet expired at the end of each day (at now for today), over the live consumers created by
+// then. The fields are as in store.ConsentDays.
+type ConsentScan struct {
+	Pairs     []store.Pair
+	Active    [][]int64
+	Consumers []int64
+	Total     int64
 }
 
-func scanConsent(rs []*consent.Record, created []time.Time, start time.Time, days int, now time.Time) consentScan {
+// ScanConsent replays the brand's consent records rs (any order) and the creation times of
+// its live consumers.
+func ScanConsent(rs []*consent.Record, created []time.Time, start time.Time, days int, now time.Time) ConsentScan {
 	type state struct {
 		given   bool
 		expires time.Time
 	}
 	slices.SortFunc(rs, func(a, b *consent.Record) int { return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.ID, b.ID)) })
 	slices.SortFunc(created, func(a, b time.Time) int { return a.Compare(b) })
-	out := consentScan{total: int64(len(created)), consumers: make([]int64, days)}
+	out := ConsentScan{Total: int64(len(created)), Consumers: make([]int64, days)}
 	idx := map[store.Pair]int{}
 	for _, r := range rs {
 		p := store.Pair{Category: r.Category, Purpose: r.Purpose}
 		if _, ok := idx[p]; !ok {
-			idx[p] = len(out.pairs)
-			out.pairs = append(out.pairs, p)
+			idx[p] = len(out.Pairs)
+			out.Pairs = append(out.Pairs, p)
 		}
 	}
-	slices.SortFunc(out.pairs, func(a, b store.Pair) int {
+	slices.SortFunc(out.Pairs, func(a, b store.Pair) int {
 		return cmp.Or(strings.Compare(a.Category, b.Category), strings.Compare(a.Purpose, b.Purpose))
 	})
-	for i, p := range out.pairs {
+	for i, p := range out.Pairs {
 		idx[p] = i
 	}
-	out.active = make([][]int64, len(out.pairs))
-	for i := range out.active {
-		out.active[i] = make([]int64, days)
+	out.Active = make([][]int64, len(out.Pairs))
+	for i := range out.Active {
+		out.Active[i] = make([]int64, days)
 	}
 	cur := map[int64]map[store.Pair]state{}
 	next, born := 0, 0
@@ -283,11 +286,11 @@ func scanConsent(rs []*consent.Record, created []time.Time, start time.Time, day
 		for born < len(created) && !created[born].After(end) {
 			born++
 		}
-		out.consumers[d] = int64(born)
+		out.Consumers[d] = int64(born)
 		for _, m := range cur {
 			for p, st := range m {
 				if st.given && (st.expires.IsZero() || end.Before(st.expires)) {
-					out.active[idx[p]][d]++
+					out.Active[idx[p]][d]++
 				}
 			}
 		}
@@ -334,19 +337,19 @@ func (sc *ConsoleScenario) Check(t *testing.T, s store.Store) {
 				if now.Equal(nextMidnight) {
 					start = start.AddDate(0, 0, -1) // the last day ends exactly now
 				}
-				want := scanConsent(slices.Clone(rs), slices.Clone(created), start, days, now)
+				want := ScanConsent(slices.Clone(rs), slices.Clone(created), start, days, now)
 				var got *store.ConsentDays
 				view(t, s, func(tx store.Tx) (err error) {
 					got, err = tx.ConsentDays(ctx, b.ID, start, days, now)
 					return err
 				})
 				what := fmt.Sprintf("brand %s, %d days to %s", b.PublicID, days, now.Format(time.RFC3339Nano))
-				eq(t, what+": pairs", got.Pairs, want.pairs)
-				eq(t, what+": consumers per day", got.Consumers, want.consumers)
-				eq(t, what+": consumers", got.Total, want.total)
-				if slices.EqualFunc(got.Pairs, want.pairs, func(a, b store.Pair) bool { return a == b }) {
+				eq(t, what+": pairs", got.Pairs, want.Pairs)
+				eq(t, what+": consumers per day", got.Consumers, want.Consumers)
+				eq(t, what+": consumers", got.Total, want.Total)
+				if slices.EqualFunc(got.Pairs, want.Pairs, func(a, b store.Pair) bool { return a == b }) {
 					for i, p := range got.Pairs {
-						eq(t, fmt.Sprintf("%s: active %s/%s", what, p.Category, p.Purpose), got.Active[i], want.active[i])
+						eq(t, fmt.Sprintf("%s: active %s/%s", what, p.Category, p.Purpose), got.Active[i], want.Active[i])
 					}
 				}
 			}
