@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -211,7 +213,15 @@ func (t *Tx) postJournals(ctx context.Context, js []*rewards.Journal) error {
 	lines := 0
 	for _, j := range js {
 		for i, p := range j.Postings {
-			args = append(args, j.ID, i, p.Account, p.Amount, p.Description, p.Ref)
+			detail := ""
+			if p.Detail != nil {
+				b, err := json.Marshal(p.Detail)
+				if err != nil {
+					return err
+				}
+				detail = string(b)
+			}
+			args = append(args, j.ID, i, p.Account, p.Amount, p.Description, p.Ref, detail)
 			a := acct{j.BrandID, p.Account}
 			if _, ok := delta[a]; !ok {
 				accounts = append(accounts, a)
@@ -220,7 +230,7 @@ func (t *Tx) postJournals(ctx context.Context, js []*rewards.Journal) error {
 			lines++
 		}
 	}
-	if _, err := t.exec(ctx, `INSERT INTO points_postings (journal_id, line, account, amount, description, ref) VALUES `+placeholders(lines, 6), args...); err != nil {
+	if _, err := t.exec(ctx, `INSERT INTO points_postings (journal_id, line, account, amount, description, ref, detail) VALUES `+placeholders(lines, 7), args...); err != nil {
 		return err
 	}
 	args = args[:0]
@@ -290,7 +300,7 @@ func (t *Tx) Statement(ctx context.Context, account string, limit int) ([]reward
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := t.query(ctx, `SELECT j.at, j.kind, p.amount, p.description, p.ref FROM points_postings p JOIN points_journal j ON j.id = p.journal_id
+	rows, err := t.query(ctx, `SELECT j.at, j.kind, p.amount, p.description, p.ref, p.detail FROM points_postings p JOIN points_journal j ON j.id = p.journal_id
 		WHERE p.account = ? ORDER BY p.journal_id DESC, p.line LIMIT ?`, account, limit)
 	if err != nil {
 		return nil, err
@@ -300,8 +310,15 @@ func (t *Tx) Statement(ctx context.Context, account string, limit int) ([]reward
 	for rows.Next() {
 		var l rewards.StatementLine
 		var at int64
-		if err := rows.Scan(&at, &l.Kind, &l.Points, &l.Description, &l.Ref); err != nil {
+		var detail string
+		if err := rows.Scan(&at, &l.Kind, &l.Points, &l.Description, &l.Ref, &detail); err != nil {
 			return nil, err
+		}
+		if detail != "" {
+			l.Detail = &rewards.Detail{}
+			if err := json.Unmarshal([]byte(detail), l.Detail); err != nil {
+				return nil, fmt.Errorf("sqlstore: statement line detail: %w", err)
+			}
 		}
 		l.At = fromMS(at)
 		out = append(out, l)

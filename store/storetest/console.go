@@ -416,5 +416,6 @@ func testConsole(t *testing.T, s store.Store) {
 var UndoConsoleMigration = []string{
 	`DROP TABLE console_counts`,
 	`DROP INDEX reward_grants_open_ends`,
+	`ALTER TABLE points_postings DROP COLUMN detail`,
 	`DELETE FROM schema_migrations WHERE version = 7`,
 }

@@ -68,3 +68,8 @@ SELECT brand_id, metric, day, k1, k2, SUM(n) FROM (
   UNION ALL
   SELECT brand_id, 'redeemed_points', 0, reward_id, '', cost FROM redemptions
 ) GROUP BY brand_id, metric, day, k1, k2;
+
+-- Statement lines carry what they are for as data (rewards.Detail, JSON), so pages say them in
+-- the consumer's language with the brand's labels; lines written before have '' and are read
+-- back from their English description.
+ALTER TABLE points_postings ADD COLUMN detail TEXT NOT NULL DEFAULT '';
