@@ -416,6 +416,8 @@ func testConsole(t *testing.T, s store.Store) {
 var UndoConsoleMigration = []string{
 	`DROP TABLE console_counts`,
 	`DROP INDEX reward_grants_open_ends`,
+	`DROP INDEX consents_due`,
+	`CREATE INDEX consents_due ON consents(expires_at) WHERE state = 'given' AND expires_at <> 0`,
 	`ALTER TABLE points_postings DROP COLUMN detail`,
 	`DELETE FROM schema_migrations WHERE version = 7`,
 }

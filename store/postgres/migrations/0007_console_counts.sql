@@ -30,9 +30,14 @@ CREATE TABLE console_counts (
   PRIMARY KEY (brand_id, metric, day, k1, k2, shard)
 );
 
+-- Due expiries: the overview counts, per brand and pair, the grants that expire later today
+-- from this index alone (the expiry sweep reads it by expires_at as before).
+DROP INDEX consents_due;
+CREATE INDEX consents_due ON consents(expires_at, brand_id, category, purpose) WHERE state = 'given' AND expires_at <> 0;
+
 -- Paid grants whose end is still ahead of the accrual: the overview adds back those that
 -- end later today (their -1 sits on today's row but has not happened yet).
-CREATE INDEX reward_grants_open_ends ON reward_grants(ends_at) WHERE ended_at = 0;
+CREATE INDEX reward_grants_open_ends ON reward_grants(ends_at, brand_id, category, purpose) WHERE ended_at = 0;
 
 INSERT INTO console_counts (brand_id, metric, day, k1, k2, n)
 SELECT brand_id, metric, day, k1, k2, SUM(n) FROM (
