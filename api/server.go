@@ -327,6 +327,8 @@ func preflight(w http.ResponseWriter, r *http.Request) {
 func cors(w http.ResponseWriter) {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	w.Header().Set("Access-Control-Allow-Methods", "POST, OPTIONS")
-	w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Sec-GPC")
+	// Content-Encoding: an SDK may gzip its batches; AnonymousId: RudderStack's JavaScript SDK
+	// sends it with every event (we read the body's anonymousId, not this header).
+	w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Content-Encoding, Sec-GPC, AnonymousId")
 	w.Header().Set("Access-Control-Max-Age", "86400")
 }
