@@ -732,3 +732,12 @@ func jsonText(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// deliveredByType is the report's delivered messageIds by call type.
+func (r goSDKReport) deliveredByType() map[string][]string {
+	m := map[string][]string{}
+	for _, d := range r.Delivered {
+		m[d.Type] = append(m[d.Type], d.MessageID)
+	}
+	return m
+}
