@@ -2,6 +2,7 @@ package api
 
 import (
 	"bufio"
+	"bytes"
 	"compress/flate"
 	"compress/gzip"
 	"errors"
@@ -104,7 +105,7 @@ func readIngestBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte
 		return symbiont.Errorf(symbiont.ETOOLARGE, "The body is larger than %d bytes%s (Segment's limit).", limit, what).With("reason", "too_large")
 	}
 	if !gz {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+		body, err := readAll(http.MaxBytesReader(w, r.Body, limit), min(max(r.ContentLength, 0), limit))
 		if err != nil {
 			var maxErr *http.MaxBytesError
 			if errors.As(err, &maxErr) {
@@ -122,7 +123,9 @@ func readIngestBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte
 	defer d.br.Reset(nil) // do not keep the request alive in the pool
 	var body []byte
 	if err = d.zr.Reset(d.br); err == nil {
-		body, err = io.ReadAll(io.LimitReader(&d.zr, limit+1))
+		// SDK batches deflate 10-25 times (repeated keys and context); start at 32 and let the
+		// buffer grow, or shrink the first allocation to the limit.
+		body, err = readAll(io.LimitReader(&d.zr, limit+1), min(max(r.ContentLength, 0)*32, limit))
 		if err == nil && int64(len(body)) > limit {
 			return nil, tooLarge(" once decompressed")
 		}
@@ -151,6 +154,14 @@ func readIngestBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte
 		}
 	}
 	return body, nil
+}
+
+// readAll is io.ReadAll from a first buffer of hint bytes (plus room to see the end), so that a
+// body of the size announced costs one allocation instead of a dozen doublings from 512 bytes.
+func readAll(r io.Reader, hint int64) ([]byte, error) {
+	buf := bytes.NewBuffer(make([]byte, 0, hint+bytes.MinRead))
+	_, err := buf.ReadFrom(r)
+	return buf.Bytes(), err
 }
 
 // inflater is a reusable gzip decoder: its inflate window and tables are worth keeping.
