@@ -250,9 +250,25 @@ type goSDKReport struct {
 	Errors []string `json:"errors"`
 }
 
-// runGoSDK runs a program built by goSDKProgram against the scenario and decodes its report.
-func runGoSDK(t *testing.T, bin string, sc *sdkScenario) goSDKReport {
+// goSDK is a Go analytics library under test.
+type goSDK struct {
+	module, version string
+	endpointField   string // the Config field for the server's URL
+	wire            wireWant
+	timeField       string // see sdkLibrary
+	batchContext    bool   // see sdkLibrary
+	// check, if set, checks the messages as sent for the library's own fields.
+	check func(t *testing.T, wire map[string]map[string]any)
+}
+
+// testGoSDK plays the scenario with a Go library: builds the program, runs it through a
+// recording proxy, checks the requests and what was stored, and that the messages the library
+// reports delivered are the ones it sent.
+func testGoSDK(t *testing.T, lib goSDK, brand, prefix string) {
 	t.Helper()
+	bin := goSDKProgram(t, lib.module, lib.version, lib.endpointField)
+	sc := newSDKScenario(t, brand, prefix)
+	rec := sc.record(t)
 	out := runProgram(t, exec.Command(bin), sc.env()...)
 	var r goSDKReport
 	if err := json.Unmarshal(out, &r); err != nil {
@@ -261,7 +277,19 @@ func runGoSDK(t *testing.T, bin string, sc *sdkScenario) goSDKReport {
 	if len(r.Errors) > 0 {
 		t.Fatalf("the library reported delivery failures: %v", r.Errors)
 	}
-	return r
+	if r.Module != lib.version {
+		t.Errorf("the program was built with %s %s, want %s", lib.module, r.Module, lib.version)
+	}
+	wire := wireMessages(t, rec.batches(t, sc.b.WriteKey, lib.wire))
+	if lib.check != nil {
+		lib.check(t, wire)
+	}
+	ids := sc.checkStored(t, wire, sdkLibrary{Name: "analytics-go", Version: r.LibraryVersion, TimeField: lib.timeField, BatchContext: lib.batchContext})
+	delivered := map[string][]string{}
+	for _, d := range r.Delivered {
+		delivered[d.Type] = append(delivered[d.Type], d.MessageID)
+	}
+	sameIDs(t, delivered, ids)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -731,13 +759,4 @@ func dig(v any, path ...string) any {
 func jsonText(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
-}
-
-// deliveredByType is the report's delivered messageIds by call type.
-func (r goSDKReport) deliveredByType() map[string][]string {
-	m := map[string][]string{}
-	for _, d := range r.Delivered {
-		m[d.Type] = append(m[d.Type], d.MessageID)
-	}
-	return m
 }
