@@ -123,9 +123,15 @@ func readIngestBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte
 	defer d.br.Reset(nil) // do not keep the request alive in the pool
 	var body []byte
 	if err = d.zr.Reset(d.br); err == nil {
-		// SDK batches deflate 10-25 times (repeated keys and context); start at 32 and let the
-		// buffer grow, or shrink the first allocation to the limit.
-		body, err = readAll(io.LimitReader(&d.zr, limit+1), min(max(r.ContentLength, 0)*32, limit))
+		// SDK batches deflate 10-25 times (repeated keys and context): start at 32 times the
+		// wire size, at most the limit, and let the buffer grow.
+		var hint int64 // 0 for an unknown length (chunked)
+		if cl := r.ContentLength; cl >= limit/32 {
+			hint = limit
+		} else if cl > 0 {
+			hint = cl * 32
+		}
+		body, err = readAll(io.LimitReader(&d.zr, limit+1), hint)
 		if err == nil && int64(len(body)) > limit {
 			return nil, tooLarge(" once decompressed")
 		}
