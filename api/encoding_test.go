@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"io"
 	"net/http"
 	"reflect"
 	"runtime"
@@ -80,6 +81,12 @@ func TestIngestGzip(t *testing.T) {
 	if r := e.do("POST", "/v1/batch", "", multi, basic(b.PK), header("Content-Encoding", "gzip")); r.Status != 200 || num(r.json(t)["accepted"]) != 1 {
 		t.Fatalf("multistream gzip: %d %s", r.Status, r.Body)
 	}
+	// A gzip body of unknown length (chunked transfer encoding).
+	chunked := func(r *http.Request) { r.ContentLength, r.Body = -1, io.NopCloser(r.Body) }
+	body := gz([]byte(strings.ReplaceAll(bodies["track"], "$ID", "gz-chunked")))
+	if r := e.do("POST", "/v1/track", "", body, basic(b.PK), header("Content-Encoding", "gzip"), chunked); r.Status != 200 || num(r.json(t)["accepted"]) != 1 {
+		t.Fatalf("chunked gzip: %d %s", r.Status, r.Body)
+	}
 	// identity is no encoding.
 	plain := strings.ReplaceAll(bodies["track"], "$ID", "plain-identity")
 	if r := e.do("POST", "/v1/track", "", plain, basic(b.PK), header("Content-Encoding", "identity")); r.Status != 200 || num(r.json(t)["accepted"]) != 1 {
@@ -100,7 +107,7 @@ func TestIngestGzip(t *testing.T) {
 	var single map[string]any
 	json.Unmarshal([]byte(strings.ReplaceAll(bodies["track"], "$ID", "gz-t")), &single)
 	single["type"] = "track"
-	for id, want := range map[string]any{"gz-batch": batch.Batch[0], "gz-b": nil, "gz-t": single, "gz-multi": nil, "plain-identity": nil} {
+	for id, want := range map[string]any{"gz-batch": batch.Batch[0], "gz-b": nil, "gz-t": single, "gz-multi": nil, "gz-chunked": nil, "plain-identity": nil} {
 		got := stored[id]
 		if got == nil {
 			t.Errorf("%s not stored; stored: %v", id, stored)
@@ -108,8 +115,8 @@ func TestIngestGzip(t *testing.T) {
 			t.Errorf("%s stored as %s, sent %s", id, mustJSON(got), mustJSON(want))
 		}
 	}
-	if n := len(stored); n != 6 { // batch, b, track, t, multi, identity
-		t.Errorf("%d purchases stored, want 6: %v", n, stored)
+	if n := len(stored); n != 7 { // batch, b, track, t, multi, chunked, identity
+		t.Errorf("%d purchases stored, want 7: %v", n, stored)
 	}
 	// The identify through /v1/i and /v1/identify stored the contact trait.
 	c := e.must(200, "GET", "/v1/consumers/guest-1/data?purpose=personalization&categories=contact", b.SK, nil)
