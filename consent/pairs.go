@@ -2,10 +2,15 @@ package consent
 
 import "time"
 
+// Numbered returns a number that changes whenever the index numbers a new name, and so
+// whenever PairWords could answer differently.
+func (ix *Index) Numbered() uint64 { return ix.numbered.Load() }
+
 // PairWords returns, for each [category, purpose] pair, the word the index would match a grant
 // of it by (without expiry or flags), or 0 for a pair whose names the index has never numbered
 // for the brand, which nobody can hold a grant of yet. Callers that check the same pairs often
-// (consent signals) keep the words and ask ActiveWords; words, once non-zero, never change.
+// (consent signals) keep the words, with Numbered, and ask ActiveWords; words, once non-zero,
+// never change.
 func (ix *Index) PairWords(brand int64, pairs [][2]string, out []uint64) []uint64 {
 	out = out[:0]
 	for _, p := range pairs {

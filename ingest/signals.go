@@ -97,7 +97,13 @@ type reading struct {
 	decided time.Time  // the decision's time, when the signal carries one (TC strings)
 	notice  consent.Notice
 	signals []json.RawMessage // evidence: each signal as read
-	words   atomic.Pointer[[]uint64]
+	words   atomic.Pointer[pairWords]
+}
+
+// pairWords are a reading's pairs as consent index words, as of an index numbering.
+type pairWords struct {
+	numbered uint64
+	words    []uint64
 }
 
 // compile builds the state of a map.
@@ -352,7 +358,11 @@ func (st *signalState) read(c *segment.Consent) *reading {
 	// A TC string may come in several places; they must agree.
 	var tc []byte
 	where := ""
-	for i, raw := range append([]json.RawMessage{c.TCF}, c.GDPRConsent[:]...) {
+	for i := range 1 + len(c.GDPRConsent) {
+		raw := c.TCF
+		if i > 0 {
+			raw = c.GDPRConsent[i-1]
+		}
 		if isNull(raw) || string(raw) == `""` {
 			continue
 		}
@@ -421,16 +431,16 @@ func (st *signalState) merge(rs [3]*reading) *reading {
 	return vs.reading(out)
 }
 
-// words returns the index words of r's pairs, cached once all are numbered.
+// wordsFor returns the index words of r's pairs, computed again only after the index numbered
+// a new name (a pair nobody held a grant of may now be held).
 func (r *reading) wordsFor(ix *consent.Index, brandID int64) []uint64 {
-	if w := r.words.Load(); w != nil {
-		return *w
+	n := ix.Numbered()
+	if w := r.words.Load(); w != nil && w.numbered == n {
+		return w.words
 	}
-	w := ix.PairWords(brandID, r.pairs, make([]uint64, 0, len(r.pairs)))
-	if !slices.Contains(w, 0) {
-		r.words.Store(&w)
-	}
-	return w
+	w := &pairWords{numbered: n, words: ix.PairWords(brandID, r.pairs, make([]uint64, 0, len(r.pairs)))}
+	r.words.Store(w)
+	return w.words
 }
 
 // signals returns a brand's compiled signal state.
