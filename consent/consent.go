@@ -47,8 +47,8 @@ const (
 	// MethodSignal: a consent manager's decision carried by an event (Segment's consent
 	// object, RudderStack's consentManagement, an IAB TC string); the evidence names it.
 	MethodSignal = "cmp_signal"
-	MethodExpiry    = "expiry"     // the grant's duration ran out
-	MethodErase     = "erasure"    // the consumer erased their data
+	MethodExpiry = "expiry"  // the grant's duration ran out
+	MethodErase  = "erasure" // the consumer erased their data
 )
 
 // ReservedMethod reports whether a method names something only Symbiont records (the wallet,
