@@ -4,11 +4,9 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -34,6 +32,7 @@ import (
 // Limits on request bodies. Ingestion limits are Segment's (see package segment).
 const (
 	MaxJSONBody = 64 << 10
+	MaxPlanBody = 1 << 20 // a tracking plan
 )
 
 // Limits are the documented per-credential rate limits (requests per second, with a burst of
@@ -276,45 +275,28 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// decode reads a JSON body of at most MaxJSONBody bytes into v, rejecting unknown fields. The
-// Content-Type is not checked: curl's -d sends a form type, and the body says what it is.
+// decode reads a JSON body of at most MaxJSONBody bytes into v with symbiont.DecodeJSON's rules
+// (no unknown fields, no duplicate keys, UTF-8 only). The Content-Type is not checked: curl's
+// -d sends a form type, and the body says what it is.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxJSONBody))
+	body, err := readBody(w, r, MaxJSONBody)
+	if err != nil {
+		return err
+	}
+	return symbiont.DecodeJSON(body, v)
+}
+
+// readBody reads a request body of at most limit bytes.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var maxErr *http.MaxBytesError
 		if errors.As(err, &maxErr) {
-			return symbiont.Errorf(symbiont.ETOOLARGE, "The request body is larger than %d bytes.", MaxJSONBody)
+			return nil, symbiont.Errorf(symbiont.ETOOLARGE, "The request body is larger than %d bytes.", limit)
 		}
-		return symbiont.Errorf(symbiont.EINVALID, "Could not read the request body.")
+		return nil, symbiont.Errorf(symbiont.EINVALID, "Could not read the request body.")
 	}
-	d := json.NewDecoder(bytes.NewReader(body))
-	d.DisallowUnknownFields()
-	if err := d.Decode(v); err != nil {
-		return jsonError(err)
-	}
-	if _, err := d.Token(); err != io.EOF { // More() would miss a stray ] or }
-		return symbiont.Errorf(symbiont.EINVALID, "Unexpected data after the JSON body.")
-	}
-	return nil
-}
-
-// jsonError turns a decoding error into a client message that names the problem.
-func jsonError(err error) error {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.Is(err, io.EOF):
-		return symbiont.Errorf(symbiont.EINVALID, "The request body is empty; send a JSON object.")
-	case errors.As(err, &syn):
-		return symbiont.Errorf(symbiont.EINVALID, "Malformed JSON at byte %d.", syn.Offset).With("offset", syn.Offset)
-	case errors.As(err, &typ):
-		return symbiont.Errorf(symbiont.EINVALID, "Field %q must be of JSON type %s.", typ.Field, typ.Type.String()).With("field", typ.Field)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return symbiont.Errorf(symbiont.EINVALID, "Unknown field %q.", f).With("field", f)
-	default:
-		return symbiont.Errorf(symbiont.EINVALID, "Malformed JSON: %v.", err)
-	}
+	return body, nil
 }
 
 // preflight answers CORS preflights for the ingestion endpoints, which browsers' analytics.js

@@ -207,6 +207,7 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 	p.Consent = consent.NewService(store.Narrow[consent.ServiceTx](st), p.Graph, p.Tenants, cfg.Clock)
 	p.Consent.Ledger = p.Ledger
 	p.Rewards = rewards.NewService(store.Narrow[rewards.ServiceTx](st), p.Consent, p.Ledger, cfg.Clock)
+	p.Rewards.Keys = p.Graph
 	p.Consent.OnChange = append(p.Consent.OnChange, p.Rewards.OnConsent)
 	p.Ingest = ingest.NewService(st, p.Consent, p.Graph, p.Vault, cfg.Clock, cfg.Log, p.Registry, ingest.Options{Writers: writers})
 
