@@ -4,8 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-
-	"github.com/go-json-experiment/json/jsontext"
+	"reflect"
 
 	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/consent"
@@ -250,28 +249,21 @@ func (s *Server) myGrant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body, err := readBody(w, r, MaxJSONBody)
-	if err != nil {
+	// One decision, or {"grants":[…]}: one decoding, so that errors name the field in either
+	// form (grants[2].state).
+	var req struct {
+		consentRequest
+		Grants []consentRequest `json:"grants"`
+	}
+	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	var reqs []consentRequest
-	single := true
-	var probe map[string]jsontext.Value
-	if symbiont.DecodeJSON(body, &probe) == nil && probe["grants"] != nil {
-		single = false
-		var many struct {
-			Grants []consentRequest `json:"grants"`
+	reqs, single := []consentRequest{req.consentRequest}, req.Grants == nil
+	if !single {
+		if !reflect.ValueOf(req.consentRequest).IsZero() {
+			return symbiont.Errorf(symbiont.EINVALID, "Send one decision or a list of grants, not both.").With("field", "grants")
 		}
-		if err := symbiont.DecodeJSON(body, &many); err != nil {
-			return err
-		}
-		reqs = many.Grants
-	} else {
-		var one consentRequest
-		if err := symbiont.DecodeJSON(body, &one); err != nil {
-			return err
-		}
-		reqs = []consentRequest{one}
+		reqs = req.Grants
 	}
 	if len(reqs) > MaxConsentChanges {
 		return symbiont.Errorf(symbiont.ETOOLARGE, "At most %d consent changes in one request.", MaxConsentChanges)

@@ -11,12 +11,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/access"
@@ -94,9 +94,8 @@ func (s *Server) Handler() http.Handler {
 	// Operations.
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	h("GET /readyz", s.readyz)
-	if s.Registry != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
-	}
+	// /metrics is not here: it counts every tenant's traffic, so it is served only on the
+	// operations listener (platform.OpsHandler, --debug-addr).
 
 	// Operator.
 	h("POST /v1/brands", s.createBrand)
@@ -252,10 +251,43 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				lvl = slog.LevelDebug // ingestion is too hot to log each success
 			}
 			s.log.Log(r.Context(), lvl, "request", slog.String("request_id", id), slog.String("method", r.Method),
-				slog.String("path", r.URL.Path), slog.Int("status", rw.status), slog.Duration("duration", time.Since(start)))
+				slog.String("path", s.logPath(r)), slog.Int("status", rw.status), slog.Duration("duration", time.Since(start)))
 		}()
 		next.ServeHTTP(rw, r)
 	})
+}
+
+// LogPath is a request path as logs may show it: every segment that follows a "consumers"
+// segment (/v1/consumers/{id}/…, /console/consumers/{id}: a brand's user id, maybe an email)
+// is replaced by pseudonym(id), a keyed hash. It takes the escaped path, so an id holding an
+// encoded slash is one segment.
+func LogPath(escapedPath string, pseudonym func(string) string) string {
+	if !strings.Contains(strings.ToLower(escapedPath), "consumers/") {
+		return escapedPath
+	}
+	segs := strings.Split(escapedPath, "/")
+	for i := 1; i < len(segs); i++ {
+		if strings.EqualFold(segs[i-1], "consumers") && segs[i] != "" {
+			id, err := url.PathUnescape(segs[i])
+			if err != nil {
+				id = segs[i]
+			}
+			segs[i] = pseudonym(id)
+		}
+	}
+	return strings.Join(segs, "/")
+}
+
+// logPath is the request's path for the log, consumer ids replaced by their pseudonyms.
+func (s *Server) logPath(r *http.Request) string {
+	return LogPath(r.URL.EscapedPath(), s.pseudonym)
+}
+
+func (s *Server) pseudonym(id string) string {
+	if s.Graph == nil {
+		return "redacted"
+	}
+	return s.Graph.Pseudonym(id)
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {

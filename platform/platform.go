@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/access"
@@ -315,8 +317,20 @@ func (p *Platform) apply(ctx context.Context, c store.Change) error {
 	return nil
 }
 
-// Handler is the platform's HTTP handler.
+// Handler is the platform's HTTP handler: the API, the ledger and the pages.
 func (p *Platform) Handler() http.Handler { return p.handler }
+
+// OpsHandler serves what only operators may see, for a listener of its own (`symbiont serve
+// --debug-addr`, bound to loopback or a monitoring network): /metrics, whose counts span every
+// tenant, and Go's pprof profiles under /debug/pprof/. It has no authentication.
+func (p *Platform) OpsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(p.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
 
 // Drain marks the platform not ready (readyz fails) so load balancers stop sending traffic.
 func (p *Platform) Drain() { p.draining.Store(true) }
