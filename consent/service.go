@@ -335,9 +335,11 @@ func (s *Service) Apply(ctx context.Context, changes []*Change, idempotencyKey s
 		return nil, err
 	}
 	now := s.clock.Now().Truncate(time.Millisecond) // the precision the store keeps
-	idem, err := s.graph.Idempotency(brandID, idempotencyKey, canonicalChanges(changes))
-	if err != nil {
-		return nil, err
+	var idem *symbiont.Idempotency // nil: no key
+	if idempotencyKey != "" {
+		if idem, err = s.graph.Idempotency(brandID, idempotencyKey, canonicalChanges(changes)); err != nil {
+			return nil, err
+		}
 	}
 	var results []*Result
 	var restore []func()
