@@ -22,6 +22,7 @@ import (
 	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/consent"
 	"github.com/symbiont/symbiont/identity"
+	"github.com/symbiont/symbiont/rewards"
 	"github.com/symbiont/symbiont/store"
 	"github.com/symbiont/symbiont/tenant"
 	"github.com/symbiont/symbiont/vault"
@@ -474,10 +475,41 @@ func testIdempotency(t *testing.T, s store.Store) {
 		eq(t, "after merge: merged profile", lookup(tx, a.ID, c3, k2), "")
 		return nil
 	})
+	// Redemptions keep their client's key until erasure (journals of old redemptions too).
+	redeemed := func(c int64, key string) {
+		update(t, s, func(tx store.Tx) error {
+			must(t, tx.PostJournals(ctx, []*rewards.Journal{{BrandID: a.ID, ConsumerID: c, Kind: rewards.KindRedemption, At: at(3),
+				IdempotencyKey: "redeem/" + key, Postings: []rewards.Posting{{Account: rewards.BrandAccount(a.ID, "issued"), Amount: -5},
+					{Account: rewards.BrandAccount(a.ID, "redeemed"), Amount: 5}}}}))
+			return tx.InsertRedemption(ctx, &rewards.Redemption{BrandID: a.ID, ConsumerID: c, Reward: "tree", Cost: 5, Code: "CODE-" + key,
+				IdempotencyKey: key, At: at(3)})
+		})
+	}
+	redeemed(c1, "client-key-c1")
+	redeemed(c2, "client-key-c2")
 	// Erasure deletes the consumer's records, and only theirs.
 	update(t, s, func(tx store.Tx) error {
 		_, err := tx.DeleteConsumerData(ctx, a.ID, []int64{c2, c3}, at(4))
 		return err
+	})
+	view(t, s, func(tx store.Tx) error {
+		if r := get[*rewards.Redemption](t)(tx.RedemptionByKey(ctx, c2, "client-key-c2")); r != nil {
+			t.Errorf("the erased consumer's redemption keeps its client key: %+v", r)
+		}
+		rs := get[[]*rewards.Redemption](t)(tx.Redemptions(ctx, c2))
+		if len(rs) != 1 || !strings.HasPrefix(rs[0].IdempotencyKey, "erased:") || rs[0].Code != "CODE-client-key-c2" {
+			t.Errorf("the erased consumer's redemptions: %+v, want one, its key erased:…", rs)
+		}
+		if j := get[*rewards.Journal](t)(tx.JournalByKey(ctx, a.ID, "redeem/client-key-c2")); j != nil {
+			t.Errorf("the erased consumer's journal keeps the client key: %+v", j)
+		}
+		if r := get[*rewards.Redemption](t)(tx.RedemptionByKey(ctx, c1, "client-key-c1")); r == nil {
+			t.Error("another consumer's redemption lost its key")
+		}
+		if j := get[*rewards.Journal](t)(tx.JournalByKey(ctx, a.ID, "redeem/client-key-c1")); j == nil {
+			t.Error("another consumer's journal lost its key")
+		}
+		return nil
 	})
 	view(t, s, func(tx store.Tx) error {
 		eq(t, "after erasure", lookup(tx, a.ID, c2, k1)+lookup(tx, a.ID, c2, k2)+lookup(tx, a.ID, c3, k1), "")
