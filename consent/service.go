@@ -335,7 +335,7 @@ func (s *Service) Apply(ctx context.Context, changes []*Change, idempotencyKey s
 		return nil, err
 	}
 	now := s.clock.Now().Truncate(time.Millisecond) // the precision the store keeps
-	var idem *symbiont.Idempotency // nil: no key
+	var idem *symbiont.Idempotency                  // nil: no key
 	if idempotencyKey != "" {
 		if idem, err = s.graph.Idempotency(brandID, idempotencyKey, canonicalChanges(changes)); err != nil {
 			return nil, err
