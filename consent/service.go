@@ -335,7 +335,8 @@ func (s *Service) Apply(ctx context.Context, changes []*Change, idempotencyKey s
 		return nil, err
 	}
 	now := s.clock.Now().Truncate(time.Millisecond) // the precision the store keeps
-	var idem *symbiont.Idempotency                  // nil: no key
+
+	var idem *symbiont.Idempotency // stays nil without a key
 	if idempotencyKey != "" {
 		if idem, err = s.graph.Idempotency(brandID, idempotencyKey, canonicalChanges(changes)); err != nil {
 			return nil, err
