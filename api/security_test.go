@@ -160,6 +160,7 @@ func TestStrictBodies(t *testing.T) {
 		"rate-card":   {"PUT", "/v1/rate-card", b.SK},
 		"catalogue":   {"PUT", "/v1/rewards/catalog/tree", b.SK},
 		"redemptions": {"POST", "/v1/me/redemptions", wt},
+		"signals":     {"PUT", "/v1/consent-signals", b.SK},
 	}
 	for _, c := range []struct {
 		fam, body, field, reason string
@@ -200,6 +201,9 @@ func TestStrictBodies(t *testing.T) {
 		{"redemptions", `{"reward":"tree","reward":"spa","idempotency_key":"a"}`, "reward", "duplicate_key"},
 		{"redemptions", "{\"reward\":\"tree\",\"idempotency_key\":\"a\xff\"}", "idempotency_key", "invalid_utf8"},
 		{"redemptions", `{"reward":["tree"],"idempotency_key":"a"}`, "reward", "wrong_type"},
+		{"signals", `{"categories":{"Ads":["browsing:marketing"],"Ads":["browsing:analytics"]}}`, "categories.Ads", "duplicate_key"},
+		{"signals", "{\"categories\":{\"Ads\":[\"browsing:\xffmarketing\"]}}", "categories.Ads[0]", "invalid_utf8"},
+		{"signals", `{"tcf":{"vendor_id":"7"}}`, "tcf.vendor_id", "wrong_type"},
 	} {
 		fc, ok := fams[c.fam]
 		if !ok {

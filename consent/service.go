@@ -137,6 +137,10 @@ type Change struct {
 	// sharing unless the consumer themself grants in the wallet (GPCOverride).
 	GPC         bool
 	GPCOverride bool
+	// Skip, when set, is asked inside the transaction with the pair's current record (nil if
+	// it was never decided); true leaves this change out (Result.Unchanged, Record = the
+	// current one). Consent signals use it to decide against the committed state.
+	Skip func(current *Record) bool
 }
 
 // Result is a recorded decision with the consumer it resolved to.
@@ -382,6 +386,13 @@ func (s *Service) Apply(ctx context.Context, changes []*Change, idempotencyKey s
 		var receiptIDs []string
 		for _, c := range changes {
 			prev := byPair[[2]string{c.Category, c.Purpose}]
+			if c.Skip != nil && c.Skip(prev) {
+				results = append(results, &Result{Record: prev, ConsumerID: consumerID, Unchanged: true})
+				if prev != nil {
+					receiptIDs = append(receiptIDs, prev.ReceiptID)
+				}
+				continue
+			}
 			if c.State != StateGiven && (prev == nil || !prev.Active(now)) {
 				if prev == nil && c.State == StateWithdrawn {
 					return symbiont.Errorf(symbiont.ENOTFOUND, "There is no grant of %s for %s to withdraw.", c.Category, c.Purpose)
