@@ -165,18 +165,23 @@ func (t *Tx) decisions(ctx context.Context, q string, args ...any) ([]decision, 
 }
 
 // countConsent adds what a new record (not yet inserted) changes in its pair's consent
-// counter. A record newer than the pair's latest only ends the latest's interval, so the
-// latest is all it reads; one stamped earlier (clocks of two nodes apart) replays the pair.
+// counter. A record newer than the pair's latest only ends the latest's interval; one stamped
+// earlier (clocks of two nodes apart) replays the pair. Either way it reads the pair's few
+// records once (no sort in the engine: the order is made here).
 func (t *Tx) countConsent(ctx context.Context, r *consent.Record) error {
-	const cols = `SELECT id, state, at, expires_at FROM consent_records WHERE consumer_id = ? AND category = ? AND purpose = ?`
-	hist, err := t.decisions(ctx, cols+` ORDER BY at DESC, id DESC LIMIT 1`, r.ConsumerID, r.Category, r.Purpose)
+	hist, err := t.decisions(ctx, `SELECT id, state, at, expires_at FROM consent_records WHERE consumer_id = ? AND category = ? AND purpose = ?`,
+		r.ConsumerID, r.Category, r.Purpose)
 	if err != nil {
 		return err
 	}
+	byTime := func(a, b decision) int { return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.id, b.id)) }
 	at := ms(r.At)
-	if len(hist) == 1 && at < hist[0].at {
-		if hist, err = t.decisions(ctx, cols+` ORDER BY at, id`, r.ConsumerID, r.Category, r.Purpose); err != nil {
-			return err
+	if len(hist) > 0 {
+		latest := slices.MaxFunc(hist, byTime)
+		if at >= latest.at {
+			hist = []decision{latest}
+		} else {
+			slices.SortFunc(hist, byTime)
 		}
 	}
 	p := store.Pair{Category: r.Category, Purpose: r.Purpose}
@@ -185,7 +190,7 @@ func (t *Tx) countConsent(ctx context.Context, r *consent.Record) error {
 	addIntervals(c, r.BrandID, p, hist, -1)
 	// The new record sorts after every record at the same time: its id will be the largest.
 	d := decision{id: math.MaxInt64, at: at, expires: ms(r.ExpiresAt), given: r.State == consent.StateGiven}
-	i, _ := slices.BinarySearchFunc(hist, d, func(a, b decision) int { return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.id, b.id)) })
+	i, _ := slices.BinarySearchFunc(hist, d, byTime)
 	addIntervals(c, r.BrandID, p, slices.Insert(slices.Clone(hist), i, d), 1)
 	return t.addCounts(ctx, c)
 }
