@@ -75,6 +75,7 @@ type DB struct {
 	groupMu     sync.RWMutex
 	groupClosed bool
 	closeErr    error
+	wstats      writerStats
 }
 
 // Open wraps connections into a store and prepares its hot statements. keysDB holds the
@@ -237,6 +238,7 @@ type Tx struct {
 	db   *DB
 	tx   *sql.Tx
 	conn *sql.Conn // group commit: the writer connection, in a transaction
+	req  *groupReq // group commit: the caller whose function runs (see OnUndo)
 }
 
 var _ store.Tx = (*Tx)(nil)
