@@ -451,6 +451,14 @@ func (s *Service) prepare(ctx context.Context, tx ServiceTx, a *applying, inWrit
 		if err := tx.LockConsumer(ctx, p.consumerID); err != nil {
 			return nil, err
 		}
+		if a.key != "" { // again, under the lock: another node may have just stored it
+			if prev, err := tx.Idempotent(ctx, a.brandID, a.scope, a.key); err != nil || prev != "" {
+				if err == nil {
+					p.final, err = true, s.replay(ctx, tx, a.brandID, prev, a.fingerprint, &p.results)
+				}
+				return p, err
+			}
+		}
 	}
 	current, err := tx.CurrentConsents(ctx, a.brandID, p.consumerID)
 	if err != nil {
@@ -520,15 +528,16 @@ func (s *Service) commit(ctx context.Context, a *applying, p *plan) ([]*Result, 
 				return nil
 			}
 		} else {
+			if err := tx.LockConsumer(ctx, q.consumerID); err != nil {
+				return err
+			}
 			if a.key != "" {
-				// A request with the same key committed since the plan was made: the next
+				// A request with the same key committed since the plan was made (checked under
+				// the consumer's lock, which such a request holds until it commits): the next
 				// preparation replays it.
 				if prev, err := tx.Idempotent(ctx, a.brandID, a.scope, a.key); err != nil || prev != "" {
 					return cmp.Or(err, ErrChanged)
 				}
-			}
-			if err := tx.LockConsumer(ctx, q.consumerID); err != nil {
-				return err
 			}
 		}
 		for _, w := range q.writes {
