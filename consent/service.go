@@ -71,11 +71,15 @@ type Service struct {
 
 	mu    sync.RWMutex
 	vocab map[int64]symbiont.Vocabulary
+	// states remembers consumers' current records, so that most changes are prepared
+	// without reading the store (see prepareFromMemory).
+	states *stateCache
 }
 
 // NewService returns a consent service. Call Load before serving.
 func NewService(db symbiont.Transactor[ServiceTx], graph *identity.Graph, keys ReceiptKeys, clock symbiont.Clock) *Service {
-	return &Service{db: db, Index: NewIndex(), graph: graph, keys: keys, clock: clock, vocab: map[int64]symbiont.Vocabulary{}}
+	return &Service{db: db, Index: NewIndex(), graph: graph, keys: keys, clock: clock, vocab: map[int64]symbiont.Vocabulary{},
+		states: newStateCache(1 << 18)}
 }
 
 // Load fills the index with every active grant.
@@ -100,6 +104,7 @@ func (s *Service) Refresh(ctx context.Context, brandID, consumerID int64) error 
 		return err
 	}
 	s.Index.Replace(brandID, consumerID, cur)
+	s.states.forget(brandID, consumerID)
 	return nil
 }
 
@@ -107,6 +112,7 @@ func (s *Service) Refresh(ctx context.Context, brandID, consumerID int64) error 
 // Until it finishes, grants it has not reloaded yet are denied: it fails closed.
 func (s *Service) Resync(ctx context.Context, l Loader) (int, error) {
 	s.Index.Clear()
+	s.states.clear()
 	return s.Load(ctx, l)
 }
 
@@ -352,7 +358,10 @@ func (s *Service) Apply(ctx context.Context, changes []*Change, idempotencyKey s
 	a.scope, a.fingerprint = idempotencyScope(changes)
 	for try := 0; ; try++ {
 		var p *plan
-		if try < maxPrepared {
+		if try == 0 {
+			p = s.prepareFromMemory(a)
+		}
+		if p == nil && try < maxPrepared {
 			if err := s.db.View(ctx, func(tx ServiceTx) (err error) {
 				p, err = s.prepare(ctx, tx, a, false)
 				return err
@@ -464,6 +473,48 @@ func (s *Service) prepare(ctx context.Context, tx ServiceTx, a *applying, inWrit
 	if err != nil {
 		return nil, err
 	}
+	if !inWrite { // a snapshot, and no more: commit checks each record it writes against the store
+		s.states.put(a.brandID, p.consumerID, current)
+	}
+	if _, err := s.plan(a, p, current, false); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// prepareFromMemory prepares the changes from what this process remembers (the identity cache
+// and the states cache), without a transaction; nil when something is not in memory or when a
+// change would record nothing (such an answer must come from the store: it writes nothing that
+// the store could refuse). A stale memory costs a retry, never a wrong record: commit writes
+// each record only on top of the record the memory named.
+func (s *Service) prepareFromMemory(a *applying) *plan {
+	if a.key != "" {
+		return nil // the idempotency record is in the store
+	}
+	p := &plan{}
+	ref := a.changes[0].Consumer
+	if p.consumerID = ref.ID; p.consumerID == 0 {
+		hash, ok := s.graph.HashValue(a.brandID, ref.Kind, ref.Value)
+		if !ok {
+			return nil
+		}
+		if p.consumerID, ok = s.graph.Cached(a.brandID, ref.Kind, hash); !ok || p.consumerID == 0 {
+			return nil
+		}
+	}
+	current, ok := s.states.get(a.brandID, p.consumerID) // remembered: the consumer exists
+	if !ok {
+		return nil
+	}
+	if ok, err := s.plan(a, p, current, true); !ok || err != nil {
+		return nil
+	}
+	return p
+}
+
+// plan fills p with the records of the changes on top of the current records, signed. With
+// writesOnly, it stops (false) at the first change that would record nothing.
+func (s *Service) plan(a *applying, p *plan, current []*Record, writesOnly bool) (bool, error) {
 	byPair := map[[2]string]*Record{}
 	for _, r := range current {
 		byPair[[2]string{r.Category, r.Purpose}] = r
@@ -473,8 +524,11 @@ func (s *Service) prepare(ctx context.Context, tx ServiceTx, a *applying, inWrit
 	for _, c := range a.changes {
 		prev := byPair[[2]string{c.Category, c.Purpose}]
 		if c.State != StateGiven && (prev == nil || !prev.Active(a.now)) {
+			if writesOnly {
+				return false, nil
+			}
 			if prev == nil && c.State == StateWithdrawn {
-				return nil, symbiont.Errorf(symbiont.ENOTFOUND, "There is no grant of %s for %s to withdraw.", c.Category, c.Purpose)
+				return false, symbiont.Errorf(symbiont.ENOTFOUND, "There is no grant of %s for %s to withdraw.", c.Category, c.Purpose)
 			}
 			if prev != nil && prev.State == c.State {
 				p.results = append(p.results, &Result{Record: prev, ConsumerID: p.consumerID, Unchanged: true})
@@ -495,11 +549,12 @@ func (s *Service) prepare(ctx context.Context, tx ServiceTx, a *applying, inWrit
 		if prev != nil {
 			previous, w.previous = prev.ReceiptID, prev.ID
 		}
+		var err error
 		if r.Receipt, err = SignReceipt(claimsOf(r, a.issuer, sub, previous), a.priv); err != nil {
-			return nil, err
+			return false, err
 		}
 		if w.act, err = ledgerAct(r); err != nil {
-			return nil, err
+			return false, err
 		}
 		byPair[[2]string{c.Category, c.Purpose}] = r
 		p.writes = append(p.writes, w)
@@ -508,7 +563,7 @@ func (s *Service) prepare(ctx context.Context, tx ServiceTx, a *applying, inWrit
 		p.receiptIDs = append(p.receiptIDs, r.ReceiptID)
 	}
 	p.final = len(p.writes) == 0 && a.key == ""
-	return p, nil
+	return true, nil
 }
 
 // commit writes a plan in one write transaction; with no plan, it prepares one inside it.
@@ -569,8 +624,12 @@ func (s *Service) commit(ctx context.Context, a *applying, p *plan) ([]*Result, 
 		for i := len(restore) - 1; i >= 0; i-- {
 			restore[i]()
 		}
+		if q != nil {
+			s.states.forget(a.brandID, q.consumerID)
+		}
 		return nil, err
 	}
+	s.states.wrote(a.brandID, q.consumerID, q.writes)
 	for _, res := range results {
 		if !res.Unchanged && res.Record.State == StateGiven {
 			s.Index.Set(res.Record)
@@ -726,6 +785,7 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 				return s.record(ctx, tx, r, act)
 			})
 			inserted := err == nil
+			s.states.forget(d.BrandID, d.ConsumerID)
 			if errors.Is(err, ErrChanged) {
 				err = nil
 			}

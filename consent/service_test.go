@@ -333,3 +333,51 @@ func TestApplyNewConsumerConcurrently(t *testing.T) {
 		}
 	})
 }
+
+// TestApplyFromAStaleMemory: a change prepared from the service's memory of the consumer's
+// state, which another writer (here another service, as another node would be) has changed
+// since, is refused at the write and prepared again from the store.
+func TestApplyFromAStaleMemory(t *testing.T) {
+	engines(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		db := &hookedDB{Transactor: store.Narrow[consent.ServiceTx](e.p.Store)}
+		svc := consent.NewService(db, e.p.Graph, e.p.Tenants, symbiont.SystemClock{})
+		svc.Ledger, svc.Index = e.p.Ledger, e.p.Consent.Index
+		if _, err := svc.Apply(ctx, []*consent.Change{e.change("fay", consent.StateGiven)}, ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Apply(ctx, []*consent.Change{e.change("fay", consent.StateGiven)}, ""); err != nil {
+			t.Fatal(err)
+		}
+		views := db.views // the second was prepared from memory
+		other, err := e.p.Consent.Apply(ctx, []*consent.Change{e.change("fay", consent.StateWithdrawn)}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := svc.Apply(ctx, []*consent.Change{e.change("fay", consent.StateGiven)}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if db.views != views+1 {
+			t.Errorf("%d preparations from the store after the memory went stale, want 1", db.views-views)
+		}
+		c, err := consent.VerifyReceipt(res[0].Record.Receipt, e.keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Previous != other[0].Record.ReceiptID {
+			t.Errorf("the grant follows %s, want the withdrawal made elsewhere, %s", c.Previous, other[0].Record.ReceiptID)
+		}
+		// Remembered again: the next change needs no read.
+		views = db.views
+		if _, err := svc.Apply(ctx, []*consent.Change{e.change("fay", consent.StateWithdrawn)}, ""); err != nil {
+			t.Fatal(err)
+		}
+		if db.views != views {
+			t.Errorf("a change prepared from a fresh memory read the store %d times", db.views-views)
+		}
+		if hist := e.checkChains(t, res[0].ConsumerID); len(hist) != 5 {
+			t.Errorf("%d records, want 5", len(hist))
+		}
+	})
+}
