@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/symbiont/symbiont"
@@ -78,8 +77,7 @@ type DB struct {
 	closeErr    error
 	wstats      writerStats
 
-	readStmts     sync.Map // query text → *sql.Stmt on reader (see readstmt.go)
-	readStmtCount atomic.Int64
+	readStmts readStmts // prepared on the reader pool (see readstmt.go)
 }
 
 // Open wraps connections into a store and prepares its hot statements. keysDB holds the
@@ -145,10 +143,7 @@ func (db *DB) Close() error {
 			}
 			errs = append(errs, db.wconn.Close()) // back to the pool, for the closers
 		}
-		db.readStmts.Range(func(_, v any) bool {
-			errs = append(errs, v.(*sql.Stmt).Close())
-			return true
-		})
+		errs = append(errs, db.readStmts.close()...)
 		db.prepared.Range(func(_, v any) bool {
 			errs = append(errs, v.(*sql.Stmt).Close())
 			return true
