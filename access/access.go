@@ -176,7 +176,7 @@ func (s *Service) gather(ctx context.Context, tx store.Tx, req Request, cats []s
 	}
 	if s.store.Shared() {
 		var err error
-		if cur, err = tx.CurrentConsents(ctx, req.BrandID, req.ConsumerID); err != nil {
+		if cur, err = tx.ConsentStates(ctx, req.BrandID, req.ConsumerID); err != nil {
 			return nil, err
 		}
 		allowedFor = func(c string) bool { return reason(cur, c, req.Purpose, rd.at) == "" }
@@ -191,7 +191,7 @@ func (s *Service) gather(ctx context.Context, tx store.Tx, req Request, cats []s
 	if len(rd.denied) > 0 {
 		if cur == nil {
 			var err error
-			if cur, err = tx.CurrentConsents(ctx, req.BrandID, req.ConsumerID); err != nil {
+			if cur, err = tx.ConsentStates(ctx, req.BrandID, req.ConsumerID); err != nil {
 				return nil, err
 			}
 		}

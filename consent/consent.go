@@ -114,6 +114,10 @@ type Tx interface {
 	// CurrentConsents returns the current record of every (category, purpose) the consumer
 	// has ever decided on.
 	CurrentConsents(ctx context.Context, brandID, consumerID int64) ([]*Record, error)
+	// ConsentStates is CurrentConsents from the current-state table alone (no history row, no
+	// receipt): each record has only ID, BrandID, ConsumerID, Category, Purpose, State and
+	// ExpiresAt set. It serves decisions and their reasons.
+	ConsentStates(ctx context.Context, brandID, consumerID int64) ([]*Record, error)
 	// ConsentHistory returns every record of the consumer, oldest first.
 	ConsentHistory(ctx context.Context, brandID, consumerID int64) ([]*Record, error)
 	// LockConsumer serialises, until the transaction ends, the consent changes of one consumer

@@ -113,6 +113,28 @@ func (t *Tx) CurrentConsents(ctx context.Context, brandID, consumerID int64) ([]
 		WHERE c.brand_id = ? AND c.consumer_id = ? ORDER BY c.category, c.purpose`, brandID, consumerID)
 }
 
+// ConsentStates returns the consumer's current state per category and purpose, without the
+// records' contents.
+func (t *Tx) ConsentStates(ctx context.Context, brandID, consumerID int64) ([]*consent.Record, error) {
+	rows, err := t.query(ctx, `SELECT record_id, category, purpose, state, expires_at FROM consents
+		WHERE brand_id = ? AND consumer_id = ? ORDER BY category, purpose`, brandID, consumerID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*consent.Record
+	for rows.Next() {
+		r := &consent.Record{BrandID: brandID, ConsumerID: consumerID}
+		var exp int64
+		if err := rows.Scan(&r.ID, &r.Category, &r.Purpose, &r.State, &exp); err != nil {
+			return nil, err
+		}
+		r.ExpiresAt = fromMS(exp)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
 // ConsentHistory returns the consumer's records, oldest first.
 func (t *Tx) ConsentHistory(ctx context.Context, brandID, consumerID int64) ([]*consent.Record, error) {
 	return t.records(ctx, `SELECT `+recordCols+` FROM consent_records r WHERE r.brand_id = ? AND r.consumer_id = ? ORDER BY r.id`, brandID, consumerID)

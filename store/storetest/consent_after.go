@@ -10,7 +10,8 @@ import (
 
 // testConsentRecordAfter: InsertConsentRecordAfter writes only on top of the record it names
 // (none, or a given id), and when the current record is another one it writes nothing at all,
-// not even the history row, even if the transaction goes on and commits.
+// not even the history row, even if the transaction goes on and commits. ConsentStates says
+// what CurrentConsents says, less the records' contents.
 func testConsentRecordAfter(t *testing.T, s store.Store) {
 	ctx := ctxT(t)
 	b := newBrand(t, s, "after")
@@ -44,6 +45,12 @@ func testConsentRecordAfter(t *testing.T, s store.Store) {
 	view(t, s, func(tx store.Tx) error {
 		cur := get[[]*consent.Record](t)(tx.CurrentConsents(ctx, b.ID, c))
 		eq(t, "current after conditional inserts", cur, []*consent.Record{other, second})
+		var states []*consent.Record
+		for _, r := range cur {
+			states = append(states, &consent.Record{ID: r.ID, BrandID: r.BrandID, ConsumerID: r.ConsumerID, Category: r.Category,
+				Purpose: r.Purpose, State: r.State, ExpiresAt: r.ExpiresAt})
+		}
+		eq(t, "ConsentStates", get[[]*consent.Record](t)(tx.ConsentStates(ctx, b.ID, c)), states)
 		hist := get[[]*consent.Record](t)(tx.ConsentHistory(ctx, b.ID, c))
 		eq(t, "history after conditional inserts", hist, []*consent.Record{first, second, other})
 		return nil
