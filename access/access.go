@@ -251,12 +251,17 @@ func (s *Service) stillGranted(ctx context.Context, tx store.Tx, req Request, al
 	return nil
 }
 
-// openAll decrypts events into data by category, into one shared buffer.
+// openAll decrypts events into data by category, into one shared buffer as large as the
+// sealed payloads (a plaintext is shorter than its nonce, ciphertext and tag).
 func (s *Service) openAll(ctx context.Context, events []*store.Event, data map[string][]json.RawMessage) error {
-	var buf, aad []byte
+	total := 0
+	for _, e := range events {
+		total += len(e.Payload)
+	}
+	buf, aad := make([]byte, 0, total), []byte(nil)
 	for _, e := range events {
 		if cap(buf)-len(buf) < len(e.Payload) {
-			buf = make([]byte, 0, max(256<<10, len(e.Payload)))
+			buf = make([]byte, 0, len(e.Payload))
 		}
 		aad = e.AppendAAD(aad[:0])
 		start := len(buf)
