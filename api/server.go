@@ -109,6 +109,8 @@ func (s *Server) Handler() http.Handler {
 	h("POST /v1/vocabulary", s.putTerm)
 	h("GET /v1/tracking-plan", s.getPlan)
 	h("PUT /v1/tracking-plan", s.putPlan)
+	h("GET /v1/consent-signals", s.getSignalMap)
+	h("PUT /v1/consent-signals", s.putSignalMap)
 	h("POST /v1/consumers/{id}/consents", s.brandConsent)
 	h("GET /v1/consumers/{id}/consents", s.brandConsents)
 	h("DELETE /v1/consumers/{id}/consents/{category}/{purpose}", s.brandWithdraw)

@@ -148,6 +148,12 @@ type Change struct {
 	// sharing unless the consumer themself grants in the wallet (GPCOverride).
 	GPC         bool
 	GPCOverride bool
+	// Skip, when set, is asked with the pair's current record as committed (nil if it was
+	// never decided), read when the change is prepared (never from memory); true leaves this
+	// change out (Result.Unchanged, Record = the current one). A change it lets through is
+	// written only if that record is still the current one at the write, so consent signals
+	// decide against the committed state.
+	Skip func(current *Record) bool
 }
 
 // Result is a recorded decision with the consumer it resolved to.
@@ -523,6 +529,18 @@ func (s *Service) plan(a *applying, p *plan, current []*Record, writesOnly bool)
 	written := map[[2]string]int{} // pair → index+1 of this request's write of it
 	for _, c := range a.changes {
 		prev := byPair[[2]string{c.Category, c.Purpose}]
+		if c.Skip != nil {
+			if writesOnly {
+				return false, nil // Skip may look at any field of the record: ask it the store's
+			}
+			if c.Skip(prev) {
+				p.results = append(p.results, &Result{Record: prev, ConsumerID: p.consumerID, Unchanged: true})
+				if prev != nil {
+					p.receiptIDs = append(p.receiptIDs, prev.ReceiptID)
+				}
+				continue
+			}
+		}
 		if c.State != StateGiven && (prev == nil || !prev.Active(a.now)) {
 			if writesOnly {
 				return false, nil

@@ -301,11 +301,14 @@ func (p *Platform) apply(ctx context.Context, c store.Change) error {
 		p.Tenants.ForgetKeys()
 	case store.ChangePlan:
 		p.Ingest.ForgetPlan(c.BrandID)
+	case store.ChangeSignals:
+		p.Ingest.ForgetSignals(c.BrandID)
 	case store.ChangeVocab:
 		p.Consent.ForgetVocabulary(c.BrandID)
 	case store.ChangeConnected: // reconnected: anything may have been missed
 		p.Tenants.ForgetKeys()
 		p.Ingest.ForgetPlan(0)
+		p.Ingest.ForgetSignals(0)
 		p.Consent.ForgetVocabulary(0)
 		p.Graph.Forget()
 		_, err := p.Consent.Resync(ctx, p.Store)

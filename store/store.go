@@ -81,6 +81,10 @@ type Tx interface {
 
 	TrackingPlan(ctx context.Context, brandID int64) (plan []byte, version int64, err error)
 	PutTrackingPlan(ctx context.Context, brandID int64, plan []byte, at time.Time) (version int64, err error)
+	// SignalMap returns a brand's consent signal mapping (JSON) and version; nil and 0 when the
+	// brand never set one.
+	SignalMap(ctx context.Context, brandID int64) (m []byte, version int64, err error)
+	PutSignalMap(ctx context.Context, brandID int64, m []byte, at time.Time) (version int64, err error)
 
 	InsertAccess(ctx context.Context, r *AccessRecord) error
 	AccessLog(ctx context.Context, brandID, consumerID int64, limit int) ([]*AccessRecord, error)
@@ -114,6 +118,7 @@ const (
 	ChangeConsent   = "consent"   // a consumer's consent changed (or moved: merge, erasure)
 	ChangeKey       = "key"       // an API key was revoked
 	ChangePlan      = "plan"      // a brand's tracking plan changed
+	ChangeSignals   = "signals"   // a brand's consent signal mapping changed
 	ChangeVocab     = "vocab"     // a brand's vocabulary changed
 )
 

@@ -239,6 +239,30 @@ func (t *Tx) PutTrackingPlan(ctx context.Context, brandID int64, plan []byte, at
 	return v, err
 }
 
+// SignalMap returns a brand's consent signal mapping JSON and version; version 0 when none is
+// set.
+func (t *Tx) SignalMap(ctx context.Context, brandID int64) ([]byte, int64, error) {
+	var m string
+	var version int64
+	err := t.queryRow(ctx, `SELECT map, version FROM consent_signal_maps WHERE brand_id = ?`, brandID).Scan(&m, &version)
+	if isNoRows(err) {
+		return nil, 0, nil
+	}
+	return []byte(m), version, err
+}
+
+// PutSignalMap replaces a brand's consent signal mapping and returns its new version.
+func (t *Tx) PutSignalMap(ctx context.Context, brandID int64, m []byte, at time.Time) (int64, error) {
+	if err := t.notify(ctx, fmt.Sprintf("%s:%d", store.ChangeSignals, brandID)); err != nil {
+		return 0, err
+	}
+	var v int64
+	err := t.queryRow(ctx, `INSERT INTO consent_signal_maps (brand_id, version, map, updated_at) VALUES (?, 1, ?, ?)
+		ON CONFLICT (brand_id) DO UPDATE SET version = consent_signal_maps.version + 1, map = excluded.map, updated_at = excluded.updated_at
+		RETURNING version`, brandID, string(m), ms(at)).Scan(&v)
+	return v, err
+}
+
 // InsertAccess appends an access record.
 func (t *Tx) InsertAccess(ctx context.Context, r *store.AccessRecord) error {
 	return t.queryRow(ctx, `INSERT INTO access_log (brand_id, consumer_id, actor, purpose, categories, withheld, records, action, request_id, at)

@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConsumerEvents", testConsumerEvents},
 		{"DeleteConsumerData", testDeleteConsumerData},
 		{"TrackingPlan", testTrackingPlan},
+		{"SignalMap", testSignalMap},
 		{"AccessLog", testAccessLog},
 		{"KeyStore", testKeyStore},
 		{"TextOrder", testTextOrder},
@@ -1229,6 +1230,53 @@ func testTrackingPlan(t *testing.T, s store.Store) {
 		t.Errorf("first PutTrackingPlan of brand b = version %d, want 1", v)
 	}
 	check(a.ID, p2, 2)
+}
+
+// testSignalMap: a brand's consent signal mapping is versioned per brand, replaced whole, and
+// kept byte for byte (including text outside ASCII, which CMP category names use).
+func testSignalMap(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	a, b := newBrand(t, s, "a"), newBrand(t, s, "b")
+	check := func(brand int64, want []byte, wantVersion int64) {
+		t.Helper()
+		view(t, s, func(tx store.Tx) error {
+			m, v, err := tx.SignalMap(ctx, brand)
+			if err != nil || !reflect.DeepEqual(m, want) || v != wantVersion {
+				t.Errorf("SignalMap(%d) = %q, %d, %v; want %q, %d, nil", brand, m, v, err, want, wantVersion)
+			}
+			return nil
+		})
+	}
+	put := func(brand int64, m []byte, when time.Time) (v int64) {
+		t.Helper()
+		update(t, s, func(tx store.Tx) (err error) {
+			v, err = tx.PutSignalMap(ctx, brand, m, when)
+			return err
+		})
+		return v
+	}
+	check(a.ID, nil, 0)
+	m1 := []byte(`{"categories":{"Werbung – Partner":["browsing:marketing"]},"tcf":{"purposes":{"3":["browsing:marketing"]}}}`)
+	m2 := []byte(`{"categories":{}}`)
+	eq(t, "first PutSignalMap", put(a.ID, m1, at(1)), int64(1))
+	check(a.ID, m1, 1)
+	eq(t, "second PutSignalMap", put(a.ID, m2, at(2)), int64(2))
+	check(a.ID, m2, 2)
+	check(b.ID, nil, 0)
+	eq(t, "first PutSignalMap of brand b", put(b.ID, m1, at(3)), int64(1))
+	check(a.ID, m2, 2)
+	check(b.ID, m1, 1)
+	// A failed transaction leaves the mapping as it was.
+	err := s.Update(ctx, func(tx store.Tx) error {
+		if _, err := tx.PutSignalMap(ctx, a.ID, m1, at(4)); err != nil {
+			return err
+		}
+		return errTest
+	})
+	if !errors.Is(err, errTest) {
+		t.Fatalf("Update = %v", err)
+	}
+	check(a.ID, m2, 2)
 }
 
 func testAccessLog(t *testing.T, s store.Store) {
