@@ -1,11 +1,8 @@
 package api
 
 import (
-	"errors"
-	"io"
 	"net/http"
 
-	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/tenant"
 )
 
@@ -30,12 +27,9 @@ func (s *Server) putSignalMap(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxJSONBody))
-	var maxErr *http.MaxBytesError
-	if errors.As(err, &maxErr) {
-		return symbiont.Errorf(symbiont.ETOOLARGE, "The request body is larger than %d bytes.", MaxJSONBody)
-	} else if err != nil {
-		return symbiont.Errorf(symbiont.EINVALID, "Could not read the request body.")
+	body, err := readBody(w, r, MaxJSONBody)
+	if err != nil {
+		return err
 	}
 	m, err := s.Ingest.PutSignalMap(r.Context(), a.BrandID, body)
 	if err != nil {

@@ -5,14 +5,11 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -38,8 +35,7 @@ type ServiceTx interface {
 	Tx
 	identity.Tx
 	ledger.Tx
-	Idempotent(ctx context.Context, brandID int64, scope, key string) (string, error)
-	PutIdempotent(ctx context.Context, brandID int64, scope, key, result string, at time.Time) error
+	symbiont.IdempotencyTx
 }
 
 var _ ServiceTx = (interface {
@@ -47,6 +43,7 @@ var _ ServiceTx = (interface {
 	identity.Tx
 	tenant.Tx
 	ledger.Tx
+	symbiont.IdempotencyTx
 })(nil)
 
 // ReceiptKeys gives the consent service each brand's receipt signing key.
@@ -331,12 +328,14 @@ func (s *Service) validate(ctx context.Context, c *Change, bundled bool) error {
 }
 
 // Apply records the changes, all or none, in one transaction, each with a signed receipt.
-// With an idempotency key, a retried request returns the first outcome.
+// With an idempotency key (the client's Idempotency-Key), a retry of the same request returns
+// the first outcome, and the key reused for any other request of the consumer is refused
+// (ECONFLICT): keys live in one space per brand and consumer (see symbiont.Idempotency).
 //
 // What needs no write lock is done before the write transaction, which on SQLite holds the
-// single writer: validation; then, in a read transaction (prepare), the idempotency lookup
-// (a replay ends there), the consumer, its current state, and the new records with their
-// signed receipts, each naming the record it follows. The write transaction (commit) then
+// single writer: validation; then, from memory (prepareFromMemory) or in a read transaction
+// (prepare), the consumer, the idempotency lookup (a replay ends there), its current state,
+// and the new records with their signed receipts, each naming the record it follows. The write transaction (commit) then
 // stores only the act: each record on the condition that the current record is still the one
 // its receipt follows (InsertConsentRecordAfter, checked by the statement that replaces it),
 // the OnChange functions and the ledger entry, the idempotency record; and it marks
@@ -355,13 +354,17 @@ func (s *Service) Apply(ctx context.Context, changes []*Change, idempotencyKey s
 			return nil, err
 		}
 	}
-	a := &applying{changes: changes, brandID: changes[0].BrandID, key: idempotencyKey}
+	a := &applying{changes: changes, brandID: changes[0].BrandID}
 	var err error
 	if a.priv, a.issuer, err = s.keys.ReceiptKey(ctx, a.brandID); err != nil {
 		return nil, err
 	}
 	a.now = s.clock.Now().Truncate(time.Millisecond) // the precision the store keeps
-	a.scope, a.fingerprint = idempotencyScope(changes)
+	if idempotencyKey != "" {
+		if a.idem, err = s.graph.Idempotency(a.brandID, idempotencyKey, canonicalChanges(changes)); err != nil {
+			return nil, err
+		}
+	}
 	for try := 0; ; try++ {
 		var p *plan
 		if try == 0 {
@@ -396,13 +399,12 @@ const maxPrepared = 3
 
 // applying is one call of Apply.
 type applying struct {
-	changes            []*Change
-	brandID            int64
-	key                string
-	priv               ed25519.PrivateKey
-	issuer             string
-	now                time.Time
-	scope, fingerprint string
+	changes []*Change
+	brandID int64
+	idem    *symbiont.Idempotency // nil without an Idempotency-Key
+	priv    ed25519.PrivateKey
+	issuer  string
+	now     time.Time
 }
 
 // plan is a prepared Apply: what to write, and what to answer once it is written.
@@ -432,16 +434,6 @@ type planned struct {
 // inWrite: tx is the write transaction (the consumer may be created, and locked).
 func (s *Service) prepare(ctx context.Context, tx ServiceTx, a *applying, inWrite bool) (*plan, error) {
 	p := &plan{}
-	if a.key != "" {
-		prev, err := tx.Idempotent(ctx, a.brandID, a.scope, a.key)
-		if err != nil {
-			return nil, err
-		}
-		if prev != "" {
-			p.final = true
-			return p, s.replay(ctx, tx, a.brandID, prev, a.fingerprint, &p.results)
-		}
-	}
 	ref := a.changes[0].Consumer
 	p.consumerID = ref.ID
 	if p.consumerID == 0 {
@@ -466,14 +458,14 @@ func (s *Service) prepare(ctx context.Context, tx ServiceTx, a *applying, inWrit
 		if err := tx.LockConsumer(ctx, p.consumerID); err != nil {
 			return nil, err
 		}
-		if a.key != "" { // again, under the lock: another node may have just stored it
-			if prev, err := tx.Idempotent(ctx, a.brandID, a.scope, a.key); err != nil || prev != "" {
-				if err == nil {
-					p.final, err = true, s.replay(ctx, tx, a.brandID, prev, a.fingerprint, &p.results)
-				}
-				return p, err
-			}
-		}
+	}
+	// The key is looked up once the consumer is known (one key space per consumer, however the
+	// request named them); a replay ends here, without writing.
+	if prev, err := a.idem.Lookup(ctx, tx, a.brandID, p.consumerID); err != nil {
+		return nil, err
+	} else if prev != "" {
+		p.final = true
+		return p, s.replay(ctx, tx, a.brandID, prev, &p.results)
 	}
 	current, err := tx.CurrentConsents(ctx, a.brandID, p.consumerID)
 	if err != nil {
@@ -494,7 +486,7 @@ func (s *Service) prepare(ctx context.Context, tx ServiceTx, a *applying, inWrit
 // the store could refuse). A stale memory costs a retry, never a wrong record: commit writes
 // each record only on top of the record the memory named.
 func (s *Service) prepareFromMemory(a *applying) *plan {
-	if a.key != "" {
+	if a.idem != nil {
 		return nil // the idempotency record is in the store
 	}
 	p := &plan{}
@@ -580,7 +572,7 @@ func (s *Service) plan(a *applying, p *plan, current []*Record, writesOnly bool)
 		p.results = append(p.results, &Result{Record: r, ConsumerID: p.consumerID})
 		p.receiptIDs = append(p.receiptIDs, r.ReceiptID)
 	}
-	p.final = len(p.writes) == 0 && a.key == ""
+	p.final = len(p.writes) == 0 && a.idem == nil
 	return true, nil
 }
 
@@ -604,13 +596,11 @@ func (s *Service) commit(ctx context.Context, a *applying, p *plan) ([]*Result, 
 			if err := tx.LockConsumer(ctx, q.consumerID); err != nil {
 				return err
 			}
-			if a.key != "" {
-				// A request with the same key committed since the plan was made (checked under
-				// the consumer's lock, which such a request holds until it commits): the next
-				// preparation replays it.
-				if prev, err := tx.Idempotent(ctx, a.brandID, a.scope, a.key); err != nil || prev != "" {
-					return cmp.Or(err, ErrChanged)
-				}
+			// A request with the same key committed since the plan was made (checked under the
+			// consumer's lock, which such a request holds until it commits): the next
+			// preparation replays it.
+			if prev, err := a.idem.Lookup(ctx, tx, a.brandID, q.consumerID); err != nil || prev != "" {
+				return cmp.Or(err, ErrChanged)
 			}
 		}
 		for _, w := range q.writes {
@@ -632,11 +622,8 @@ func (s *Service) commit(ctx context.Context, a *applying, p *plan) ([]*Result, 
 			}
 		}
 		results = q.results
-		if a.key != "" {
-			b, _ := json.Marshal(idempotentResult{Fingerprint: a.fingerprint, Receipts: q.receiptIDs})
-			return tx.PutIdempotent(ctx, a.brandID, a.scope, a.key, string(b), a.now)
-		}
-		return nil
+		b, _ := json.Marshal(idempotentResult{Receipts: q.receiptIDs})
+		return a.idem.Record(ctx, tx, a.brandID, q.consumerID, string(b), a.now)
 	})
 	if err != nil {
 		for i := len(restore) - 1; i >= 0; i-- {
@@ -656,38 +643,29 @@ func (s *Service) commit(ctx context.Context, a *applying, p *plan) ([]*Result, 
 	return results, nil
 }
 
-// idempotentResult is what an Idempotency-Key stands for: the request it came with (a
-// fingerprint) and the receipts that request produced.
+// idempotentResult is what an Idempotency-Key's record keeps: the receipts its request produced.
 type idempotentResult struct {
-	Fingerprint string   `json:"fingerprint"`
-	Receipts    []string `json:"receipts"`
+	Receipts []string `json:"receipts"`
 }
 
-// idempotencyScope scopes an Idempotency-Key to who made the request and for whom (two wallet
-// users, or two of a brand's consumers, may pick the same key), and fingerprints the request so
-// that reusing a key for a different request is refused rather than answered with another
-// request's outcome.
-func idempotencyScope(changes []*Change) (scope, fingerprint string) {
-	c := changes[0]
-	scope = "consent/" + c.Actor.Kind + "/" + c.Consumer.Kind + ":" + c.Consumer.Value + "/" + strconv.FormatInt(c.Consumer.ID, 10)
-	h := sha256.New()
+// canonicalChanges says a consent request in one canonical form for its idempotency digest:
+// the operation (consent), who asked (a brand or the consumer) and every field of every change,
+// so that a key reused for a withdrawal, a grant, another pair or another duration is refused.
+func canonicalChanges(changes []*Change) []byte {
+	all := make([][]any, 0, len(changes))
 	for _, c := range changes {
-		b, _ := json.Marshal([]any{c.Category, c.Purpose, c.State, c.DurationDays, c.Notice, c.LegalBasis, c.Method,
-			c.Jurisdiction, c.Explicit, string(c.Evidence), c.GPCOverride})
-		h.Write(b)
+		all = append(all, []any{c.Actor.Kind, c.Category, c.Purpose, c.State, c.DurationDays, c.Notice, c.LegalBasis, c.Method,
+			c.Jurisdiction, c.Explicit, string(c.Evidence), c.GPC, c.GPCOverride})
 	}
-	return scope, hex.EncodeToString(h.Sum(nil))
+	b, _ := json.Marshal(map[string]any{"op": "consent", "changes": all})
+	return b
 }
 
 // replay loads the outcome of an earlier request with the same idempotency key.
-func (s *Service) replay(ctx context.Context, tx ServiceTx, brandID int64, prev, fingerprint string, results *[]*Result) error {
+func (s *Service) replay(ctx context.Context, tx ServiceTx, brandID int64, prev string, results *[]*Result) error {
 	var r idempotentResult
 	if err := json.Unmarshal([]byte(prev), &r); err != nil || len(r.Receipts) == 0 {
-		return fmt.Errorf("consent: idempotency record %q: %v", prev, err)
-	}
-	if r.Fingerprint != fingerprint {
-		return symbiont.Errorf(symbiont.ECONFLICT, "This Idempotency-Key was already used for a different request; use a new key for a new request.").
-			With("reason", "idempotency_key_reused")
+		return fmt.Errorf("consent: unreadable idempotency record: %v", err)
 	}
 	return s.findReceipts(ctx, tx, brandID, r.Receipts, results)
 }

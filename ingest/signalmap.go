@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/symbiont/symbiont"
 )
@@ -94,26 +93,13 @@ func ParseSignalMap(body []byte, v symbiont.Vocabulary) (*SignalMap, error) {
 	bad := func(field, format string, args ...any) error {
 		return symbiont.Errorf(symbiont.EINVALID, format, args...).With("field", field)
 	}
-	if !utf8.Valid(body) {
-		return nil, symbiont.Errorf(symbiont.EINVALID, "The consent signal mapping is not valid UTF-8.")
-	}
-	if path, err := duplicateKey(body); err != nil {
-		return nil, symbiont.Errorf(symbiont.EINVALID, "The consent signal mapping is not valid JSON: %v.", err)
-	} else if path != "" {
-		return nil, bad(path, "Duplicate key %s in the consent signal mapping.", path)
-	}
-	d := json.NewDecoder(bytes.NewReader(body))
-	d.DisallowUnknownFields()
 	var m struct {
 		SignalMap
 		Version *int64 `json:"version"` // what GET returns: accepted and ignored
 		Default *bool  `json:"default"`
 	}
-	if err := d.Decode(&m); err != nil {
-		return nil, symbiont.Errorf(symbiont.EINVALID, `The consent signal mapping is not JSON of the form {"categories":{id:["category:purpose",…]},"tcf":{"purposes":{"1":[…]},"special_features":{"1":[…]},"purposes_from":"core","vendor_id":0}}: %v.`, err)
-	}
-	if _, err := d.Token(); err != io.EOF {
-		return nil, symbiont.Errorf(symbiont.EINVALID, "Unexpected data after the consent signal mapping.")
+	if err := symbiont.DecodeJSON(body, &m); err != nil {
+		return nil, err // duplicate keys, bad UTF-8 and wrong types, named by field path
 	}
 	out := &SignalMap{Categories: m.Categories, TCF: m.TCF}
 	if out.Categories == nil {

@@ -66,6 +66,7 @@ type Tx interface {
 	ledger.IntegrationTx
 	rewards.Tx
 	ConsoleTx
+	symbiont.IdempotencyTx
 
 	// InsertEvents stores events, skipping any whose (consumer, MID) exists: a message is
 	// deduplicated per consumer (MID digests the brand and the client's messageId). It returns, per
@@ -74,8 +75,8 @@ type Tx interface {
 	// ConsumerEvents returns the consumer's events in the given categories (all when empty),
 	// in arrival order (ReceivedAt, then ID), at most limit (no limit when ≤ 0).
 	ConsumerEvents(ctx context.Context, brandID, consumerID int64, categories []string, limit int) ([]*Event, error)
-	// DeleteConsumerData deletes the events, identifiers, consent state and wallet sessions
-	// of the given consumers, keeping consent history and access records (which hold no
+	// DeleteConsumerData deletes the events, identifiers, consent state, idempotency records and
+	// wallet sessions of the given consumers, keeping consent history and access records (which hold no
 	// personal data in clear) as the brand's evidence. It returns the number of events deleted.
 	DeleteConsumerData(ctx context.Context, brandID int64, consumerIDs []int64, at time.Time) (int64, error)
 

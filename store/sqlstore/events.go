@@ -204,6 +204,11 @@ func (t *Tx) DeleteConsumerData(ctx context.Context, brandID int64, consumerIDs 
 	for _, q := range []string{
 		`DELETE FROM identifiers WHERE brand_id = ? AND consumer_id IN (` + in + `)`,
 		`DELETE FROM consents WHERE brand_id = ? AND consumer_id IN (` + in + `)`,
+		`DELETE FROM idempotency_keys WHERE brand_id = ? AND consumer_id IN (` + in + `)`,
+		// A redemption stays (the brand's books), but not the key its client chose, which could
+		// say anything; journals of redemptions from before keys were hashed carry it too.
+		`UPDATE redemptions SET idempotency_key = 'erased:' || CAST(id AS TEXT) WHERE brand_id = ? AND consumer_id IN (` + in + `)`,
+		`UPDATE points_journal SET idempotency_key = 'erased:' || CAST(id AS TEXT) WHERE brand_id = ? AND consumer_id IN (` + in + `) AND kind = 'redemption'`,
 	} {
 		if _, err := t.exec(ctx, q, args...); err != nil {
 			return 0, err
