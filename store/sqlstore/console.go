@@ -164,7 +164,7 @@ func (t *Tx) decisions(ctx context.Context, q string, args ...any) ([]decision, 
 	return out, rows.Err()
 }
 
-// countConsent adds what a new record (not yet inserted) changes in its pair's consent
+// countConsent adds what a record just inserted (r.ID set) changes in its pair's consent
 // counter. A record newer than the pair's latest only ends the latest's interval; one stamped
 // earlier (clocks of two nodes apart) replays the pair. Either way it reads the pair's few
 // records once (no sort in the engine: the order is made here).
@@ -174,6 +174,7 @@ func (t *Tx) countConsent(ctx context.Context, r *consent.Record) error {
 	if err != nil {
 		return err
 	}
+	hist = slices.DeleteFunc(hist, func(d decision) bool { return d.id == r.ID })
 	byTime := func(a, b decision) int { return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.id, b.id)) }
 	at := ms(r.At)
 	if len(hist) > 0 {
@@ -188,8 +189,8 @@ func (t *Tx) countConsent(ctx context.Context, r *consent.Record) error {
 	c := counts{}
 	c.add(r.BrandID, metricConsent, endDay(at), p.Category, p.Purpose, 0)
 	addIntervals(c, r.BrandID, p, hist, -1)
-	// The new record sorts after every record at the same time: its id will be the largest.
-	d := decision{id: math.MaxInt64, at: at, expires: ms(r.ExpiresAt), given: r.State == consent.StateGiven}
+	// The new record sorts after every record at the same time: its id is the largest.
+	d := decision{id: r.ID, at: at, expires: ms(r.ExpiresAt), given: r.State == consent.StateGiven}
 	i, _ := slices.BinarySearchFunc(hist, d, byTime)
 	addIntervals(c, r.BrandID, p, slices.Insert(slices.Clone(hist), i, d), 1)
 	return t.addCounts(ctx, c)
