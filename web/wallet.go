@@ -35,6 +35,7 @@ func (s *Server) walletRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /wallet/proofs", s.wallet(s.proofs))
 	mux.HandleFunc("GET /wallet/rewards", s.wallet(s.rewardsPage))
 	mux.HandleFunc("POST /wallet/redeem", s.wallet(s.redeem))
+	mux.HandleFunc("POST /wallet/switch", s.wallet(s.switchSession))
 	mux.HandleFunc("GET /wallet/signed-out", s.signedOut)
 	mux.HandleFunc("GET /lang", s.setLanguage)
 }
@@ -48,20 +49,13 @@ type walletSession struct {
 
 // wallet authenticates a wallet request. The link a brand hands out carries ?token=wt_…: it is
 // moved into an HttpOnly cookie and the browser redirected to the same page without it, so the
-// token does not linger in history, logs or Referer headers.
+// token does not linger in history, logs or Referer headers. When the browser already holds
+// another consumer's wallet session, the link does not replace it silently (anyone can send
+// anyone a link to their own wallet): a page asks first (enterWallet).
 func (s *Server) wallet(fn func(w http.ResponseWriter, r *http.Request, ws *walletSession, p *Page) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if tok := r.URL.Query().Get("token"); tok != "" && r.Method == http.MethodGet {
-			if _, err := s.walletActor(r, tok); err != nil {
-				s.fail(w, r, "wallet", err)
-				return
-			}
-			s.setCookie(w, walletCookie, tok, "/wallet", tenant.MaxSessionTTL)
-			q := r.URL.Query()
-			q.Del("token")
-			u := *r.URL
-			u.RawQuery = q.Encode()
-			http.Redirect(w, r, u.String(), http.StatusSeeOther)
+			s.enterWallet(w, r, tok)
 			return
 		}
 		c, err := r.Cookie(walletCookie)
@@ -99,6 +93,93 @@ func (s *Server) wallet(fn func(w http.ResponseWriter, r *http.Request, ws *wall
 	}
 }
 
+// enterWallet handles a wallet link (GET …?token=wt_…). The token becomes the session cookie
+// and the browser goes on to the page without it, unless the browser already holds a live
+// session of another consumer or brand: then the switch page asks which wallet to keep. A new
+// link for the same consumer just takes over (a fresher session of the same person).
+func (s *Server) enterWallet(w http.ResponseWriter, r *http.Request, tok string) {
+	noStore(w)
+	a, err := s.walletActor(r, tok)
+	if err != nil {
+		s.fail(w, r, "wallet", err)
+		return
+	}
+	q := r.URL.Query()
+	q.Del("token")
+	next, ok := localPath(r.URL.Path + "?" + q.Encode())
+	if !ok {
+		next = "/wallet"
+	}
+	if c, err := r.Cookie(walletCookie); err == nil && c.Value != "" && c.Value != tok {
+		if cur, err := s.walletActor(r, c.Value); err == nil && (cur.BrandID != a.BrandID || cur.ConsumerID != a.ConsumerID) {
+			s.renderSwitch(w, r, c.Value, cur, a, tok, next)
+			return
+		}
+	}
+	s.setWalletCookie(w, tok, a)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// setWalletCookie stores a wallet token in its cookie for exactly as long as the session lives.
+func (s *Server) setWalletCookie(w http.ResponseWriter, tok string, a symbiont.Actor) {
+	left := a.ExpiresAt.Sub(s.Clock.Now())
+	if a.ExpiresAt.IsZero() || left > tenant.MaxSessionTTL {
+		left = tenant.MaxSessionTTL
+	}
+	http.SetCookie(w, &http.Cookie{Name: walletCookie, Value: tok, Path: "/wallet", MaxAge: max(1, int(left.Seconds())),
+		Expires: s.Clock.Now().Add(left).UTC(), HttpOnly: true, Secure: s.Secure, SameSite: http.SameSiteStrictMode})
+}
+
+// noStore keeps an answer that carries or consumes a wallet token out of caches, and the
+// address (which holds the token) out of Referer headers.
+func noStore(w http.ResponseWriter) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+}
+
+// renderSwitch is the page that asks before a wallet link replaces the browser's session.
+func (s *Server) renderSwitch(w http.ResponseWriter, r *http.Request, curToken string, cur, next symbiont.Actor, tok, dest string) {
+	curBrand, err := s.Tenants.Brand(r.Context(), cur.BrandID)
+	if err != nil {
+		s.fail(w, r, "wallet", err)
+		return
+	}
+	nextBrand, err := s.Tenants.Brand(r.Context(), next.BrandID)
+	if err != nil {
+		s.fail(w, r, "wallet", err)
+		return
+	}
+	p := s.newPage(r, "wallet", "switch.title")
+	p.Path = "/wallet" // the language switch must not carry the token
+	p.CSRF, p.Brand = s.csrf(curToken), curBrand.Name
+	p.Data = map[string]any{"Current": curBrand.Name, "Next": nextBrand.Name, "SameBrand": cur.BrandID == next.BrandID,
+		"Token": tok, "Dest": dest}
+	s.render(w, "wallet_switch", p)
+}
+
+// switchSession is the switch page's answer: "switch" makes the link's session the browser's;
+// anything else keeps the current one. The form is checked like every wallet form (CSRF token
+// of the current session, same site), so another site cannot switch sessions.
+func (s *Server) switchSession(w http.ResponseWriter, r *http.Request, ws *walletSession, p *Page) error {
+	noStore(w)
+	if r.PostForm.Get("choice") != "switch" {
+		http.Redirect(w, r, "/wallet", http.StatusSeeOther)
+		return nil
+	}
+	tok := r.PostForm.Get("token")
+	a, err := s.walletActor(r, tok)
+	if err != nil {
+		return err
+	}
+	dest, ok := localPath(r.PostForm.Get("next"))
+	if !ok || !strings.HasPrefix(dest, "/wallet") {
+		dest = "/wallet"
+	}
+	s.setWalletCookie(w, tok, a)
+	http.Redirect(w, r, dest, http.StatusSeeOther)
+	return nil
+}
+
 func (s *Server) walletActor(r *http.Request, token string) (symbiont.Actor, error) {
 	if !strings.HasPrefix(token, tenant.PrefixWallet) {
 		return symbiont.Actor{}, symbiont.Errorf(symbiont.EUNAUTHORIZED, "%s", translate(language(r), "wallet.bad_link"))
@@ -119,6 +200,7 @@ type Card struct {
 	CategoryLabel, PurposeLabel string
 	What, Use                   string
 	Collected                   []string // event names and traits the tracking plan files under the category
+	PagesViewed                 bool     // browsing: pages and screens viewed are collected too
 	Sensitive                   bool
 	Active                      bool
 	State                       string
@@ -176,7 +258,6 @@ func (s *Server) cards(ctx context.Context, ws *walletSession, p *Page) ([]*Card
 			collected[cat] = append(collected[cat], tr)
 		}
 	}
-	collected["browsing"] = append(collected["browsing"], p.T("share.pages_viewed"))
 	for _, v := range collected {
 		sort.Strings(v)
 	}
@@ -188,7 +269,7 @@ func (s *Server) cards(ctx context.Context, ws *walletSession, p *Page) ([]*Card
 			return c
 		}
 		c := &Card{Category: cat, Purpose: pur, CategoryLabel: p.label("cat", cat, vocab), PurposeLabel: p.label("pur", pur, vocab),
-			What: p.describe("cat", cat, vocab), Use: p.describe("pur", pur, vocab), Collected: collected[cat]}
+			What: p.describe("cat", cat, vocab), Use: p.describe("pur", pur, vocab), Collected: collected[cat], PagesViewed: cat == "browsing"}
 		if t, ok := vocab.Category(cat); ok {
 			c.Sensitive = t.Sensitive
 		}
@@ -267,7 +348,11 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, ws *walletSessio
 		return symbiont.Errorf(symbiont.EINVALID, "%s", p.T("share.bad_action"))
 	}
 	if _, err := s.Consent.Apply(r.Context(), []*consent.Change{ch}, ""); err != nil {
-		return err
+		vocab, verr := s.Consent.Vocabulary(r.Context(), ws.actor.BrandID)
+		if verr != nil {
+			return err
+		}
+		return p.walletError(err, vocab, ch.Category, ch.Purpose, "")
 	}
 	redirect(w, r, "/wallet#"+ch.Category+"-"+ch.Purpose, done)
 	return nil
@@ -466,7 +551,7 @@ func (s *Server) activity(w http.ResponseWriter, r *http.Request, ws *walletSess
 	for a, b := 0, len(uses)-1; a < b; a, b = a+1, b-1 {
 		uses[a], uses[b] = uses[b], uses[a]
 	}
-	p.Data = map[string]any{"Uses": uses, "Verified": verified, "Size": doc.Log.Size, "Origin": doc.Log.Origin, "Key": doc.Log.Key}
+	p.Data = map[string]any{"Uses": uses, "Verified": verified, "Size": doc.Log.Size, "Origin": doc.Log.Origin, "Key": doc.Log.Key, "BaseURL": s.BaseURL}
 	s.render(w, "wallet_activity", p)
 	return nil
 }
@@ -518,7 +603,7 @@ func (p *Page) useText(x *ledger.ExportRecord, vocab symbiont.Vocabulary) string
 	who := str("actor")
 	switch {
 	case strings.HasPrefix(who, "system:"):
-		who = p.T("use.feature." + strings.TrimPrefix(who, "system:"))
+		who = p.feature(strings.TrimPrefix(who, "system:"))
 	case strings.HasPrefix(who, "brand:") && strings.HasPrefix(x.Kind, "consent."):
 		who = p.T("use.brand_by")
 	case strings.HasPrefix(who, "brand:"):
@@ -544,7 +629,7 @@ func (p *Page) useText(x *ledger.ExportRecord, vocab symbiont.Vocabulary) string
 		pts, _ := d["points"].(float64)
 		return p.T("use."+x.Kind, int64(math.Abs(pts)))
 	}
-	return p.T("use.other", x.Kind)
+	return p.T("use.kind.other")
 }
 
 // rewardsPage is "my rewards": balance, tier, statement and the catalogue to redeem from.
@@ -570,7 +655,37 @@ func (s *Server) rewardsPage(w http.ResponseWriter, r *http.Request, ws *walletS
 	for _, rw := range cat {
 		names[rw.ID] = rw.Name
 	}
-	p.Data = map[string]any{"Summary": sum, "Catalog": cat, "Names": names, "Last": last, "Key": newKey()}
+	vocab, err := s.Consent.Vocabulary(r.Context(), ws.actor.BrandID)
+	if err != nil {
+		return err
+	}
+	// Every line in the page's language with the brand's labels (the API also has English).
+	type line struct {
+		At     time.Time
+		Text   string
+		Points int64
+	}
+	lines := make([]line, len(sum.Statement))
+	for i, l := range sum.Statement {
+		lines[i] = line{l.At, p.statementText(l, vocab, names), l.Points}
+	}
+	for _, red := range sum.Redemptions {
+		if _, ok := names[red.Reward]; !ok { // no longer in the catalogue: the name it had
+			for _, l := range sum.Statement {
+				if l.Detail != nil && l.Detail.Kind == rewards.LineRedemption && l.Detail.Reward == red.Reward && l.Detail.RewardName != "" {
+					names[red.Reward] = l.Detail.RewardName
+				}
+			}
+		}
+	}
+	tier := map[string]string{}
+	if t := sum.Tier; t != nil {
+		if t.Name != "" {
+			tier["Why"] = p.tierWhy(t)
+		}
+		tier["Next"] = p.tierNext(t)
+	}
+	p.Data = map[string]any{"Summary": sum, "Lines": lines, "Tier": tier, "Catalog": cat, "Names": names, "Last": last, "Key": newKey()}
 	s.render(w, "wallet_rewards", p)
 	return nil
 }
@@ -584,9 +699,18 @@ func newKey() string {
 }
 
 func (s *Server) redeem(w http.ResponseWriter, r *http.Request, ws *walletSession, p *Page) error {
-	red, _, err := s.Rewards.Redeem(r.Context(), ws.actor.BrandID, ws.actor.ConsumerID, r.PostForm.Get("reward"), r.PostForm.Get("idempotency_key"))
+	id := r.PostForm.Get("reward")
+	red, _, err := s.Rewards.Redeem(r.Context(), ws.actor.BrandID, ws.actor.ConsumerID, id, r.PostForm.Get("idempotency_key"))
 	if err != nil {
-		return err
+		name := id
+		if cat, cerr := s.Rewards.Catalog(r.Context(), ws.actor.BrandID, true); cerr == nil {
+			for _, rw := range cat {
+				if rw.ID == id {
+					name = rw.Name
+				}
+			}
+		}
+		return p.walletError(err, symbiont.Vocabulary{}, "", "", name)
 	}
 	redirect(w, r, "/wallet/rewards?code="+red.Code, "redeemed")
 	return nil

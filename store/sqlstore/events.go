@@ -55,7 +55,12 @@ func chunks(n int) []int {
 }
 
 // InsertEvents stores events, skipping duplicates of (consumer, MID).
-func (t *Tx) InsertEvents(ctx context.Context, events []*store.Event) ([]bool, error) {
+func (t *Tx) InsertEvents(ctx context.Context, events []*store.Event) (ins []bool, err error) {
+	defer func() { // the console's count of stored events, in this transaction
+		if err == nil {
+			err = t.countInserted(ctx, events, ins)
+		}
+	}()
 	inserted := make([]bool, len(events))
 	// A (consumer, MID) repeated within the call is a duplicate of its first occurrence.
 	type key struct {
@@ -141,7 +146,9 @@ func (t *Tx) ConsumerEvents(ctx context.Context, brandID, consumerID int64, cate
 			return nil, err
 		}
 		if cap(arena)-len(arena) < len(mid)+len(payload) {
-			arena = make([]byte, 0, max(256<<10, len(mid)+len(payload)))
+			// Arenas double from 4 KiB up to 256 KiB: a read of a few events (the usual
+			// purpose-bound read) must not allocate and clear 256 KiB.
+			arena = make([]byte, 0, max(min(max(2*cap(arena), 4<<10), 256<<10), len(mid)+len(payload)))
 		}
 		arena = append(arena, mid...)
 		e.MID = arena[len(arena)-len(mid) : len(arena) : len(arena)]
@@ -174,6 +181,9 @@ func (t *Tx) DeleteConsumerData(ctx context.Context, brandID int64, consumerIDs 
 	if len(consumerIDs) == 0 {
 		return 0, nil
 	}
+	if err := t.uncountEvents(ctx, brandID, consumerIDs); err != nil { // the console's count
+		return 0, err
+	}
 	in, ids := inList(consumerIDs)
 	args := append([]any{brandID}, ids...)
 	for _, c := range consumerIDs {
@@ -202,6 +212,11 @@ func (t *Tx) DeleteConsumerData(ctx context.Context, brandID int64, consumerIDs 
 	for _, q := range []string{
 		`DELETE FROM identifiers WHERE brand_id = ? AND consumer_id IN (` + in + `)`,
 		`DELETE FROM consents WHERE brand_id = ? AND consumer_id IN (` + in + `)`,
+		`DELETE FROM idempotency_keys WHERE brand_id = ? AND consumer_id IN (` + in + `)`,
+		// A redemption stays (the brand's books), but not the key its client chose, which could
+		// say anything; journals of redemptions from before keys were hashed carry it too.
+		`UPDATE redemptions SET idempotency_key = 'erased:' || CAST(id AS TEXT) WHERE brand_id = ? AND consumer_id IN (` + in + `)`,
+		`UPDATE points_journal SET idempotency_key = 'erased:' || CAST(id AS TEXT) WHERE brand_id = ? AND consumer_id IN (` + in + `) AND kind = 'redemption'`,
 	} {
 		if _, err := t.exec(ctx, q, args...); err != nil {
 			return 0, err
@@ -234,6 +249,30 @@ func (t *Tx) PutTrackingPlan(ctx context.Context, brandID int64, plan []byte, at
 	err := t.queryRow(ctx, `INSERT INTO tracking_plans (brand_id, version, plan, updated_at) VALUES (?, 1, ?, ?)
 		ON CONFLICT (brand_id) DO UPDATE SET version = tracking_plans.version + 1, plan = excluded.plan, updated_at = excluded.updated_at
 		RETURNING version`, brandID, string(plan), ms(at)).Scan(&v)
+	return v, err
+}
+
+// SignalMap returns a brand's consent signal mapping JSON and version; version 0 when none is
+// set.
+func (t *Tx) SignalMap(ctx context.Context, brandID int64) ([]byte, int64, error) {
+	var m string
+	var version int64
+	err := t.queryRow(ctx, `SELECT map, version FROM consent_signal_maps WHERE brand_id = ?`, brandID).Scan(&m, &version)
+	if isNoRows(err) {
+		return nil, 0, nil
+	}
+	return []byte(m), version, err
+}
+
+// PutSignalMap replaces a brand's consent signal mapping and returns its new version.
+func (t *Tx) PutSignalMap(ctx context.Context, brandID int64, m []byte, at time.Time) (int64, error) {
+	if err := t.notify(ctx, fmt.Sprintf("%s:%d", store.ChangeSignals, brandID)); err != nil {
+		return 0, err
+	}
+	var v int64
+	err := t.queryRow(ctx, `INSERT INTO consent_signal_maps (brand_id, version, map, updated_at) VALUES (?, 1, ?, ?)
+		ON CONFLICT (brand_id) DO UPDATE SET version = consent_signal_maps.version + 1, map = excluded.map, updated_at = excluded.updated_at
+		RETURNING version`, brandID, string(m), ms(at)).Scan(&v)
 	return v, err
 }
 

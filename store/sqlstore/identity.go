@@ -12,8 +12,10 @@ import (
 // CreateConsumer inserts a new consumer and returns its id.
 func (t *Tx) CreateConsumer(ctx context.Context, brandID int64, at time.Time) (int64, error) {
 	var id int64
-	err := t.queryRow(ctx, `INSERT INTO consumers (brand_id, created_at) VALUES (?, ?) RETURNING id`, brandID, ms(at)).Scan(&id)
-	return id, err
+	if err := t.queryRow(ctx, `INSERT INTO consumers (brand_id, created_at) VALUES (?, ?) RETURNING id`, brandID, ms(at)).Scan(&id); err != nil {
+		return 0, err
+	}
+	return id, t.addCounts(ctx, counts{{brandID, metricConsumers, endDay(ms(at)), "", ""}: 1})
 }
 
 // Consumer returns a brand's consumer.
@@ -87,6 +89,14 @@ func (t *Tx) MergeConsumers(ctx context.Context, brandID, from, into int64, at t
 			return err
 		}
 	}
+	if err := t.countMerge(ctx, brandID, from, into); err != nil {
+		return err
+	}
+	// Events stored under both (a retry straddling the merge) are kept once.
+	before, err := t.eventDays(ctx, brandID, []int64{from, into})
+	if err != nil {
+		return err
+	}
 	steps := []struct {
 		q    string
 		args []any
@@ -114,6 +124,11 @@ func (t *Tx) MergeConsumers(ctx context.Context, brandID, from, into int64, at t
 			ON CONFLICT (account) DO UPDATE SET balance = points_balances.balance + excluded.balance`,
 			[]any{"consumer:" + strconv.FormatInt(into, 10), "consumer:" + strconv.FormatInt(from, 10)}},
 		{`DELETE FROM points_balances WHERE account = ?`, []any{"consumer:" + strconv.FormatInt(from, 10)}},
+		// Idempotency keys follow the person too; where both profiles used a key, the
+		// surviving profile's record stands.
+		{`DELETE FROM idempotency_keys WHERE brand_id = ? AND consumer_id = ? AND key IN (SELECT key FROM idempotency_keys WHERE brand_id = ? AND consumer_id = ?)`,
+			[]any{brandID, from, brandID, into}},
+		{`UPDATE idempotency_keys SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},
 		{`UPDATE redemptions SET idempotency_key = idempotency_key || '#merged-' || CAST(consumer_id AS TEXT) WHERE brand_id = ? AND consumer_id = ?
 			AND idempotency_key IN (SELECT idempotency_key FROM redemptions WHERE consumer_id = ?)`, []any{brandID, from, into}},
 		{`UPDATE redemptions SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},
@@ -133,7 +148,15 @@ func (t *Tx) MergeConsumers(ctx context.Context, brandID, from, into int64, at t
 			return err
 		}
 	}
-	return nil
+	after, err := t.eventDays(ctx, brandID, []int64{into})
+	if err != nil {
+		return err
+	}
+	c := counts{}
+	for d, n := range before {
+		c.add(brandID, metricEvents, d, "", "", after[d]-n)
+	}
+	return t.addCounts(ctx, c)
 }
 
 const moveEvents = "move events"
