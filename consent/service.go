@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -66,6 +67,8 @@ type Service struct {
 
 	mu    sync.RWMutex
 	vocab map[int64]symbiont.Vocabulary
+
+	refreshRead atomic.Pointer[func(brandID, consumerID int64, read []*Record)]
 }
 
 // NewService returns a consent service. Call Load before serving.
@@ -73,29 +76,55 @@ func NewService(db symbiont.Transactor[ServiceTx], graph *identity.Graph, keys R
 	return &Service{db: db, Index: NewIndex(), graph: graph, keys: keys, clock: clock, vocab: map[int64]symbiont.Vocabulary{}}
 }
 
-// Load fills the index with every active grant.
+// Load fills the index with every active grant. Consumers changed on this node while it
+// streams are reloaded one by one after (see Index.Reload), so that none gets an older state.
 func (s *Service) Load(ctx context.Context, l Loader) (int, error) {
 	n := 0
+	ld := s.Index.beginLoad()
 	err := l.ForEachActiveConsent(ctx, func(r *Record) error {
-		s.Index.Set(r)
-		n++
+		if ld.set(r) {
+			n++
+		}
 		return nil
 	})
-	return n, err
+	skipped := ld.end()
+	if err != nil {
+		return n, err
+	}
+	for _, k := range skipped {
+		if err := s.Refresh(ctx, k.brand, k.consumer); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // Refresh reloads one consumer's grants into the index from the database (another node changed
-// them).
+// them, or a merge moved them), never over a change this node made meanwhile (Index.Reload).
 func (s *Service) Refresh(ctx context.Context, brandID, consumerID int64) error {
-	var cur []*Record
-	if err := s.db.View(ctx, func(tx ServiceTx) (err error) {
-		cur, err = tx.CurrentConsents(ctx, brandID, consumerID)
-		return err
-	}); err != nil {
-		return err
+	return s.Index.Reload(ctx, brandID, consumerID, func() ([]*Record, error) {
+		var cur []*Record
+		if err := s.db.View(ctx, func(tx ServiceTx) (err error) {
+			cur, err = tx.CurrentConsents(ctx, brandID, consumerID)
+			return err
+		}); err != nil {
+			return nil, err
+		}
+		if fn := s.refreshRead.Load(); fn != nil {
+			(*fn)(brandID, consumerID, cur)
+		}
+		return cur, nil
+	})
+}
+
+// OnRefreshRead makes every Refresh call fn between its read of the database and its update of
+// the index (nil: nothing). Tests use it to interleave a refresh with other changes.
+func (s *Service) OnRefreshRead(fn func(brandID, consumerID int64, read []*Record)) {
+	if fn == nil {
+		s.refreshRead.Store(nil)
+	} else {
+		s.refreshRead.Store(&fn)
 	}
-	s.Index.Replace(brandID, consumerID, cur)
-	return nil
 }
 
 // Resync rebuilds the whole index from the database (after changes may have been missed).
@@ -347,7 +376,14 @@ func (s *Service) Apply(ctx context.Context, changes []*Change, idempotencyKey s
 		}
 	}
 	var results []*Result
-	var restore []func()
+	var marked []int64 // consumers whose withdrawals were marked in the index before commit
+	var holds []func()
+	release := func() {
+		for _, r := range holds {
+			r()
+		}
+	}
+	defer release()
 	err = s.db.Update(ctx, func(tx ServiceTx) error {
 		results = nil
 		ref := changes[0].Consumer
@@ -368,6 +404,7 @@ func (s *Service) Apply(ctx context.Context, changes []*Change, idempotencyKey s
 		if err := tx.LockConsumer(ctx, consumerID); err != nil {
 			return err
 		}
+		holds = append(holds, s.Index.Hold(brandID, consumerID)) // until the index is updated
 		// The key is looked up once the consumer is known: one key space per consumer, whether
 		// the request named them by id, by the brand's user id or through a wallet session.
 		if prev, err := idem.Lookup(ctx, tx, brandID, consumerID); err != nil {
@@ -428,8 +465,7 @@ func (s *Service) Apply(ctx context.Context, changes []*Change, idempotencyKey s
 			byPair[[2]string{c.Category, c.Purpose}] = r
 			if r.State != StateGiven {
 				// Deny from this moment, before the commit, so nothing slips in while it commits.
-				snap := s.Index.snapshot(brandID, consumerID)
-				restore = append(restore, func() { s.Index.restore(brandID, consumerID, snap) })
+				marked = append(marked, consumerID)
 				s.Index.Set(r)
 			}
 			results = append(results, &Result{Record: r, ConsumerID: consumerID})
@@ -439,8 +475,11 @@ func (s *Service) Apply(ctx context.Context, changes []*Change, idempotencyKey s
 		return idem.Record(ctx, tx, brandID, consumerID, string(b), now)
 	})
 	if err != nil {
-		for i := len(restore) - 1; i >= 0; i-- {
-			restore[i]()
+		// Rolled back: the marked withdrawals deny until the consumer is read back from the
+		// database (not restored from memory, which a concurrent change may have outdated).
+		release()
+		for _, id := range slices.Compact(marked) {
+			s.Refresh(context.WithoutCancel(ctx), brandID, id) // on failure it denies
 		}
 		return nil, err
 	}
@@ -565,6 +604,7 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 				return total, err
 			}
 			inserted := false
+			release := s.Index.Hold(d.BrandID, d.ConsumerID) // until the index is updated
 			err = s.db.Update(ctx, func(tx ServiceTx) error {
 				inserted = false
 				if err := tx.LockConsumer(ctx, d.ConsumerID); err != nil {
@@ -587,12 +627,13 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 				}
 				return nil
 			})
-			if err != nil {
-				return total, err
-			}
-			if inserted { // a renewal in between must stay in the index
+			if err == nil && inserted { // a renewal in between must stay in the index
 				s.Index.Set(r)
 				total++
+			}
+			release()
+			if err != nil {
+				return total, err
 			}
 		}
 	}
