@@ -28,7 +28,7 @@ import (
 // hold is the consumers' changes in progress on this node.
 type hold struct {
 	n    int
-	done chan struct{} // closed when n falls to 0
+	done chan struct{} // made by the first reload to wait; closed when n falls to 0
 }
 
 // maxReloads bounds the reads of one Reload when the consumer keeps changing meanwhile.
@@ -69,7 +69,7 @@ func (ix *Index) Hold(brand, consumer int64) (release func()) {
 	s.mu.Lock()
 	h := s.holds[k]
 	if h == nil {
-		h = &hold{done: make(chan struct{})}
+		h = &hold{}
 		s.holds[k] = h
 	}
 	h.n++
@@ -83,7 +83,9 @@ func (ix *Index) Hold(brand, consumer int64) (release func()) {
 			s.touch(k)
 			if h.n--; h.n == 0 {
 				delete(s.holds, k)
-				close(h.done)
+				if h.done != nil {
+					close(h.done)
+				}
 			}
 		})
 	}
@@ -101,9 +103,13 @@ func (ix *Index) Reload(ctx context.Context, brand, consumer int64, read func() 
 	for tries := 0; tries < maxReloads; {
 		s.mu.Lock()
 		if h := s.holds[k]; h != nil {
+			if h.done == nil {
+				h.done = make(chan struct{})
+			}
+			done := h.done
 			s.mu.Unlock()
 			select {
-			case <-h.done:
+			case <-done:
 				continue
 			case <-ctx.Done():
 				return ctx.Err()

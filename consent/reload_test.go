@@ -207,3 +207,30 @@ func TestLoadSkipsConsumersChangedMeanwhile(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkChange is what a consent change costs the index, without its transaction: the update
+// alone (set), and with the hold around it (held), which Apply adds.
+func BenchmarkChange(b *testing.B) {
+	exp := time.Now().Add(time.Hour)
+	for _, held := range []bool{false, true} {
+		name := "set"
+		if held {
+			name = "held"
+		}
+		b.Run(name, func(b *testing.B) {
+			ix := NewIndex()
+			r := rec(1, 10, "contact", "service", StateGiven, exp)
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				r.ConsumerID = int64(i%4096 + 10)
+				if held {
+					release := ix.Hold(1, r.ConsumerID)
+					ix.Set(r)
+					release()
+				} else {
+					ix.Set(r)
+				}
+			}
+		})
+	}
+}
