@@ -6,6 +6,7 @@ package ledger_test
 //	BenchmarkAppend/{consent,access}/{sqlite,postgres}  appends with their recording transaction
 //	BenchmarkAppend/ledger-only[,workers=1024]/…        appends alone (the comparison with Tessera)
 //	BenchmarkInclusionProof1M/{cold,warm}               inclusion proofs in a 1,000,000-entry log
+//	BenchmarkInclusionProof1M/{start,verify-full}       starting on it; verify --full of it
 //	BenchmarkVerify10k/{export,verify-first,verify-second}  a 10,000-record proof document
 //
 // BenchmarkInclusionProof1M builds its log once and keeps it under
@@ -42,6 +43,7 @@ import (
 	"github.com/symbiont/symbiont/platform"
 	"github.com/symbiont/symbiont/segment"
 	"github.com/symbiont/symbiont/store"
+	"github.com/symbiont/symbiont/store/sqlite"
 	"github.com/symbiont/symbiont/store/storetest"
 )
 
@@ -561,6 +563,63 @@ func BenchmarkInclusionProof1M(b *testing.B) {
 		}
 		measure(b, env.p, size, root, indexes)
 	})
+	b.Run("start", func(b *testing.B) { benchmarkStart(b, dir) })
+	b.Run("verify-full", func(b *testing.B) { benchmarkVerifyFull(b, dir) })
+}
+
+// benchmarkStart measures platform.Open on the 1,000,000-entry log, 5 times whatever b.N
+// (start-s: the median): the ledger's self-check from the verified state kept in the database
+// (written by the first start on the log, or by the runs before). first-s is the first of the
+// 5, which reads the whole log if no earlier start left a verified state.
+func benchmarkStart(b *testing.B, dir string) {
+	ctx := context.Background()
+	var runs []time.Duration
+	var rep *ledger.CheckReport
+	for range 5 {
+		t0 := time.Now()
+		p, err := platform.Open(ctx, platform.Config{DataDir: dir, AdminToken: benchAdminToken, ExpiryInterval: -1, AccrualInterval: -1, IntegrateEvery: time.Hour})
+		runs = append(runs, time.Since(t0))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := p.Ledger.Healthy(); err != nil {
+			b.Fatal(err)
+		}
+		if rep, err = p.Ledger.VerifyIntegrated(ctx); err != nil || rep.Size != ledger1MEntries {
+			b.Fatalf("verified state after the start: %+v %v", rep, err)
+		}
+		if err := p.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	first := runs[0]
+	slices.Sort(runs)
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(runs[len(runs)/2].Seconds(), "start-s")
+	b.ReportMetric(first.Seconds(), "first-s")
+	b.Logf("starts: %v (first %v)", runs, first)
+}
+
+// benchmarkVerifyFull measures what `symbiont verify --full --data DIR` runs on the
+// 1,000,000-entry log: ledger.CheckStored, every entry from the first, once whatever b.N.
+func benchmarkVerifyFull(b *testing.B, dir string) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	t0 := time.Now()
+	_, rep, err := ledger.CheckStored(ctx, store.Narrow[ledger.IntegrationTx](st), ledger.CheckOptions{HeadFile: filepath.Join(dir, platform.LedgerHeadFile)})
+	elapsed := time.Since(t0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if rep.Size != ledger1MEntries || rep.Entries != ledger1MEntries {
+		b.Fatalf("checked %+v", rep)
+	}
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(elapsed.Seconds(), "verify-full-s")
 }
 
 // benchHTTPLog reads the log's checkpoint and tiles over HTTP, as `symbiont verify` does

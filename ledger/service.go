@@ -71,9 +71,11 @@ type Service struct {
 
 	wake chan struct{}
 
-	mu     sync.RWMutex
-	latest *Checkpoint
-	broken error // set when the self-check found the stored log inconsistent
+	mu       sync.RWMutex
+	latest   *Checkpoint
+	broken   error // set when the self-check found the stored log inconsistent
+	verified int64 // the size of the verified state (selfcheck.go)
+	wrap     Wrapper
 
 	hashes  *hashCache
 	intMu   sync.Mutex // one integration at a time in this process
@@ -88,7 +90,7 @@ func Open(ctx context.Context, db symbiont.Transactor[IntegrationTx], wrap Wrapp
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{db: db, opt: opt, clock: clock, wake: make(chan struct{}, 1), hashes: newHashCache(1 << 20)}
+	s := &Service{db: db, opt: opt, clock: clock, wake: make(chan struct{}, 1), hashes: newHashCache(1 << 20), wrap: wrap}
 	var skey string
 	err := db.Update(ctx, func(tx IntegrationTx) error {
 		origin, err := tx.Setting(ctx, settingOrigin)
@@ -257,6 +259,10 @@ func (s *Service) Healthy() error {
 // Run integrates pending entries until ctx ends: at most every IntegrateEvery while entries
 // arrive, so that checkpoints follow within about a second.
 func (s *Service) Run(ctx context.Context) {
+	// What is integrated is then checked in the background, so that a start has little to read.
+	var verifying sync.WaitGroup
+	verifying.Go(func() { s.verifyLoop(ctx, s.opt.IntegrateEvery) })
+	defer verifying.Wait()
 	t := time.NewTicker(s.opt.IntegrateEvery)
 	defer t.Stop()
 	for {
