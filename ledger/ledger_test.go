@@ -760,16 +760,16 @@ func toHashes(bs [][]byte) []tlog.Hash {
 
 // fixture is a log of three consumers, closed, with what alice verified before it was closed.
 type fixture struct {
-	dir   string // the closed data directory (copy it before tampering); no verified state
+	dir string // the closed data directory (copy it before tampering); no verified state
 	// verified is the same log after a start moved the verified state to its newest
 	// checkpoint: the starts after it check none of it again.
 	verified string
 	clock    *symbiont.FakeClock
-	key   string
-	b     brand
-	alice string // alice's wallet token
-	doc   *ledger.Export
-	state *ledger.State // what alice's verifier remembers
+	key      string
+	b        brand
+	alice    string // alice's wallet token
+	doc      *ledger.Export
+	state    *ledger.State // what alice's verifier remembers
 }
 
 // newFixture builds the log: alice, bob and carol grant and are read, with a checkpoint after
