@@ -204,8 +204,12 @@ func (s *Service) verifyLoop(ctx context.Context, period time.Duration) {
 		if !grown {
 			continue
 		}
-		if _, err := s.VerifyIntegrated(ctx); err != nil && ctx.Err() == nil {
+		rep, err := s.VerifyIntegrated(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
 			s.opt.Log.Error("ledger verification of new entries", "err", err)
+		case err == nil:
+			s.opt.Log.Debug("ledger entries verified", "size", rep.Size, "from", rep.From, "entries", rep.Entries)
 		}
 	}
 }

@@ -266,6 +266,9 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 		}
 		return float64(cp.Size)
 	}))
+	p.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "symbiont_ledger_verified_size",
+		Help: "Entries of the ledger checked since they were integrated (the verified state: a start reads only what follows it)."},
+		func() float64 { return float64(p.Ledger.Verified()) }))
 	p.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "symbiont_consent_index_consumers",
 		Help: "Consumers with at least one active grant in the in-memory index."}, func() float64 { return float64(p.Consent.Index.Len()) }))
 
