@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -116,43 +117,56 @@ func (s *Service) Export(ctx context.Context, chainIDs []int64) (*Export, error)
 }
 
 // proveAll builds the inclusion proofs of the entries at indexes in the tree of the given
-// size, reading every stored hash they need at once. tlog.ProveRecord asks for the hashes of a
-// proof before it computes anything, so a first pass that only notes what it is asked for
-// gives the list; the second pass reads from what was fetched.
+// size, reading every stored hash they need that is not in the cache at once: tlog.ProveRecord
+// asks for the hashes of a proof before it computes anything, so a pass that answers from the
+// cache and notes what is missing (answering zeros) gives the list, and only the proofs that
+// missed something are made again.
 func (s *Service) proveAll(ctx context.Context, tx IntegrationTx, size int64, indexes []int64, out map[int64]tlog.RecordProof) error {
-	want := map[int64]bool{}
-	note := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
-		for _, i := range idx {
-			want[i] = true
+	missing := map[int64]bool{}
+	var again []int64
+	cached := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
+		hs := make([]tlog.Hash, len(idx))
+		n := len(missing)
+		for i, x := range idx {
+			if h, ok := s.hashes.get(x); ok {
+				copy(hs[i][:], h)
+			} else {
+				missing[x] = true
+			}
 		}
-		return make([]tlog.Hash, len(idx)), nil
+		if len(missing) > n {
+			return hs, errMissed
+		}
+		return hs, nil
 	})
 	for _, i := range indexes {
-		if _, err := tlog.ProveRecord(size, i, note); err != nil {
+		p, err := tlog.ProveRecord(size, i, cached)
+		if errors.Is(err, errMissed) {
+			again = append(again, i)
+			continue
+		} else if err != nil {
 			return err
 		}
+		out[i] = p
 	}
-	got := make(map[int64][]byte, len(want))
-	var missing []int64
-	for i := range want {
-		if h, ok := s.hashes.get(i); ok {
-			got[i] = h
-		} else {
-			missing = append(missing, i)
-		}
+	if len(again) == 0 {
+		return nil
 	}
-	if len(missing) > 0 {
-		hs, err := tx.LedgerHashes(ctx, missing)
-		if err != nil {
-			return err
-		}
-		for j, h := range hs {
-			got[missing[j]] = h
-			s.hashes.put(missing[j], h)
-		}
+	got := make(map[int64][]byte, len(missing))
+	ids := make([]int64, 0, len(missing))
+	for x := range missing {
+		ids = append(ids, x)
+	}
+	hs, err := tx.LedgerHashes(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for j, h := range hs {
+		got[ids[j]] = h
+		s.hashes.put(ids[j], h)
 	}
 	r := s.reader(ctx, tx, got)
-	for _, i := range indexes {
+	for _, i := range again {
 		p, err := tlog.ProveRecord(size, i, r)
 		if err != nil {
 			return err
@@ -161,6 +175,9 @@ func (s *Service) proveAll(ctx context.Context, tx IntegrationTx, size int64, in
 	}
 	return nil
 }
+
+// errMissed stops a proof whose hashes are not all in the cache.
+var errMissed = errors.New("ledger: stored hash not cached")
 
 // TlogProof returns record i's proof as a C2SP tlog-proof (c2sp.org/tlog-proof@v1): the
 // index, the inclusion proof and the document's checkpoint, verifiable on its own by any
