@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
 	-n) count="$2"; shift 2 ;;
 	append | proof | verify | tessera) what+=("$1"); shift ;;
 	all) what+=(append proof verify tessera); shift ;;
-	*) sed -n '2,21p' "$0" >&2; exit 2 ;;
+	*) sed -n '2,19p' "$0" >&2; exit 2 ;;
 	esac
 done
 [ ${#what[@]} -gt 0 ] || what=(append proof verify tessera)
