@@ -587,15 +587,31 @@ func BenchmarkInclusionProof1M(b *testing.B) {
 		}
 		measure(b, env.p, size, root, indexes)
 	})
-	b.Run("start", func(b *testing.B) { benchmarkStart(b, dir) })
-	b.Run("verify-full", func(b *testing.B) { benchmarkVerifyFull(b, dir) })
+	b.Run("start", once(func(b *testing.B) map[string]float64 { return benchmarkStart(b, dir) }))
+	b.Run("verify-full", once(func(b *testing.B) map[string]float64 { return benchmarkVerifyFull(b, dir) }))
+}
+
+// once runs a benchmark that measures a fixed number of runs whatever b.N (its metrics are
+// per run) the first time it is called, and reports the same metrics when the framework calls
+// it again with a larger b.N.
+func once(f func(b *testing.B) map[string]float64) func(b *testing.B) {
+	var metrics map[string]float64
+	return func(b *testing.B) {
+		if metrics == nil {
+			metrics = f(b)
+		}
+		b.ReportMetric(0, "ns/op")
+		for unit, v := range metrics {
+			b.ReportMetric(v, unit)
+		}
+	}
 }
 
 // benchmarkStart measures platform.Open on the 1,000,000-entry log, 5 times whatever b.N
 // (start-s: the median): the ledger's self-check from the verified state kept in the database
 // (written by the first start on the log, or by the runs before). first-s is the first of the
 // 5, which reads the whole log if no earlier start left a verified state.
-func benchmarkStart(b *testing.B, dir string) {
+func benchmarkStart(b *testing.B, dir string) map[string]float64 {
 	ctx := context.Background()
 	var runs, cpu []time.Duration
 	var rep *ledger.CheckReport
@@ -620,15 +636,12 @@ func benchmarkStart(b *testing.B, dir string) {
 	b.Logf("starts: %v, CPU %v", runs, cpu)
 	slices.Sort(runs)
 	slices.Sort(cpu)
-	b.ReportMetric(0, "ns/op")
-	b.ReportMetric(runs[len(runs)/2].Seconds(), "start-s")
-	b.ReportMetric(cpu[len(cpu)/2].Seconds(), "start-cpu-s")
-	b.ReportMetric(first.Seconds(), "first-s")
+	return map[string]float64{"start-s": runs[len(runs)/2].Seconds(), "start-cpu-s": cpu[len(cpu)/2].Seconds(), "first-s": first.Seconds()}
 }
 
 // benchmarkVerifyFull measures what `symbiont verify --full --data DIR` runs on the
 // 1,000,000-entry log: ledger.CheckStored, every entry from the first, once whatever b.N.
-func benchmarkVerifyFull(b *testing.B, dir string) {
+func benchmarkVerifyFull(b *testing.B, dir string) map[string]float64 {
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, dir)
 	if err != nil {
@@ -644,9 +657,7 @@ func benchmarkVerifyFull(b *testing.B, dir string) {
 	if rep.Size != ledger1MEntries || rep.Entries != ledger1MEntries {
 		b.Fatalf("checked %+v", rep)
 	}
-	b.ReportMetric(0, "ns/op")
-	b.ReportMetric(elapsed.Seconds(), "verify-full-s")
-	b.ReportMetric(cpu.Seconds(), "verify-full-cpu-s")
+	return map[string]float64{"verify-full-s": elapsed.Seconds(), "verify-full-cpu-s": cpu.Seconds()}
 }
 
 // benchHTTPLog reads the log's checkpoint and tiles over HTTP, as `symbiont verify` does

@@ -249,7 +249,7 @@ type wireRecordAny struct {
 }
 
 // MarshalJSON writes the document in its format (2 unless it was read as 1).
-func (d *Export) MarshalJSON() ([]byte, error) {
+func (d Export) MarshalJSON() ([]byte, error) {
 	if d.Format == ExportFormatV1 {
 		rs := make([]wireRecordV1, len(d.Records))
 		for i, x := range d.Records {
@@ -265,7 +265,7 @@ func (d *Export) MarshalJSON() ([]byte, error) {
 // hashTable puts every hash of the records' proofs in one table, once, and returns the records
 // with their proofs as positions in it. Hashes near the root, which most proofs share, come
 // first, so that the positions written most often are short.
-func (d *Export) hashTable() ([]string, []wireRecord) {
+func (d Export) hashTable() ([]string, []wireRecord) {
 	rs := make([]wireRecord, len(d.Records))
 	longest := 0
 	for i, x := range d.Records {

@@ -244,8 +244,8 @@ func (s *Service) saveVerified(ctx context.Context, size int64, root tlog.Hash) 
 			return err
 		}
 		cur, err := s.loadVerified(ctx, tx)
-		if err != nil && !IsFinding(err) {
-			return err
+		if err != nil {
+			return err // one altered since it was read is a finding too
 		}
 		if cur != nil && cur.Size >= size {
 			size = cur.Size
