@@ -171,7 +171,7 @@ func verifyFull(ctx context.Context, data, dsn, key string, stdout, stderr io.Wr
 	start := time.Now()
 	last := start
 	progress := func(done, total int64) {
-		if now := time.Now(); now.Sub(last) >= progressEvery && done < total {
+		if now := time.Now(); now.Sub(last) >= progressEvery {
 			last = now
 			fmt.Fprintf(stderr, "checked %d of %d entries (%d%%), %v\n", done, total, done*100/total, now.Sub(start).Round(100*time.Millisecond))
 		}
