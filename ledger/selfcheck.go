@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"sync"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -157,6 +158,7 @@ func (s *Service) VerifyIntegrated(ctx context.Context) (*CheckReport, error) {
 		return nil, err
 	}
 	c := newChecker(s.origin, s.vkey, "")
+	c.cache = s.heads
 	err := s.db.View(ctx, func(tx IntegrationTx) error {
 		st, err := s.loadVerified(ctx, tx)
 		if err != nil {
@@ -176,7 +178,45 @@ func (s *Service) VerifyIntegrated(ctx context.Context) (*CheckReport, error) {
 		}
 		return nil, err
 	}
+	for chain, h := range c.heads {
+		s.heads.put(chain, cachedHead{h.n, b64(h.commitment)})
+	}
 	return &c.rep, nil
+}
+
+// headCache keeps the last verified entry of recently active chains, so that a background pass
+// need not read back the entry before each chain's first new one. It is cleared wholesale when
+// full.
+type headCache struct {
+	mu  sync.Mutex
+	m   map[int64]cachedHead
+	max int
+}
+
+type cachedHead struct {
+	n          int64
+	commitment string // base64, as records name it
+}
+
+func newHeadCache(max int) *headCache { return &headCache{m: map[int64]cachedHead{}, max: max} }
+
+func (c *headCache) get(chain int64) (cachedHead, bool) {
+	if c == nil {
+		return cachedHead{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h, ok := c.m[chain]
+	return h, ok
+}
+
+func (c *headCache) put(chain int64, h cachedHead) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= c.max {
+		clear(c.m)
+	}
+	c.m[chain] = h
 }
 
 // Verified returns the size of the verified state as this process last saw it: every entry
@@ -335,6 +375,7 @@ type checker struct {
 	full                   bool // from the first entry: every chain must start at 0 in range
 	progress               func(done, total int64)
 
+	cache  *headCache          // chain heads verified by earlier passes (nil: look them up)
 	size   int64               // entries hashed into the tree so far
 	known  map[int64]tlog.Hash // stored hashes: the complete subtrees left of size, and the batch's
 	heads  map[int64]link      // the last entry read of each chain
@@ -554,6 +595,12 @@ func (c *checker) entry(e *Entry) error {
 			return found("chain %d: record 0 names a previous record", e.ChainID)
 		}
 	default:
+		if h, ok := c.cache.get(e.ChainID); ok && h.n == e.N-1 {
+			if r.Prev != h.commitment {
+				return found("chain %d: record %d does not name the commitment of record %d", e.ChainID, e.N, e.N-1)
+			}
+			break
+		}
 		c.links = append(c.links, pendingLink{id: e.ID, chain: e.ChainID, n: e.N, prev: r.Prev})
 	}
 	if r.Log != c.origin {

@@ -491,3 +491,47 @@ func FuzzChainFields(f *testing.F) {
 		}
 	})
 }
+
+// TestBackgroundPassFindsTampering: an entry altered between its integration and the
+// background pass (here: re-linked to a made-up predecessor, its commitment recomputed so that
+// it opens) is found by the pass, against the chain head it remembers from the pass before; the
+// ledger is then served as broken, as after a failed start.
+func TestBackgroundPassFindsTampering(t *testing.T) {
+	ctx := context.Background()
+	n := openNode(t, t.TempDir(), "", newClock())
+	b := n.brand("Aurora")
+	n.grant(b, "alice", "purchases", "personalization")
+	n.integrate()
+	if rep, err := n.p.Ledger.VerifyIntegrated(ctx); err != nil || rep.Size != 1 {
+		t.Fatalf("first pass: %+v %v", rep, err)
+	}
+	n.read(b, "alice", "personalization")
+	n.integrate()
+	// The database written behind the running server's back.
+	db := rawDB(t, n.dir)
+	var rec, salt []byte
+	if err := db.QueryRow(`SELECT record, salt FROM ledger_entries WHERE idx = 1`).Scan(&rec, &salt); err != nil {
+		t.Fatal(err)
+	}
+	var r ledger.Record
+	if err := json.Unmarshal(rec, &r); err != nil {
+		t.Fatal(err)
+	}
+	r.Prev = b64(bytes.Repeat([]byte{1}, 32))
+	forged, err := r.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec(t, db, `UPDATE ledger_entries SET record = ?, commitment = ? WHERE idx = 1`, forged, ledger.Commit(forged, salt))
+	db.Close()
+	_, err = n.p.Ledger.VerifyIntegrated(ctx)
+	if !ledger.IsFinding(err) {
+		t.Fatalf("pass: %v; want a finding", err)
+	}
+	wantErr(t, err, "record 1 does not name the commitment of record 0")
+	wantErr(t, n.p.Ledger.Healthy(), "record 1 does not name the commitment of record 0")
+	n.must(503, "GET", "/readyz", "", nil)
+	if n.p.Ledger.Verified() != 1 {
+		t.Fatalf("verified state moved to %d", n.p.Ledger.Verified())
+	}
+}

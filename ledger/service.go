@@ -76,6 +76,7 @@ type Service struct {
 	broken   error // set when the self-check found the stored log inconsistent
 	verified int64 // the size of the verified state (selfcheck.go)
 	wrap     Wrapper
+	heads    *headCache // chain heads the background pass verified
 
 	hashes  *hashCache
 	intMu   sync.Mutex // one integration at a time in this process
@@ -90,7 +91,8 @@ func Open(ctx context.Context, db symbiont.Transactor[IntegrationTx], wrap Wrapp
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{db: db, opt: opt, clock: clock, wake: make(chan struct{}, 1), hashes: newHashCache(1 << 20), wrap: wrap}
+	s := &Service{db: db, opt: opt, clock: clock, wake: make(chan struct{}, 1), hashes: newHashCache(1 << 20), wrap: wrap,
+		heads: newHeadCache(1 << 17)}
 	var skey string
 	err := db.Update(ctx, func(tx IntegrationTx) error {
 		origin, err := tx.Setting(ctx, settingOrigin)
