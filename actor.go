@@ -1,5 +1,7 @@
 package symbiont
 
+import "time"
+
 // Actor kinds: who did something. Recorded with every consent change and data access.
 const (
 	ActorConsumer = "consumer" // the data subject, through a wallet session
@@ -20,6 +22,9 @@ type Actor struct {
 	Scopes []string
 	// WriteOnly is true for write keys (pk_…): they may only send events.
 	WriteOnly bool
+	// ExpiresAt is when a consumer's wallet session ends (zero for other actors): the wallet
+	// cookie lives exactly as long.
+	ExpiresAt time.Time
 }
 
 // Can reports whether a brand actor's key has the scope (keys without scopes have all).

@@ -2,8 +2,6 @@ package api
 
 import (
 	"crypto/ed25519"
-	"errors"
-	"io"
 	"net/http"
 	"time"
 
@@ -131,12 +129,9 @@ func (s *Server) putPlan(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
-	var maxErr *http.MaxBytesError
-	if errors.As(err, &maxErr) {
-		return symbiont.Errorf(symbiont.ETOOLARGE, "A tracking plan is at most 1 MiB.")
-	} else if err != nil {
-		return symbiont.Errorf(symbiont.EINVALID, "Could not read the request body.")
+	body, err := readBody(w, r, MaxPlanBody)
+	if err != nil {
+		return err
 	}
 	p, err := s.Ingest.PutPlan(r.Context(), a.BrandID, body)
 	if err != nil {

@@ -3,8 +3,8 @@ package api
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
+	"reflect"
 
 	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/consent"
@@ -80,11 +80,7 @@ func (c *consentRequest) change(brandID int64, ref consent.ConsumerRef, actor sy
 
 // applyConsent records changes, with the request's Idempotency-Key when it has one.
 func (s *Server) applyConsent(r *http.Request, changes []*consent.Change) ([]*consent.Result, error) {
-	key := r.Header.Get("Idempotency-Key")
-	if len(key) > 255 || !symbiont.ValidText(key, 255) {
-		return nil, symbiont.Errorf(symbiont.EINVALID, "Idempotency-Key must be at most 255 bytes of text without control characters.")
-	}
-	return s.Consent.Apply(r.Context(), changes, key)
+	return s.Consent.Apply(r.Context(), changes, r.Header.Get("Idempotency-Key"))
 }
 
 func gpc(r *http.Request) bool { return r.Header.Get("Sec-GPC") == "1" }
@@ -253,28 +249,21 @@ func (s *Server) myGrant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var raw json.RawMessage
-	if err := decode(w, r, &raw); err != nil {
+	// One decision, or {"grants":[…]}: one decoding, so that errors name the field in either
+	// form (grants[2].state).
+	var req struct {
+		consentRequest
+		Grants []consentRequest `json:"grants"`
+	}
+	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	var reqs []consentRequest
-	single := true
-	var probe map[string]json.RawMessage
-	if json.Unmarshal(raw, &probe) == nil && probe["grants"] != nil {
-		single = false
-		var many struct {
-			Grants []consentRequest `json:"grants"`
+	reqs, single := []consentRequest{req.consentRequest}, req.Grants == nil
+	if !single {
+		if !reflect.ValueOf(req.consentRequest).IsZero() {
+			return symbiont.Errorf(symbiont.EINVALID, "Send one decision or a list of grants, not both.").With("field", "grants")
 		}
-		if err := strictUnmarshal(raw, &many); err != nil {
-			return err
-		}
-		reqs = many.Grants
-	} else {
-		var one consentRequest
-		if err := strictUnmarshal(raw, &one); err != nil {
-			return err
-		}
-		reqs = []consentRequest{one}
+		reqs = req.Grants
 	}
 	if len(reqs) > MaxConsentChanges {
 		return symbiont.Errorf(symbiont.ETOOLARGE, "At most %d consent changes in one request.", MaxConsentChanges)
@@ -292,18 +281,6 @@ func (s *Server) myGrant(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.writeResults(w, r, "", results, single)
-	return nil
-}
-
-func strictUnmarshal(raw []byte, v any) error {
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.DisallowUnknownFields()
-	if err := d.Decode(v); err != nil {
-		return jsonError(err)
-	}
-	if _, err := d.Token(); err != io.EOF {
-		return symbiont.Errorf(symbiont.EINVALID, "Unexpected data after the JSON body.")
-	}
 	return nil
 }
 

@@ -517,13 +517,20 @@ var ingestPaths = []string{"/v1/batch", "/v1/track", "/v1/identify", "/v1/page",
 	"/v1/b", "/v1/t", "/v1/i", "/v1/p", "/v1/s", "/v1/a", "/v1/g"}
 
 // FuzzIngestBody fuzzes the ingestion endpoints with a write key: the body, the endpoint, how
-// the key is sent (HTTP Basic, Bearer, or the body's writeKey) and Sec-GPC. Besides the
-// common properties, a rejected request stores no event.
+// the key is sent (HTTP Basic, Bearer, or the body's writeKey), Sec-GPC, the Content-Encoding
+// header and whether the body is gzip-compressed before it is sent (so that both the JSON
+// behind a valid gzip stream and arbitrary bytes behind a gzip header are explored). Besides
+// the common properties, a rejected request stores no event.
 func FuzzIngestBody(f *testing.F) {
 	type seed struct {
 		path uint8
 		body string
 	}
+	type encSeed struct {
+		coding   string
+		compress bool
+	}
+	encs := []encSeed{{"", false}, {"gzip", true}, {"", false}, {"x-gzip, identity", true}, {"", false}, {"br", true}, {"gzip, gzip", true}, {"identity", false}}
 	batch := func(msgs ...string) string { return `{"batch":[` + strings.Join(msgs, ",") + `]}` }
 	order := `{"type":"track","userId":"guest-1","event":"Order Completed","properties":{"sku":"A","revenue":12.5},"messageId":"m-1","timestamp":"2026-11-01T08:00:00Z"}`
 	seeds := []seed{
@@ -551,16 +558,31 @@ func FuzzIngestBody(f *testing.F) {
 		{1, `{"userId":"guest-1","event":"Order Completed","timestamp":"not a time"}`},
 	}
 	for i, s := range seeds {
-		f.Add(s.path, []byte(s.body), uint8(i%3), i%5 == 4)
+		e := encs[i%len(encs)]
+		f.Add(s.path, []byte(s.body), uint8(i%3), i%5 == 4, e.coding, e.compress)
+	}
+	// Raw bytes behind a gzip header: a valid stream, truncated, with a bad CRC, with trailing
+	// bytes, two members, and a bomb's opening.
+	valid := gz([]byte(batch(order)))
+	badCRC := bytes.Clone(valid)
+	badCRC[len(badCRC)-8] ^= 1
+	for _, raw := range [][]byte{valid, valid[:len(valid)/2], badCRC, append(bytes.Clone(valid), "junk"...), append(bytes.Clone(valid), valid...), gz(make([]byte, 64<<10))} {
+		f.Add(uint8(0), raw, uint8(0), false, "gzip", false)
 	}
 	fe := newFuzzEnv(f)
 	fe.extra = func(fe *fuzzEnv) string {
 		d := fe.must(200, "GET", "/v1/consumers/guest-1/data?purpose=personalization", fe.b.SK, nil)
 		return mustJSON(d["data"])
 	}
-	f.Fuzz(func(t *testing.T, path uint8, body []byte, auth uint8, gpc bool) {
+	f.Fuzz(func(t *testing.T, path uint8, body []byte, auth uint8, gpc bool, coding string, compress bool) {
+		if !validHeaderValue(coding) {
+			t.Skip("not a header value Go's client sends")
+		}
 		fe.begin(t)
 		hdr := map[string]string{}
+		if coding != "" {
+			hdr["Content-Encoding"] = coding
+		}
 		switch auth % 3 {
 		case 0:
 			hdr["Authorization"] = "Basic " + base64.StdEncoding.EncodeToString([]byte(fe.b.PK+":"))
@@ -571,7 +593,11 @@ func FuzzIngestBody(f *testing.F) {
 			hdr["Sec-GPC"] = "1"
 		}
 		p := ingestPaths[int(path)%len(ingestPaths)]
-		r := fe.send("POST", p, "", fe.subst(body), hdr)
+		body = fe.subst(body)
+		if compress {
+			body = gz(body)
+		}
+		r := fe.send("POST", p, "", body, hdr)
 		if fe.check("ingest "+p, r, false) {
 			var res struct {
 				Success  bool `json:"success"`

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"io"
 	"net/http"
 
 	"github.com/symbiont/symbiont"
@@ -25,9 +24,9 @@ func (s *Server) putRateCard(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxJSONBody))
+	body, err := readBody(w, r, MaxJSONBody)
 	if err != nil {
-		return symbiont.Errorf(symbiont.ETOOLARGE, "A rate card is at most %d bytes.", MaxJSONBody)
+		return err
 	}
 	card, err := s.Rewards.PutRateCard(r.Context(), a.BrandID, body)
 	if err != nil {

@@ -4,21 +4,19 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/access"
@@ -34,6 +32,7 @@ import (
 // Limits on request bodies. Ingestion limits are Segment's (see package segment).
 const (
 	MaxJSONBody = 64 << 10
+	MaxPlanBody = 1 << 20 // a tracking plan
 )
 
 // Limits are the documented per-credential rate limits (requests per second, with a burst of
@@ -95,9 +94,8 @@ func (s *Server) Handler() http.Handler {
 	// Operations.
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	h("GET /readyz", s.readyz)
-	if s.Registry != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
-	}
+	// /metrics is not here: it counts every tenant's traffic, so it is served only on the
+	// operations listener (platform.OpsHandler, --debug-addr).
 
 	// Operator.
 	h("POST /v1/brands", s.createBrand)
@@ -109,6 +107,8 @@ func (s *Server) Handler() http.Handler {
 	h("POST /v1/vocabulary", s.putTerm)
 	h("GET /v1/tracking-plan", s.getPlan)
 	h("PUT /v1/tracking-plan", s.putPlan)
+	h("GET /v1/consent-signals", s.getSignalMap)
+	h("PUT /v1/consent-signals", s.putSignalMap)
 	h("POST /v1/consumers/{id}/consents", s.brandConsent)
 	h("GET /v1/consumers/{id}/consents", s.brandConsents)
 	h("DELETE /v1/consumers/{id}/consents/{category}/{purpose}", s.brandWithdraw)
@@ -253,10 +253,43 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				lvl = slog.LevelDebug // ingestion is too hot to log each success
 			}
 			s.log.Log(r.Context(), lvl, "request", slog.String("request_id", id), slog.String("method", r.Method),
-				slog.String("path", r.URL.Path), slog.Int("status", rw.status), slog.Duration("duration", time.Since(start)))
+				slog.String("path", s.logPath(r)), slog.Int("status", rw.status), slog.Duration("duration", time.Since(start)))
 		}()
 		next.ServeHTTP(rw, r)
 	})
+}
+
+// LogPath is a request path as logs may show it: every segment that follows a "consumers"
+// segment (/v1/consumers/{id}/…, /console/consumers/{id}: a brand's user id, maybe an email)
+// is replaced by pseudonym(id), a keyed hash. It takes the escaped path, so an id holding an
+// encoded slash is one segment.
+func LogPath(escapedPath string, pseudonym func(string) string) string {
+	if !strings.Contains(strings.ToLower(escapedPath), "consumers/") {
+		return escapedPath
+	}
+	segs := strings.Split(escapedPath, "/")
+	for i := 1; i < len(segs); i++ {
+		if strings.EqualFold(segs[i-1], "consumers") && segs[i] != "" {
+			id, err := url.PathUnescape(segs[i])
+			if err != nil {
+				id = segs[i]
+			}
+			segs[i] = pseudonym(id)
+		}
+	}
+	return strings.Join(segs, "/")
+}
+
+// logPath is the request's path for the log, consumer ids replaced by their pseudonyms.
+func (s *Server) logPath(r *http.Request) string {
+	return LogPath(r.URL.EscapedPath(), s.pseudonym)
+}
+
+func (s *Server) pseudonym(id string) string {
+	if s.Graph == nil {
+		return "redacted"
+	}
+	return s.Graph.Pseudonym(id)
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
@@ -276,45 +309,28 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// decode reads a JSON body of at most MaxJSONBody bytes into v, rejecting unknown fields. The
-// Content-Type is not checked: curl's -d sends a form type, and the body says what it is.
+// decode reads a JSON body of at most MaxJSONBody bytes into v with symbiont.DecodeJSON's rules
+// (no unknown fields, no duplicate keys, UTF-8 only). The Content-Type is not checked: curl's
+// -d sends a form type, and the body says what it is.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxJSONBody))
+	body, err := readBody(w, r, MaxJSONBody)
+	if err != nil {
+		return err
+	}
+	return symbiont.DecodeJSON(body, v)
+}
+
+// readBody reads a request body of at most limit bytes.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var maxErr *http.MaxBytesError
 		if errors.As(err, &maxErr) {
-			return symbiont.Errorf(symbiont.ETOOLARGE, "The request body is larger than %d bytes.", MaxJSONBody)
+			return nil, symbiont.Errorf(symbiont.ETOOLARGE, "The request body is larger than %d bytes.", limit)
 		}
-		return symbiont.Errorf(symbiont.EINVALID, "Could not read the request body.")
+		return nil, symbiont.Errorf(symbiont.EINVALID, "Could not read the request body.")
 	}
-	d := json.NewDecoder(bytes.NewReader(body))
-	d.DisallowUnknownFields()
-	if err := d.Decode(v); err != nil {
-		return jsonError(err)
-	}
-	if _, err := d.Token(); err != io.EOF { // More() would miss a stray ] or }
-		return symbiont.Errorf(symbiont.EINVALID, "Unexpected data after the JSON body.")
-	}
-	return nil
-}
-
-// jsonError turns a decoding error into a client message that names the problem.
-func jsonError(err error) error {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.Is(err, io.EOF):
-		return symbiont.Errorf(symbiont.EINVALID, "The request body is empty; send a JSON object.")
-	case errors.As(err, &syn):
-		return symbiont.Errorf(symbiont.EINVALID, "Malformed JSON at byte %d.", syn.Offset).With("offset", syn.Offset)
-	case errors.As(err, &typ):
-		return symbiont.Errorf(symbiont.EINVALID, "Field %q must be of JSON type %s.", typ.Field, typ.Type.String()).With("field", typ.Field)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return symbiont.Errorf(symbiont.EINVALID, "Unknown field %q.", f).With("field", f)
-	default:
-		return symbiont.Errorf(symbiont.EINVALID, "Malformed JSON: %v.", err)
-	}
+	return body, nil
 }
 
 // preflight answers CORS preflights for the ingestion endpoints, which browsers' analytics.js
@@ -327,6 +343,8 @@ func preflight(w http.ResponseWriter, r *http.Request) {
 func cors(w http.ResponseWriter) {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	w.Header().Set("Access-Control-Allow-Methods", "POST, OPTIONS")
-	w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Sec-GPC")
+	// Content-Encoding: an SDK may gzip its batches; AnonymousId: RudderStack's JavaScript SDK
+	// sends it with every event (we read the body's anonymousId, not this header).
+	w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Content-Encoding, Sec-GPC, AnonymousId")
 	w.Header().Set("Access-Control-Max-Age", "86400")
 }

@@ -44,15 +44,18 @@ const (
 	MethodWalletGPC = "wallet_gpc_override"
 	MethodBrand     = "brand_ui"   // captured in the brand's own UI and recorded by its backend
 	MethodGPC       = "gpc_signal" // a Global Privacy Control signal (Sec-GPC: 1)
-	MethodExpiry    = "expiry"     // the grant's duration ran out
-	MethodErase     = "erasure"    // the consumer erased their data
+	// MethodSignal: a consent manager's decision carried by an event (Segment's consent
+	// object, RudderStack's consentManagement, an IAB TC string); the evidence names it.
+	MethodSignal = "cmp_signal"
+	MethodExpiry = "expiry"  // the grant's duration ran out
+	MethodErase  = "erasure" // the consumer erased their data
 )
 
 // ReservedMethod reports whether a method names something only Symbiont records (the wallet,
 // GPC signals, expiry, erasure), which a brand may not claim for consent it records.
 func ReservedMethod(m string) bool {
 	switch m {
-	case MethodWallet, MethodWalletGPC, MethodGPC, MethodExpiry, MethodErase:
+	case MethodWallet, MethodWalletGPC, MethodGPC, MethodSignal, MethodExpiry, MethodErase:
 		return true
 	}
 	return false

@@ -2,6 +2,7 @@ package consent
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,6 +22,9 @@ type Index struct {
 	terms   map[termKey]uint64    // a brand's category and purpose names → numbers
 	names   map[termNumber]string // and back
 	counts  map[int64]uint64      // names numbered per brand
+	// numbered counts the names numbered so far: words computed from names (PairWords) stay
+	// valid while it is unchanged.
+	numbered atomic.Uint64
 }
 
 const indexShards = 64
@@ -106,6 +110,7 @@ func (ix *Index) term(brand int64, name string, add bool) (n uint64, ok bool) {
 		n = ix.counts[brand]
 		ix.terms[k] = n
 		ix.names[k.withNumber(n)] = name
+		ix.numbered.Add(1)
 	}
 	return n, true
 }

@@ -4,13 +4,10 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -36,8 +33,7 @@ type ServiceTx interface {
 	Tx
 	identity.Tx
 	ledger.Tx
-	Idempotent(ctx context.Context, brandID int64, scope, key string) (string, error)
-	PutIdempotent(ctx context.Context, brandID int64, scope, key, result string, at time.Time) error
+	symbiont.IdempotencyTx
 }
 
 var _ ServiceTx = (interface {
@@ -45,6 +41,7 @@ var _ ServiceTx = (interface {
 	identity.Tx
 	tenant.Tx
 	ledger.Tx
+	symbiont.IdempotencyTx
 })(nil)
 
 // ReceiptKeys gives the consent service each brand's receipt signing key.
@@ -140,6 +137,10 @@ type Change struct {
 	// sharing unless the consumer themself grants in the wallet (GPCOverride).
 	GPC         bool
 	GPCOverride bool
+	// Skip, when set, is asked inside the transaction with the pair's current record (nil if
+	// it was never decided); true leaves this change out (Result.Unchanged, Record = the
+	// current one). Consent signals use it to decide against the committed state.
+	Skip func(current *Record) bool
 }
 
 // Result is a recorded decision with the consumer it resolved to.
@@ -317,7 +318,9 @@ func (s *Service) validate(ctx context.Context, c *Change, bundled bool) error {
 }
 
 // Apply records the changes, all or none, in one transaction, each with a signed receipt.
-// With an idempotency key, a retried request returns the first outcome.
+// With an idempotency key (the client's Idempotency-Key), a retry of the same request returns
+// the first outcome, and the key reused for any other request of the consumer is refused
+// (ECONFLICT): keys live in one space per brand and consumer (see symbiont.Idempotency).
 func (s *Service) Apply(ctx context.Context, changes []*Change, idempotencyKey string) ([]*Result, error) {
 	if len(changes) == 0 {
 		return nil, symbiont.Errorf(symbiont.EINVALID, "No consent change given.")
@@ -336,20 +339,17 @@ func (s *Service) Apply(ctx context.Context, changes []*Change, idempotencyKey s
 		return nil, err
 	}
 	now := s.clock.Now().Truncate(time.Millisecond) // the precision the store keeps
-	scope, fingerprint := idempotencyScope(changes)
+
+	var idem *symbiont.Idempotency // stays nil without a key
+	if idempotencyKey != "" {
+		if idem, err = s.graph.Idempotency(brandID, idempotencyKey, canonicalChanges(changes)); err != nil {
+			return nil, err
+		}
+	}
 	var results []*Result
 	var restore []func()
 	err = s.db.Update(ctx, func(tx ServiceTx) error {
 		results = nil
-		if idempotencyKey != "" {
-			prev, err := tx.Idempotent(ctx, brandID, scope, idempotencyKey)
-			if err != nil {
-				return err
-			}
-			if prev != "" {
-				return s.replay(ctx, tx, brandID, prev, fingerprint, &results)
-			}
-		}
 		ref := changes[0].Consumer
 		consumerID := ref.ID
 		if consumerID == 0 {
@@ -368,6 +368,13 @@ func (s *Service) Apply(ctx context.Context, changes []*Change, idempotencyKey s
 		if err := tx.LockConsumer(ctx, consumerID); err != nil {
 			return err
 		}
+		// The key is looked up once the consumer is known: one key space per consumer, whether
+		// the request named them by id, by the brand's user id or through a wallet session.
+		if prev, err := idem.Lookup(ctx, tx, brandID, consumerID); err != nil {
+			return err
+		} else if prev != "" {
+			return s.replay(ctx, tx, brandID, prev, &results)
+		}
 		current, err := tx.CurrentConsents(ctx, brandID, consumerID)
 		if err != nil {
 			return err
@@ -379,6 +386,13 @@ func (s *Service) Apply(ctx context.Context, changes []*Change, idempotencyKey s
 		var receiptIDs []string
 		for _, c := range changes {
 			prev := byPair[[2]string{c.Category, c.Purpose}]
+			if c.Skip != nil && c.Skip(prev) {
+				results = append(results, &Result{Record: prev, ConsumerID: consumerID, Unchanged: true})
+				if prev != nil {
+					receiptIDs = append(receiptIDs, prev.ReceiptID)
+				}
+				continue
+			}
 			if c.State != StateGiven && (prev == nil || !prev.Active(now)) {
 				if prev == nil && c.State == StateWithdrawn {
 					return symbiont.Errorf(symbiont.ENOTFOUND, "There is no grant of %s for %s to withdraw.", c.Category, c.Purpose)
@@ -421,11 +435,8 @@ func (s *Service) Apply(ctx context.Context, changes []*Change, idempotencyKey s
 			results = append(results, &Result{Record: r, ConsumerID: consumerID})
 			receiptIDs = append(receiptIDs, r.ReceiptID)
 		}
-		if idempotencyKey != "" {
-			b, _ := json.Marshal(idempotentResult{Fingerprint: fingerprint, Receipts: receiptIDs})
-			return tx.PutIdempotent(ctx, brandID, scope, idempotencyKey, string(b), now)
-		}
-		return nil
+		b, _ := json.Marshal(idempotentResult{Receipts: receiptIDs})
+		return idem.Record(ctx, tx, brandID, consumerID, string(b), now)
 	})
 	if err != nil {
 		for i := len(restore) - 1; i >= 0; i-- {
@@ -441,38 +452,29 @@ func (s *Service) Apply(ctx context.Context, changes []*Change, idempotencyKey s
 	return results, nil
 }
 
-// idempotentResult is what an Idempotency-Key stands for: the request it came with (a
-// fingerprint) and the receipts that request produced.
+// idempotentResult is what an Idempotency-Key's record keeps: the receipts its request produced.
 type idempotentResult struct {
-	Fingerprint string   `json:"fingerprint"`
-	Receipts    []string `json:"receipts"`
+	Receipts []string `json:"receipts"`
 }
 
-// idempotencyScope scopes an Idempotency-Key to who made the request and for whom (two wallet
-// users, or two of a brand's consumers, may pick the same key), and fingerprints the request so
-// that reusing a key for a different request is refused rather than answered with another
-// request's outcome.
-func idempotencyScope(changes []*Change) (scope, fingerprint string) {
-	c := changes[0]
-	scope = "consent/" + c.Actor.Kind + "/" + c.Consumer.Kind + ":" + c.Consumer.Value + "/" + strconv.FormatInt(c.Consumer.ID, 10)
-	h := sha256.New()
+// canonicalChanges says a consent request in one canonical form for its idempotency digest:
+// the operation (consent), who asked (a brand or the consumer) and every field of every change,
+// so that a key reused for a withdrawal, a grant, another pair or another duration is refused.
+func canonicalChanges(changes []*Change) []byte {
+	all := make([][]any, 0, len(changes))
 	for _, c := range changes {
-		b, _ := json.Marshal([]any{c.Category, c.Purpose, c.State, c.DurationDays, c.Notice, c.LegalBasis, c.Method,
-			c.Jurisdiction, c.Explicit, string(c.Evidence), c.GPCOverride})
-		h.Write(b)
+		all = append(all, []any{c.Actor.Kind, c.Category, c.Purpose, c.State, c.DurationDays, c.Notice, c.LegalBasis, c.Method,
+			c.Jurisdiction, c.Explicit, string(c.Evidence), c.GPC, c.GPCOverride})
 	}
-	return scope, hex.EncodeToString(h.Sum(nil))
+	b, _ := json.Marshal(map[string]any{"op": "consent", "changes": all})
+	return b
 }
 
 // replay loads the outcome of an earlier request with the same idempotency key.
-func (s *Service) replay(ctx context.Context, tx ServiceTx, brandID int64, prev, fingerprint string, results *[]*Result) error {
+func (s *Service) replay(ctx context.Context, tx ServiceTx, brandID int64, prev string, results *[]*Result) error {
 	var r idempotentResult
 	if err := json.Unmarshal([]byte(prev), &r); err != nil || len(r.Receipts) == 0 {
-		return fmt.Errorf("consent: idempotency record %q: %v", prev, err)
-	}
-	if r.Fingerprint != fingerprint {
-		return symbiont.Errorf(symbiont.ECONFLICT, "This Idempotency-Key was already used for a different request; use a new key for a new request.").
-			With("reason", "idempotency_key_reused")
+		return fmt.Errorf("consent: unreadable idempotency record: %v", err)
 	}
 	return s.findReceipts(ctx, tx, brandID, r.Receipts, results)
 }

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
+	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -14,32 +16,41 @@ import (
 
 // TestErasureLeavesNoPlaintext stores distinctive personal data, checks that the consumer's
 // export holds it, erases the consumer through the wallet (DELETE /v1/me), and then, with the
-// server stopped, scans every file of the data directory (symbiont.db, its -wal and -shm,
-// keys.db, …) for the distinctive values: none may be left. The wallet session that made the
+// server running and again stopped, scans every file of the data directory (symbiont.db, its
+// -wal and -shm, keys.db, …, raw bytes) and the server's whole log for the distinctive values —
+// the user id, the email and the phone number included: none may be left. The consumer's
+// requests carried Idempotency-Keys (whose records once kept the user id in clear) and named
+// the user id in request paths (which the log once kept). The wallet session that made the
 // export must be revoked by the erasure.
 func TestErasureLeavesNoPlaintext(t *testing.T) {
 	t.Parallel()
 	const (
 		user  = "zz-erase-user-4711"
 		email = "zz-unique-4711@example.com"
+		phone = "+1 415 555 0147"
 		name  = "Zelda ZZ-NAME-MARKER-4711"
 		note  = "ZZ-PLAINTEXT-MARKER-4711"
 		// brandName is stored in clear by design: the scan must find it (the scan works).
 		brandName = "ZZ-CONTROL-BRAND-4711"
 	)
-	markers := []string{email, name, note, user}
+	// The phone as sent, and as normalised (E.164) and digits only.
+	markers := []string{email, name, note, user, phone, "+14155550147", "4155550147"}
 
 	dataDir := t.TempDir()
 	s := startServer(t, dataDir, serverOptions{})
 	b := createBrand(t, s, brandName)
-	putPlan(t, s, b.SecretKey, map[string]string{"Order Completed": "purchases"}, map[string]string{"email": "contact", "name": "profile"})
+	putPlan(t, s, b.SecretKey, map[string]string{"Order Completed": "purchases"}, map[string]string{"email": "contact", "name": "profile", "phone": "contact"})
 	grant(t, s, b.SecretKey, user, "contact", "service")
 	grant(t, s, b.SecretKey, user, "profile", "service")
-	grant(t, s, b.SecretKey, user, "purchases", "personalization")
+	// A grant retried with an Idempotency-Key: its record names the consumer.
+	for range 2 {
+		keyed(t, "POST", s.Base+"/v1/consumers/"+user+"/consents", b.SecretKey, "erase-grant-key-1",
+			map[string]any{"category": "purchases", "purpose": "personalization", "duration_days": 30})
+	}
 
 	var ia ingestAnswer
 	mustCall(t, "POST", s.Base+"/v1/batch", basic(b.WriteKey), map[string]any{"batch": []map[string]any{
-		{"type": "identify", "userId": user, "messageId": "erase-identify-1", "traits": map[string]any{"email": email, "name": name}},
+		{"type": "identify", "userId": user, "messageId": "erase-identify-1", "traits": map[string]any{"email": email, "name": name, "phone": phone}},
 		{"type": "track", "userId": user, "messageId": "erase-track-1", "event": "Order Completed",
 			"properties": map[string]any{"note": note, "orderId": "ZZ-ORDER-1", "total": 47.11}},
 	}}, http.StatusOK, &ia)
@@ -53,6 +64,7 @@ func TestErasureLeavesNoPlaintext(t *testing.T) {
 
 	// The export holds everything, in clear.
 	token := openWallet(t, s, b.SecretKey, user)
+	keyed(t, "POST", s.Base+"/v1/me/consents", token, "erase-wallet-key-1", map[string]any{"category": "profile", "purpose": "personalization"})
 	export := mustCall(t, "GET", s.Base+"/v1/me/export", bearer(token), nil, http.StatusOK, nil)
 	for _, m := range []string{email, name, note} {
 		if !bytes.Contains(export, []byte(m)) {
@@ -102,6 +114,39 @@ func TestErasureLeavesNoPlaintext(t *testing.T) {
 	scanDataDir(t, "running", dataDir, brandName, markers)
 	s.stop(30 * time.Second)
 	scanDataDir(t, "stopped", dataDir, brandName, markers)
+
+	// The log: every request above is in it (consumer paths with a keyed hash for the id).
+	log := s.stderr.String() + s.stdout.String()
+	if !strings.Contains(log, `"path":"/v1/consumers/`) || !strings.Contains(log, `"path":"/v1/me/consents"`) {
+		t.Fatalf("the log lacks the request lines the scan looks through:\n%s", tail(log, 3000))
+	}
+	for _, m := range markers {
+		if strings.Contains(log, m) {
+			t.Errorf("the server's log holds %q", m)
+		}
+	}
+}
+
+// keyed sends a JSON request with an Idempotency-Key and requires a 2xx answer.
+func keyed(t *testing.T, method, u, token, key string, body any) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req, err := http.NewRequest(method, u, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", bearer(token))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", key)
+	res, err := httpClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode/100 != 2 {
+		t.Fatalf("%s %s with Idempotency-Key: %d %s", method, u, res.StatusCode, rb)
+	}
 }
 
 // scanDataDir looks for each marker's bytes in every file under dir; control must be found

@@ -23,9 +23,10 @@ type Graph struct {
 	derive    func(label string) []byte
 	MaxShared int
 
-	mu    sync.RWMutex
-	keys  map[int64][]byte
-	cache map[cacheKey]int64
+	mu     sync.RWMutex
+	keys   map[int64][]byte
+	logKey []byte
+	cache  map[cacheKey]int64
 }
 
 type cacheKey struct {
@@ -64,6 +65,38 @@ func (g *Graph) Hash(brandID int64, kind, normalized string) []byte {
 func (g *Graph) Subject(brandID, consumerID int64) string {
 	h := g.Hash(brandID, "receipt_subject", strconv.FormatInt(consumerID, 10))
 	return "sub_" + base64.RawURLEncoding.EncodeToString(h[:15])
+}
+
+// Idempotency keys a client's idempotency key and the request it came with for storage: both
+// become HMACs under the brand's key, so that neither the key nor anything in the request (a
+// user id, an email in evidence) is kept in clear. request must say the whole request in a
+// canonical form (the operation and every field). An empty key gives nil: no key.
+func (g *Graph) Idempotency(brandID int64, key string, request []byte) (*symbiont.Idempotency, error) {
+	if key == "" {
+		return nil, nil
+	}
+	if err := symbiont.ValidIdempotencyKey(key); err != nil {
+		return nil, err
+	}
+	return &symbiont.Idempotency{Key: g.Hash(brandID, "idempotency_key", key), Request: g.Hash(brandID, "idempotency_request", string(request))}, nil
+}
+
+// Pseudonym is what logs show instead of an identifier (a user id in a request path): a keyed
+// hash, the same for the same identifier on every node, that only the holder of the master key
+// can compute from an identifier, and nobody can turn back into it.
+func (g *Graph) Pseudonym(value string) string {
+	g.mu.RLock()
+	k := g.logKey
+	g.mu.RUnlock()
+	if k == nil {
+		k = g.derive("identity/log-pseudonyms")
+		g.mu.Lock()
+		g.logKey = k
+		g.mu.Unlock()
+	}
+	m := hmac.New(sha256.New, k)
+	m.Write([]byte(value))
+	return "h_" + base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:12])
 }
 
 // HashValue normalises and hashes an identifier; ok is false when value is not valid for kind.

@@ -71,6 +71,8 @@ type Service struct {
 	plansMu sync.RWMutex
 	plans   map[int64]*Plan
 
+	signalCache // consent signals (signals.go)
+
 	w *writer
 	// counts tallies accepted and dropped messages per brand and day for the console.
 	counts *tally
@@ -108,10 +110,11 @@ func NewService(st store.Store, cs *consent.Service, graph *identity.Graph, v *v
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "symbiont_ingest_commit_events", Help: "Events per group commit.", Buckets: prometheus.ExponentialBuckets(1, 4, 8)}),
 		commitDur: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "symbiont_ingest_commit_seconds", Help: "Duration of one group commit.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 	}
+	s.signalsRecorded = prometheus.NewCounter(prometheus.CounterOpts{Name: "symbiont_consent_signal_records_total", Help: "Consent records made from the consent signals events carry."})
 	if reg != nil {
-		reg.MustRegister(s.received, s.accepted, s.dupes, s.dropped, s.batchSize, s.commitDur)
+		reg.MustRegister(s.received, s.accepted, s.dupes, s.dropped, s.batchSize, s.commitDur, s.signalsRecorded)
 	}
-	for _, r := range []string{ReasonInvalid, ReasonNotInPlan, ReasonNoConsent, ReasonUnknown} {
+	for _, r := range []string{ReasonInvalid, ReasonInvalidSignal, ReasonNotInPlan, ReasonNoConsent, ReasonUnknown} {
 		s.dropped.WithLabelValues(r)
 	}
 	s.w = newWriter(s, opt)
@@ -255,6 +258,24 @@ func (s *Service) Ingest(ctx context.Context, brandID int64, batch *segment.Batc
 		if err != nil {
 			return nil, err
 		}
+		if m.Consent != nil {
+			// The consent manager's decision this message carries takes effect before the
+			// message is gated (signals.go).
+			var created bool
+			var bad string
+			if cid, created, bad, err = s.applySignals(ctx, brandID, cid, m, gpc, actor, now); err != nil {
+				return nil, err
+			}
+			if bad != "" {
+				drop(m, ReasonInvalidSignal, bad)
+				continue
+			}
+			if created && (m.Type == segment.TypeIdentify || m.Type == segment.TypeAlias) {
+				if linked[i], err = s.stitch(ctx, brandID, m, now); err != nil {
+					return nil, err
+				}
+			}
+		}
 		if m.Type == segment.TypeAlias {
 			if linked[i] {
 				res.Accepted++
@@ -267,6 +288,13 @@ func (s *Service) Ingest(ctx context.Context, brandID int64, batch *segment.Batc
 		if cid == 0 {
 			drop(m, ReasonUnknown, "this person is not known to the brand: no consent was ever recorded for them")
 			continue
+		}
+		if gpc && !consumers[cid] {
+			// A browser's Global Privacy Control signal refuses marketing and partner sharing,
+			// before the consumer's first message of the request is gated.
+			if err := s.consent.RefuseGPC(ctx, brandID, cid, symbiont.Actor{Kind: symbiont.ActorSystem, KeyID: "gpc"}); err != nil {
+				return nil, err
+			}
 		}
 		consumers[cid] = true
 		p := &pending{idx: i, msgID: m.MessageID}
@@ -324,14 +352,6 @@ func (s *Service) Ingest(ctx context.Context, brandID int64, batch *segment.Batc
 		work = append(work, p)
 	}
 
-	if gpc {
-		// A browser's Global Privacy Control signal refuses marketing and partner sharing.
-		for cid := range consumers {
-			if err := s.consent.RefuseGPC(ctx, brandID, cid, symbiont.Actor{Kind: symbiont.ActorSystem, KeyID: "gpc"}); err != nil {
-				return nil, err
-			}
-		}
-	}
 	if len(work) == 0 {
 		s.CountResult(brandID, res)
 		return res, nil

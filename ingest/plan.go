@@ -1,9 +1,6 @@
 package ingest
 
 import (
-	"bytes"
-	"encoding/json"
-	"io"
 	"sort"
 	"unicode/utf8"
 
@@ -29,8 +26,6 @@ const (
 // ParsePlan parses and validates a tracking plan against the brand's vocabulary. Unknown
 // fields are an error: a misspelt "event" key would otherwise silently drop every event.
 func ParsePlan(body []byte, v symbiont.Vocabulary) (*Plan, error) {
-	d := json.NewDecoder(bytes.NewReader(body))
-	d.DisallowUnknownFields()
 	var p struct {
 		Events map[string]string `json:"events"`
 		Traits map[string]string `json:"traits"`
@@ -38,11 +33,8 @@ func ParsePlan(body []byte, v symbiont.Vocabulary) (*Plan, error) {
 		// and ignored: the store numbers versions.
 		Version *int64 `json:"version"`
 	}
-	if err := d.Decode(&p); err != nil {
-		return nil, symbiont.Errorf(symbiont.EINVALID, "The tracking plan is not valid JSON of the form {\"events\":{name:category},\"traits\":{name:category}}: %v.", err)
-	}
-	if _, err := d.Token(); err != io.EOF { // More() would miss a stray ] or }
-		return nil, symbiont.Errorf(symbiont.EINVALID, "Unexpected data after the tracking plan.")
+	if err := symbiont.DecodeJSON(body, &p); err != nil {
+		return nil, err // duplicate names, bad UTF-8 and wrong types named by field path
 	}
 	if len(p.Events)+len(p.Traits) > MaxPlanEntries {
 		return nil, symbiont.Errorf(symbiont.ETOOLARGE, "A tracking plan has at most %d entries.", MaxPlanEntries)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/access"
@@ -210,6 +212,7 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 	p.Consent = consent.NewService(store.Narrow[consent.ServiceTx](st), p.Graph, p.Tenants, cfg.Clock)
 	p.Consent.Ledger = p.Ledger
 	p.Rewards = rewards.NewService(store.Narrow[rewards.ServiceTx](st), p.Consent, p.Ledger, cfg.Clock)
+	p.Rewards.Keys = p.Graph
 	p.Consent.OnChange = append(p.Consent.OnChange, p.Rewards.OnConsent)
 	p.Ingest = ingest.NewService(st, p.Consent, p.Graph, p.Vault, cfg.Clock, cfg.Log, p.Registry, ingest.Options{Writers: writers})
 
@@ -307,11 +310,14 @@ func (p *Platform) apply(ctx context.Context, c store.Change) error {
 		p.Tenants.ForgetKeys()
 	case store.ChangePlan:
 		p.Ingest.ForgetPlan(c.BrandID)
+	case store.ChangeSignals:
+		p.Ingest.ForgetSignals(c.BrandID)
 	case store.ChangeVocab:
 		p.Consent.ForgetVocabulary(c.BrandID)
 	case store.ChangeConnected: // reconnected: anything may have been missed
 		p.Tenants.ForgetKeys()
 		p.Ingest.ForgetPlan(0)
+		p.Ingest.ForgetSignals(0)
 		p.Consent.ForgetVocabulary(0)
 		p.Graph.Forget()
 		_, err := p.Consent.Resync(ctx, p.Store)
@@ -320,8 +326,20 @@ func (p *Platform) apply(ctx context.Context, c store.Change) error {
 	return nil
 }
 
-// Handler is the platform's HTTP handler.
+// Handler is the platform's HTTP handler: the API, the ledger and the pages.
 func (p *Platform) Handler() http.Handler { return p.handler }
+
+// OpsHandler serves what only operators may see, for a listener of its own (`symbiont serve
+// --debug-addr`, bound to loopback or a monitoring network): /metrics, whose counts span every
+// tenant, and Go's pprof profiles under /debug/pprof/. It has no authentication.
+func (p *Platform) OpsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(p.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
 
 // Drain marks the platform not ready (readyz fails) so load balancers stop sending traffic.
 func (p *Platform) Drain() { p.draining.Store(true) }

@@ -1,10 +1,7 @@
 package rewards
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"sort"
 	"strconv"
@@ -77,14 +74,9 @@ const (
 
 // ParseRateCard parses and validates a rate card against the brand's vocabulary.
 func ParseRateCard(body []byte, v symbiont.Vocabulary) (*RateCard, error) {
-	d := json.NewDecoder(bytes.NewReader(body))
-	d.DisallowUnknownFields()
 	var c RateCard
-	if err := d.Decode(&c); err != nil {
-		return nil, symbiont.Errorf(symbiont.EINVALID, "The rate card is not valid JSON of the documented form: %v.", err)
-	}
-	if _, err := d.Token(); err != io.EOF {
-		return nil, symbiont.Errorf(symbiont.EINVALID, "Unexpected data after the rate card.")
+	if err := symbiont.DecodeJSON(body, &c); err != nil {
+		return nil, err
 	}
 	bad := func(field, format string, args ...any) error {
 		return symbiont.Errorf(symbiont.EINVALID, "%s: %s", field, fmt.Sprintf(format, args...)).With("field", field)

@@ -7,6 +7,7 @@ import (
 	"encoding/base32"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -24,6 +25,7 @@ import (
 type ServiceTx interface {
 	Tx
 	ledger.Tx
+	symbiont.IdempotencyTx
 }
 
 // Vocabularies gives a brand's categories and purposes (the consent service does).
@@ -31,8 +33,15 @@ type Vocabularies interface {
 	Vocabulary(ctx context.Context, brandID int64) (symbiont.Vocabulary, error)
 }
 
+// Keyer keys clients' idempotency keys for storage (identity.Graph does).
+type Keyer interface {
+	Idempotency(brandID int64, key string, request []byte) (*symbiont.Idempotency, error)
+}
+
 // Service runs the value exchange.
 type Service struct {
+	// Keys keys redemptions' idempotency keys; set it before Redeem is called.
+	Keys   Keyer
 	db     symbiont.Transactor[ServiceTx]
 	vocab  Vocabularies
 	ledger *ledger.Service
@@ -486,19 +495,33 @@ func (s *Service) ExpirePoints(ctx context.Context) (int64, error) {
 
 // Redeem spends points on a reward: the points are debited (oldest first), the stock taken and
 // a unique code issued, all or nothing, exactly once per idempotency key — a retry returns the
-// first redemption.
+// first redemption. The key shares the consumer's one key space (symbiont.Idempotency): a key
+// used before for anything else, a consent change or another reward, is refused.
 func (s *Service) Redeem(ctx context.Context, brandID, consumerID int64, rewardID, key string) (*Redemption, bool, error) {
 	if !symbiont.ValidText(key, 200) || key == "" {
 		return nil, false, symbiont.Errorf(symbiont.EINVALID, "idempotency_key is required: 1-200 bytes of text, new for each redemption.").With("field", "idempotency_key")
 	}
+	if s.Keys == nil {
+		return nil, false, errors.New("rewards: Service.Keys is not set")
+	}
+	req, _ := json.Marshal(map[string]string{"op": "redeem", "reward": rewardID})
+	idem, err := s.Keys.Idempotency(brandID, key, req)
+	if err != nil {
+		return nil, false, err
+	}
 	now := s.clock.Now().Truncate(time.Millisecond)
 	var red *Redemption
 	replay := false
-	err := s.db.Update(ctx, func(tx ServiceTx) error {
+	err = s.db.Update(ctx, func(tx ServiceTx) error {
 		red, replay = nil, false
 		if err := tx.LockConsumer(ctx, consumerID); err != nil {
 			return err
 		}
+		if _, err := idem.Lookup(ctx, tx, brandID, consumerID); err != nil {
+			return err // the key came with another request
+		}
+		// The redemption carries its client's key (the consumer's statement shows it): a
+		// replay finds it there, as do redemptions recorded before keys were kept as hashes.
 		prev, err := tx.RedemptionByKey(ctx, consumerID, key)
 		if err != nil {
 			return err
@@ -542,7 +565,7 @@ func (s *Service) Redeem(ctx context.Context, brandID, consumerID int64, rewardI
 		if err := tx.SpendLots(ctx, consumerID, rw.Cost, now); err != nil {
 			return err
 		}
-		j := &Journal{BrandID: brandID, ConsumerID: consumerID, Kind: KindRedemption, At: now, IdempotencyKey: "redeem/" + itoa(consumerID) + "/" + key,
+		j := &Journal{BrandID: brandID, ConsumerID: consumerID, Kind: KindRedemption, At: now, IdempotencyKey: "redeem/" + itoa(consumerID) + "/" + hex.EncodeToString(idem.Key[:16]), // never the client's key: it goes into the ledger
 			Postings: []Posting{{Account: ConsumerAccount(consumerID), Amount: -rw.Cost, Ref: rw.ID, Description: "Redeemed: " + rw.Name},
 				{Account: BrandAccount(brandID, "redeemed"), Amount: rw.Cost, Ref: rw.ID, Description: "reward redeemed"}}}
 		if err := tx.PostJournals(ctx, []*Journal{j}); err != nil {
@@ -550,6 +573,9 @@ func (s *Service) Redeem(ctx context.Context, brandID, consumerID int64, rewardI
 		}
 		red = &Redemption{BrandID: brandID, ConsumerID: consumerID, Reward: rw.ID, Cost: rw.Cost, Code: newCode(), IdempotencyKey: key, At: now}
 		if err := tx.InsertRedemption(ctx, red); err != nil {
+			return err
+		}
+		if err := idem.Record(ctx, tx, brandID, consumerID, "redemption", now); err != nil {
 			return err
 		}
 		return s.recordJournals(ctx, tx, []*Journal{j}, []int64{-rw.Cost})

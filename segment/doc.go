@@ -45,6 +45,13 @@
 //     level). It is reported in Batch.WriteKey and Message.WriteKey and removed from Raw: it is
 //     a credential and must not be stored with the event.
 //   - "messageId" is reported as sent and never generated: deduplication is the caller's job.
+//   - Consent signals are found, not interpreted (Message.Consent): Segment's context.consent
+//     (with its categoryPreferences and tcf), RudderStack's context.consentManagement, and an
+//     IAB TC string's "gdpr_consent" at the top level, in context or in properties. Each is the
+//     raw value as sent, of any JSON kind. A consent member given twice at its level rejects
+//     the message (invalid_field), as a duplicated top-level key does; "gdpr_consent" is an
+//     interpreted top-level key. Messages without "consent" in their context or
+//     "gdpr_consent" in their properties pay one substring search for this.
 //
 // Raw is each message's JSON exactly as sent, edited only where said above (merged batch
 // context/integrations, the path's "type" added for single calls, "writeKey" removed); it is

@@ -72,6 +72,9 @@ type Message struct {
 	Raw []byte
 	// Err is non-nil when this one message is invalid; the rest of the batch still counts.
 	Err *MessageError
+	// Consent holds the consent signals the message carries (see Consent); nil when it
+	// carries none.
+	Consent *Consent
 }
 
 // MessageError says why one message was rejected.
@@ -120,13 +123,14 @@ const (
 	fSentAt
 	fOriginalTimestamp
 	fWriteKey
+	fGDPRConsent
 	nFields
 )
 
 var fieldNames = [nFields]string{
 	"type", "messageId", "userId", "anonymousId", "previousId", "groupId", "event", "name",
 	"properties", "traits", "context", "integrations", "timestamp", "sentAt", "originalTimestamp",
-	"writeKey",
+	"writeKey", "gdpr_consent",
 }
 
 // messageField returns the index of an interpreted message key, or -1.
@@ -164,6 +168,8 @@ func messageField(key []byte) int {
 		return fOriginalTimestamp
 	case "writeKey":
 		return fWriteKey
+	case "gdpr_consent":
+		return fGDPRConsent
 	}
 	return -1
 }
@@ -371,6 +377,8 @@ type parser struct {
 	// end and each field a substring of it, so a batch costs one allocation for its strings.
 	arena []byte
 	pend  []pending
+	// consents holds the Consent of every message that carries one (capacity set in build).
+	consents []Consent
 }
 
 type pending struct {
@@ -382,6 +390,9 @@ type pending struct {
 type batchLevel struct {
 	ctx, integ []byte // nil when absent
 	sentAt     time.Time
+	// consent are the consent members of ctx; consentDup names one given twice.
+	consent    consentSpans
+	consentDup string
 }
 
 func invalidJSON(err error) *BatchError {
@@ -476,6 +487,9 @@ func ParseBatch(body []byte) (*Batch, error) {
 	}
 	if bl.integ, err = p.batchObject(&bf[bIntegrations], "integrations"); err != nil {
 		return nil, err
+	}
+	if bl.ctx != nil {
+		bl.consentDup = findContextConsent(bl.ctx, &bl.consent, &p.s.stack)
 	}
 	b := &Batch{}
 	if f := &bf[bWriteKey]; f.kind != 0 && f.kind != kindNull {
@@ -654,6 +668,7 @@ type plan struct {
 	insComma           bool
 	rawLen             int
 	ctxMerged, integMg bool
+	consent            consentSpans // relative to the context and properties objects
 }
 
 func (pl *plan) add(o op) {
@@ -672,6 +687,7 @@ func (pl *plan) add(o op) {
 func (p *parser) build(raws []rawMsg, bl *batchLevel, single string) []Message {
 	msgs := make([]Message, len(raws))
 	plans := make([]plan, len(raws))
+	nConsent := 0
 	p.pend = make([]pending, 0, 4*len(raws))
 	total := 0
 	for i := range raws {
@@ -681,6 +697,12 @@ func (p *parser) build(raws []rawMsg, bl *batchLevel, single string) []Message {
 			continue
 		}
 		total += plans[i].rawLen
+		if plans[i].consent.any() || raws[i].f[fGDPRConsent].kind != 0 {
+			nConsent++
+		}
+	}
+	if nConsent > 0 {
+		p.consents = make([]Consent, 0, nConsent) // one allocation for the batch's signals
 	}
 	buf := make([]byte, 0, total)
 	for i := range raws {
@@ -880,6 +902,9 @@ func (p *parser) check(m *rawMsg, out *Message, pl *plan, bl *batchLevel, single
 			pl.integMg = true
 		}
 	}
+	if dup := p.findConsent(m, pl, bl); dup != "" {
+		return merr("invalid_field", "duplicate key %q", dup)
+	}
 	if pl.insType != "" || pl.insCtx || pl.insInteg {
 		n, parts := 0, 0
 		if pl.insType != "" {
@@ -1078,5 +1103,36 @@ func (p *parser) emit(buf []byte, m *rawMsg, out *Message, pl *plan, bl *batchLe
 	} else {
 		out.Integrations = sub(&m.f[fIntegrations])
 	}
+	var top json.RawMessage
+	if f := &m.f[fGDPRConsent]; f.kind != 0 {
+		i := at(f.start)
+		j := i + int(f.end-f.start)
+		top = json.RawMessage(raw[i:j:j])
+	}
+	if pl.consent.any() || top != nil {
+		p.consents = append(p.consents, Consent{})
+		out.Consent = &p.consents[len(p.consents)-1]
+		consentOf(out.Consent, &pl.consent, out.Context, out.Properties, top)
+	}
 	return buf
+}
+
+// findConsent finds the consent signals of a message in its context (its own, or the batch's)
+// and properties. It returns the name of a consent member given twice, or "".
+func (p *parser) findConsent(m *rawMsg, pl *plan, bl *batchLevel) string {
+	body := p.s.b
+	if f := &m.f[fContext]; f.kind == kindObject {
+		if dup := findContextConsent(body[f.start:f.end], &pl.consent, &p.s.stack); dup != "" {
+			return dup
+		}
+	} else if pl.ctxMerged {
+		if bl.consentDup != "" {
+			return bl.consentDup
+		}
+		pl.consent = bl.consent
+	}
+	if f := &m.f[fProperties]; f.kind == kindObject {
+		return findPropertiesConsent(body[f.start:f.end], &pl.consent, &p.s.stack)
+	}
+	return ""
 }

@@ -62,6 +62,7 @@ func checkMessage(t testing.TB, m *Message) {
 	if _, ok := obj["writeKey"]; ok {
 		t.Errorf("Raw still holds writeKey: %s", m.Raw)
 	}
+	checkConsent(t, m, obj)
 	for name, got := range map[string]json.RawMessage{"properties": m.Properties, "traits": m.Traits, "context": m.Context, "integrations": m.Integrations} {
 		if got == nil {
 			if v, ok := obj[name]; ok && string(v) != "null" {

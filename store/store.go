@@ -66,6 +66,7 @@ type Tx interface {
 	ledger.IntegrationTx
 	rewards.Tx
 	ConsoleTx
+	symbiont.IdempotencyTx
 
 	// InsertEvents stores events, skipping any whose (consumer, MID) exists: a message is
 	// deduplicated per consumer (MID digests the brand and the client's messageId). It returns, per
@@ -74,13 +75,17 @@ type Tx interface {
 	// ConsumerEvents returns the consumer's events in the given categories (all when empty),
 	// in arrival order (ReceivedAt, then ID), at most limit (no limit when ≤ 0).
 	ConsumerEvents(ctx context.Context, brandID, consumerID int64, categories []string, limit int) ([]*Event, error)
-	// DeleteConsumerData deletes the events, identifiers, consent state and wallet sessions
-	// of the given consumers, keeping consent history and access records (which hold no
+	// DeleteConsumerData deletes the events, identifiers, consent state, idempotency records and
+	// wallet sessions of the given consumers, keeping consent history and access records (which hold no
 	// personal data in clear) as the brand's evidence. It returns the number of events deleted.
 	DeleteConsumerData(ctx context.Context, brandID int64, consumerIDs []int64, at time.Time) (int64, error)
 
 	TrackingPlan(ctx context.Context, brandID int64) (plan []byte, version int64, err error)
 	PutTrackingPlan(ctx context.Context, brandID int64, plan []byte, at time.Time) (version int64, err error)
+	// SignalMap returns a brand's consent signal mapping (JSON) and version; nil and 0 when the
+	// brand never set one.
+	SignalMap(ctx context.Context, brandID int64) (m []byte, version int64, err error)
+	PutSignalMap(ctx context.Context, brandID int64, m []byte, at time.Time) (version int64, err error)
 
 	InsertAccess(ctx context.Context, r *AccessRecord) error
 	AccessLog(ctx context.Context, brandID, consumerID int64, limit int) ([]*AccessRecord, error)
@@ -114,6 +119,7 @@ const (
 	ChangeConsent   = "consent"   // a consumer's consent changed (or moved: merge, erasure)
 	ChangeKey       = "key"       // an API key was revoked
 	ChangePlan      = "plan"      // a brand's tracking plan changed
+	ChangeSignals   = "signals"   // a brand's consent signal mapping changed
 	ChangeVocab     = "vocab"     // a brand's vocabulary changed
 )
 

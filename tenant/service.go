@@ -133,7 +133,7 @@ func (s *Service) Authenticate(ctx context.Context, credential string) (symbiont
 		if !s.clock.Now().Before(sess.ExpiresAt) {
 			return symbiont.Actor{}, symbiont.Errorf(symbiont.EUNAUTHORIZED, "The wallet session has expired; ask the brand for a new link.").With("reason", "expired")
 		}
-		return symbiont.Actor{Kind: symbiont.ActorConsumer, BrandID: sess.BrandID, KeyID: sess.ID, ConsumerID: sess.ConsumerID}, nil
+		return symbiont.Actor{Kind: symbiont.ActorConsumer, BrandID: sess.BrandID, KeyID: sess.ID, ConsumerID: sess.ConsumerID, ExpiresAt: sess.ExpiresAt}, nil
 	default:
 		if s.operatorHash != nil && subtle.ConstantTimeCompare(hash(credential), s.operatorHash) == 1 {
 			return symbiont.Actor{Kind: symbiont.ActorOperator}, nil

@@ -83,8 +83,4 @@ type Tx interface {
 	// Setting and PutSetting keep small named values (the operator token's hash).
 	Setting(ctx context.Context, name string) ([]byte, error) // nil, nil when unset
 	PutSetting(ctx context.Context, name string, value []byte) error
-
-	// Idempotent returns the result stored for a client's Idempotency-Key, or "" when none.
-	Idempotent(ctx context.Context, brandID int64, scope, key string) (string, error)
-	PutIdempotent(ctx context.Context, brandID int64, scope, key, result string, at time.Time) error
 }

@@ -35,6 +35,7 @@ func (s *Server) walletRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /wallet/proofs", s.wallet(s.proofs))
 	mux.HandleFunc("GET /wallet/rewards", s.wallet(s.rewardsPage))
 	mux.HandleFunc("POST /wallet/redeem", s.wallet(s.redeem))
+	mux.HandleFunc("POST /wallet/switch", s.wallet(s.switchSession))
 	mux.HandleFunc("GET /wallet/signed-out", s.signedOut)
 	mux.HandleFunc("GET /lang", s.setLanguage)
 }
@@ -48,20 +49,13 @@ type walletSession struct {
 
 // wallet authenticates a wallet request. The link a brand hands out carries ?token=wt_…: it is
 // moved into an HttpOnly cookie and the browser redirected to the same page without it, so the
-// token does not linger in history, logs or Referer headers.
+// token does not linger in history, logs or Referer headers. When the browser already holds
+// another consumer's wallet session, the link does not replace it silently (anyone can send
+// anyone a link to their own wallet): a page asks first (enterWallet).
 func (s *Server) wallet(fn func(w http.ResponseWriter, r *http.Request, ws *walletSession, p *Page) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if tok := r.URL.Query().Get("token"); tok != "" && r.Method == http.MethodGet {
-			if _, err := s.walletActor(r, tok); err != nil {
-				s.fail(w, r, "wallet", err)
-				return
-			}
-			s.setCookie(w, walletCookie, tok, "/wallet", tenant.MaxSessionTTL)
-			q := r.URL.Query()
-			q.Del("token")
-			u := *r.URL
-			u.RawQuery = q.Encode()
-			http.Redirect(w, r, u.String(), http.StatusSeeOther)
+			s.enterWallet(w, r, tok)
 			return
 		}
 		c, err := r.Cookie(walletCookie)
@@ -97,6 +91,93 @@ func (s *Server) wallet(fn func(w http.ResponseWriter, r *http.Request, ws *wall
 			s.fail(w, r, "wallet", err)
 		}
 	}
+}
+
+// enterWallet handles a wallet link (GET …?token=wt_…). The token becomes the session cookie
+// and the browser goes on to the page without it, unless the browser already holds a live
+// session of another consumer or brand: then the switch page asks which wallet to keep. A new
+// link for the same consumer just takes over (a fresher session of the same person).
+func (s *Server) enterWallet(w http.ResponseWriter, r *http.Request, tok string) {
+	noStore(w)
+	a, err := s.walletActor(r, tok)
+	if err != nil {
+		s.fail(w, r, "wallet", err)
+		return
+	}
+	q := r.URL.Query()
+	q.Del("token")
+	next, ok := localPath(r.URL.Path + "?" + q.Encode())
+	if !ok {
+		next = "/wallet"
+	}
+	if c, err := r.Cookie(walletCookie); err == nil && c.Value != "" && c.Value != tok {
+		if cur, err := s.walletActor(r, c.Value); err == nil && (cur.BrandID != a.BrandID || cur.ConsumerID != a.ConsumerID) {
+			s.renderSwitch(w, r, c.Value, cur, a, tok, next)
+			return
+		}
+	}
+	s.setWalletCookie(w, tok, a)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// setWalletCookie stores a wallet token in its cookie for exactly as long as the session lives.
+func (s *Server) setWalletCookie(w http.ResponseWriter, tok string, a symbiont.Actor) {
+	left := a.ExpiresAt.Sub(s.Clock.Now())
+	if a.ExpiresAt.IsZero() || left > tenant.MaxSessionTTL {
+		left = tenant.MaxSessionTTL
+	}
+	http.SetCookie(w, &http.Cookie{Name: walletCookie, Value: tok, Path: "/wallet", MaxAge: max(1, int(left.Seconds())),
+		Expires: s.Clock.Now().Add(left).UTC(), HttpOnly: true, Secure: s.Secure, SameSite: http.SameSiteStrictMode})
+}
+
+// noStore keeps an answer that carries or consumes a wallet token out of caches, and the
+// address (which holds the token) out of Referer headers.
+func noStore(w http.ResponseWriter) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+}
+
+// renderSwitch is the page that asks before a wallet link replaces the browser's session.
+func (s *Server) renderSwitch(w http.ResponseWriter, r *http.Request, curToken string, cur, next symbiont.Actor, tok, dest string) {
+	curBrand, err := s.Tenants.Brand(r.Context(), cur.BrandID)
+	if err != nil {
+		s.fail(w, r, "wallet", err)
+		return
+	}
+	nextBrand, err := s.Tenants.Brand(r.Context(), next.BrandID)
+	if err != nil {
+		s.fail(w, r, "wallet", err)
+		return
+	}
+	p := s.newPage(r, "wallet", "switch.title")
+	p.Path = "/wallet" // the language switch must not carry the token
+	p.CSRF, p.Brand = s.csrf(curToken), curBrand.Name
+	p.Data = map[string]any{"Current": curBrand.Name, "Next": nextBrand.Name, "SameBrand": cur.BrandID == next.BrandID,
+		"Token": tok, "Dest": dest}
+	s.render(w, "wallet_switch", p)
+}
+
+// switchSession is the switch page's answer: "switch" makes the link's session the browser's;
+// anything else keeps the current one. The form is checked like every wallet form (CSRF token
+// of the current session, same site), so another site cannot switch sessions.
+func (s *Server) switchSession(w http.ResponseWriter, r *http.Request, ws *walletSession, p *Page) error {
+	noStore(w)
+	if r.PostForm.Get("choice") != "switch" {
+		http.Redirect(w, r, "/wallet", http.StatusSeeOther)
+		return nil
+	}
+	tok := r.PostForm.Get("token")
+	a, err := s.walletActor(r, tok)
+	if err != nil {
+		return err
+	}
+	dest, ok := localPath(r.PostForm.Get("next"))
+	if !ok || !strings.HasPrefix(dest, "/wallet") {
+		dest = "/wallet"
+	}
+	s.setWalletCookie(w, tok, a)
+	http.Redirect(w, r, dest, http.StatusSeeOther)
+	return nil
 }
 
 func (s *Server) walletActor(r *http.Request, token string) (symbiont.Actor, error) {

@@ -24,8 +24,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/access"
@@ -98,10 +100,23 @@ func (s *Server) Init() error {
 // Routes registers the pages on mux.
 func (s *Server) Routes(mux *http.ServeMux) {
 	static, _ := fs.Sub(staticFS, "static")
-	files := http.FileServerFS(static)
-	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheFor(files, 24*time.Hour)))
+	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheFor(filesOnly(static), 24*time.Hour)))
 	s.walletRoutes(mux)
 	s.consoleRoutes(mux)
+}
+
+// filesOnly serves the files of fsys and answers 404 for anything else: no directory listings
+// (nor the redirects to them) that would show what is there.
+func filesOnly(fsys fs.FS) http.Handler {
+	files := http.FileServerFS(fsys)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := r.URL.Path
+		if fi, err := fs.Stat(fsys, name); err != nil || fi.IsDir() || !fs.ValidPath(name) {
+			http.NotFound(w, r)
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
 }
 
 func cacheFor(h http.Handler, d time.Duration) http.Handler {
@@ -252,7 +267,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, area string, err e
 	}
 	msg := symbiont.ErrorMessage(err)
 	if code == symbiont.EINTERNAL || code == "" {
-		s.Log.Error("web: request failed", slog.String("path", r.URL.Path), slog.Any("err", err))
+		s.Log.Error("web: request failed", slog.String("path", api.LogPath(r.URL.EscapedPath(), s.Graph.Pseudonym)), slog.Any("err", err))
 		msg = ""
 	}
 	p := s.newPage(r, area, "error.title")
@@ -284,6 +299,17 @@ func (s *Server) checkForm(w http.ResponseWriter, r *http.Request, credential st
 	}
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
 		return symbiont.Errorf(symbiont.EFORBIDDEN, "This form was sent from another site.")
+	}
+	// As every JSON body: text is UTF-8, or the form is refused (not "repaired" with U+FFFD).
+	for k, vs := range r.PostForm {
+		if !utf8.ValidString(k) {
+			return symbiont.Errorf(symbiont.EINVALID, "The form is not valid UTF-8.").With("reason", "invalid_utf8")
+		}
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				return symbiont.Errorf(symbiont.EINVALID, "The form field %s is not valid UTF-8.", k).With("field", k).With("reason", "invalid_utf8")
+			}
+		}
 	}
 	if !hmac.Equal([]byte(r.PostForm.Get("csrf")), []byte(s.csrf(credential))) {
 		return symbiont.Errorf(symbiont.EFORBIDDEN, "This form has expired or was not sent from this page. Reload the page and try again.")
@@ -355,9 +381,59 @@ func (s *Server) setLanguage(w http.ResponseWriter, r *http.Request) {
 		l = "en"
 	}
 	http.SetCookie(w, &http.Cookie{Name: langCookie, Value: l, Path: "/", MaxAge: 365 * 24 * 3600, Secure: s.Secure, SameSite: http.SameSiteLaxMode})
-	back := r.URL.Query().Get("back")
-	if !strings.HasPrefix(back, "/wallet") && !strings.HasPrefix(back, "/console") {
+	back, ok := localPath(r.URL.Query().Get("back"))
+	if !ok {
 		back = "/wallet"
 	}
 	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// pagePrefixes are where a redirect built from a request (the language switch's back=, the
+// wallet link's own address) may lead: these pages and their sub-pages, on this site.
+var pagePrefixes = []string{"/wallet", "/console"}
+
+// localPath is the one check of every redirect target that comes from a request. It accepts
+// only a path on this site under pagePrefixes and returns it cleaned and re-encoded (with its
+// query, without a fragment); anything else (another host, a scheme, //host, /\host, \/,
+// backslashes or control characters anywhere, encoded or not, tabs and newlines, dot segments
+// that climb out, text that is not UTF-8, more than 2,000 bytes) gives ok=false, and the caller
+// falls back to a page of its own.
+func localPath(raw string) (string, bool) {
+	if raw == "" || len(raw) > 2000 || raw[0] != '/' || !utf8.ValidString(raw) {
+		return "", false
+	}
+	if len(raw) > 1 && (raw[1] == '/' || raw[1] == '\\') {
+		return "", false // scheme-relative: another host
+	}
+	if strings.ContainsFunc(raw, badURLRune) {
+		return "", false
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return "", false
+	}
+	// u.Path is decoded: %5C, %2F, %09 and their double encodings (%255C decodes to %5C)
+	// are looked at as what they stand for.
+	if strings.ContainsFunc(u.Path, badURLRune) || strings.Contains(u.Path, "%") {
+		return "", false
+	}
+	clean := path.Clean(u.Path)
+	allowed := false
+	for _, p := range pagePrefixes {
+		allowed = allowed || clean == p || strings.HasPrefix(clean, p+"/")
+	}
+	if !allowed {
+		return "", false
+	}
+	if strings.HasSuffix(u.Path, "/") {
+		clean += "/" // /wallet/ is a page of its own
+	}
+	out := &url.URL{Path: clean, RawQuery: u.Query().Encode()}
+	return out.String(), true
+}
+
+// badURLRune: backslashes (browsers read them as slashes), control characters (tabs and
+// newlines, which browsers drop from URLs, included) and Unicode's invisible separators.
+func badURLRune(r rune) bool {
+	return r == '\\' || r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) || r == 0x2028 || r == 0x2029 || r == 0xfeff || r == utf8.RuneError
 }

@@ -18,7 +18,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -141,7 +140,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rateIngest := fs.Float64("rate-ingest", api.DefaultLimits.IngestPerKey, "ingestion requests per second per key (0: unlimited)")
 	rateAPI := fs.Float64("rate-api", api.DefaultLimits.APIPerKey, "API requests per second per secret key (0: unlimited)")
 	rateWallet := fs.Float64("rate-wallet", api.DefaultLimits.WalletPerUser, "requests per second per wallet session (0: unlimited)")
-	debugAddr := fs.String("debug-addr", "", "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060 (off by default)")
+	debugAddr := fs.String("debug-addr", "", "operations listener: /metrics and Go's pprof profiles on this address, e.g. 127.0.0.1:6060 (off by default; no authentication: bind it to loopback or your monitoring network)")
 	drain := fs.Duration("shutdown-timeout", 30*time.Second, "how long to wait for in-flight requests on shutdown")
 	ledgerOrigin := fs.String("ledger-origin", "", "the verifiable ledger's name in its checkpoints, fixed at first start (default: the base URL without scheme, then /ledger)")
 	accrual := fs.Duration("accrual-interval", 10*time.Minute, "how often points accrue for active grants and expired points are swept (also once at start); 0 turns the job off")
@@ -231,14 +230,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		WriteTimeout: 120 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(h, slog.LevelWarn)}
 	if *debugAddr != "" {
+		ops := &http.Server{Handler: p.OpsHandler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(h, slog.LevelWarn)}
+		opsLn, err := net.Listen("tcp", *debugAddr)
+		if err != nil {
+			p.Close()
+			ln.Close()
+			return fmt.Errorf("--debug-addr: %w", err)
+		}
 		go func() {
-			mux := http.NewServeMux()
-			mux.HandleFunc("/debug/pprof/", pprof.Index)
-			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-			log.Info("pprof serving", slog.String("addr", *debugAddr))
-			log.Warn("pprof stopped", slog.Any("err", http.ListenAndServe(*debugAddr, mux)))
+			log.Info("operations listener serving /metrics and /debug/pprof/", slog.String("addr", opsLn.Addr().String()))
+			log.Warn("operations listener stopped", slog.Any("err", ops.Serve(opsLn)))
 		}()
+		defer ops.Close()
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -177,7 +177,7 @@ func (t *Tx) ActiveGrants(ctx context.Context, consumerIDs []int64) ([]consent.G
 
 // ChangeChannel is the PostgreSQL notification channel on which every change other nodes may
 // have cached is announced (see store.Change): "consent:brand:consumer", "key:id",
-// "plan:brand", "vocab:brand".
+// "plan:brand", "signals:brand", "vocab:brand".
 const ChangeChannel = "symbiont_changes"
 
 // notify announces a change to other nodes when the store is shared. NOTIFY is
@@ -205,7 +205,7 @@ func parseChange(payload string) (store.Change, bool) {
 	case store.ChangeKey:
 		c.KeyID = rest
 		return c, rest != ""
-	case store.ChangePlan, store.ChangeVocab:
+	case store.ChangePlan, store.ChangeSignals, store.ChangeVocab:
 		_, err := fmt.Sscanf(rest, "%d", &c.BrandID)
 		return c, err == nil
 	}

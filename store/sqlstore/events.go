@@ -202,6 +202,11 @@ func (t *Tx) DeleteConsumerData(ctx context.Context, brandID int64, consumerIDs 
 	for _, q := range []string{
 		`DELETE FROM identifiers WHERE brand_id = ? AND consumer_id IN (` + in + `)`,
 		`DELETE FROM consents WHERE brand_id = ? AND consumer_id IN (` + in + `)`,
+		`DELETE FROM idempotency_keys WHERE brand_id = ? AND consumer_id IN (` + in + `)`,
+		// A redemption stays (the brand's books), but not the key its client chose, which could
+		// say anything; journals of redemptions from before keys were hashed carry it too.
+		`UPDATE redemptions SET idempotency_key = 'erased:' || CAST(id AS TEXT) WHERE brand_id = ? AND consumer_id IN (` + in + `)`,
+		`UPDATE points_journal SET idempotency_key = 'erased:' || CAST(id AS TEXT) WHERE brand_id = ? AND consumer_id IN (` + in + `) AND kind = 'redemption'`,
 	} {
 		if _, err := t.exec(ctx, q, args...); err != nil {
 			return 0, err
@@ -234,6 +239,30 @@ func (t *Tx) PutTrackingPlan(ctx context.Context, brandID int64, plan []byte, at
 	err := t.queryRow(ctx, `INSERT INTO tracking_plans (brand_id, version, plan, updated_at) VALUES (?, 1, ?, ?)
 		ON CONFLICT (brand_id) DO UPDATE SET version = tracking_plans.version + 1, plan = excluded.plan, updated_at = excluded.updated_at
 		RETURNING version`, brandID, string(plan), ms(at)).Scan(&v)
+	return v, err
+}
+
+// SignalMap returns a brand's consent signal mapping JSON and version; version 0 when none is
+// set.
+func (t *Tx) SignalMap(ctx context.Context, brandID int64) ([]byte, int64, error) {
+	var m string
+	var version int64
+	err := t.queryRow(ctx, `SELECT map, version FROM consent_signal_maps WHERE brand_id = ?`, brandID).Scan(&m, &version)
+	if isNoRows(err) {
+		return nil, 0, nil
+	}
+	return []byte(m), version, err
+}
+
+// PutSignalMap replaces a brand's consent signal mapping and returns its new version.
+func (t *Tx) PutSignalMap(ctx context.Context, brandID int64, m []byte, at time.Time) (int64, error) {
+	if err := t.notify(ctx, fmt.Sprintf("%s:%d", store.ChangeSignals, brandID)); err != nil {
+		return 0, err
+	}
+	var v int64
+	err := t.queryRow(ctx, `INSERT INTO consent_signal_maps (brand_id, version, map, updated_at) VALUES (?, 1, ?, ?)
+		ON CONFLICT (brand_id) DO UPDATE SET version = consent_signal_maps.version + 1, map = excluded.map, updated_at = excluded.updated_at
+		RETURNING version`, brandID, string(m), ms(at)).Scan(&v)
 	return v, err
 }
 

@@ -114,6 +114,11 @@ func (t *Tx) MergeConsumers(ctx context.Context, brandID, from, into int64, at t
 			ON CONFLICT (account) DO UPDATE SET balance = points_balances.balance + excluded.balance`,
 			[]any{"consumer:" + strconv.FormatInt(into, 10), "consumer:" + strconv.FormatInt(from, 10)}},
 		{`DELETE FROM points_balances WHERE account = ?`, []any{"consumer:" + strconv.FormatInt(from, 10)}},
+		// Idempotency keys follow the person too; where both profiles used a key, the
+		// surviving profile's record stands.
+		{`DELETE FROM idempotency_keys WHERE brand_id = ? AND consumer_id = ? AND key IN (SELECT key FROM idempotency_keys WHERE brand_id = ? AND consumer_id = ?)`,
+			[]any{brandID, from, brandID, into}},
+		{`UPDATE idempotency_keys SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},
 		{`UPDATE redemptions SET idempotency_key = idempotency_key || '#merged-' || CAST(consumer_id AS TEXT) WHERE brand_id = ? AND consumer_id = ?
 			AND idempotency_key IN (SELECT idempotency_key FROM redemptions WHERE consumer_id = ?)`, []any{brandID, from, into}},
 		{`UPDATE redemptions SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/store"
 	"github.com/symbiont/symbiont/tenant"
 )
@@ -163,18 +164,23 @@ func (t *Tx) PutSetting(ctx context.Context, name string, value []byte) error {
 	return err
 }
 
-// Idempotent returns the result stored for an idempotency key, or "".
-func (t *Tx) Idempotent(ctx context.Context, brandID int64, scope, key string) (string, error) {
-	var r string
-	err := t.queryRow(ctx, `SELECT result FROM idempotency_keys WHERE brand_id = ? AND scope = ? AND key = ?`, brandID, scope, key).Scan(&r)
+// Idempotent returns the record stored under a consumer's idempotency key (its HMAC), or nil.
+func (t *Tx) Idempotent(ctx context.Context, brandID, consumerID int64, key []byte) (*symbiont.IdempotentRecord, error) {
+	var r symbiont.IdempotentRecord
+	err := t.queryRow(ctx, `SELECT request, result FROM idempotency_keys WHERE brand_id = ? AND consumer_id = ? AND key = ?`,
+		brandID, consumerID, key).Scan(&r.Request, &r.Result)
 	if isNoRows(err) {
-		return "", nil
+		return nil, nil
 	}
-	return r, err
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
 }
 
-// PutIdempotent stores the result of a request made with an idempotency key.
-func (t *Tx) PutIdempotent(ctx context.Context, brandID int64, scope, key, result string, at time.Time) error {
-	_, err := t.exec(ctx, `INSERT INTO idempotency_keys (brand_id, scope, key, result, created_at) VALUES (?, ?, ?, ?, ?)`, brandID, scope, key, result, ms(at))
+// PutIdempotent stores the record of a request made with an idempotency key.
+func (t *Tx) PutIdempotent(ctx context.Context, brandID, consumerID int64, key []byte, rec symbiont.IdempotentRecord, at time.Time) error {
+	_, err := t.exec(ctx, `INSERT INTO idempotency_keys (brand_id, consumer_id, key, request, result, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		brandID, consumerID, key, rec.Request, rec.Result, ms(at))
 	return err
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/consent"
 	"github.com/symbiont/symbiont/identity"
+	"github.com/symbiont/symbiont/rewards"
 	"github.com/symbiont/symbiont/store"
 	"github.com/symbiont/symbiont/tenant"
 	"github.com/symbiont/symbiont/vault"
@@ -54,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConsumerEvents", testConsumerEvents},
 		{"DeleteConsumerData", testDeleteConsumerData},
 		{"TrackingPlan", testTrackingPlan},
+		{"SignalMap", testSignalMap},
 		{"AccessLog", testAccessLog},
 		{"KeyStore", testKeyStore},
 		{"TextOrder", testTextOrder},
@@ -423,32 +425,97 @@ func testSettings(t *testing.T, s store.Store) {
 func testIdempotency(t *testing.T, s store.Store) {
 	ctx := ctxT(t)
 	a, b := newBrand(t, s, "a"), newBrand(t, s, "b")
-	view(t, s, func(tx store.Tx) error {
-		if r := get[string](t)(tx.Idempotent(ctx, a.ID, "consents", "k1")); r != "" {
-			t.Errorf("Idempotent(absent) = %q", r)
+	c1, c2, c3 := newConsumer(t, s, a.ID), newConsumer(t, s, a.ID), newConsumer(t, s, a.ID)
+	cb := newConsumer(t, s, b.ID)
+	k1, k2 := []byte("hmac-of-key-1"), []byte("hmac-of-key-2")
+	rec := func(req, res string) symbiont.IdempotentRecord {
+		return symbiont.IdempotentRecord{Request: []byte(req), Result: res}
+	}
+	lookup := func(tx store.Tx, brand, consumer int64, key []byte) string {
+		r := get[*symbiont.IdempotentRecord](t)(tx.Idempotent(ctx, brand, consumer, key))
+		if r == nil {
+			return ""
 		}
-		return nil
-	})
-	update(t, s, func(tx store.Tx) error { return tx.PutIdempotent(ctx, a.ID, "consents", "k1", `{"id":1}`, at(1)) })
+		return string(r.Request) + "=" + r.Result
+	}
 	view(t, s, func(tx store.Tx) error {
-		eq(t, "Idempotent", get[string](t)(tx.Idempotent(ctx, a.ID, "consents", "k1")), `{"id":1}`)
-		eq(t, "Idempotent(other scope)", get[string](t)(tx.Idempotent(ctx, a.ID, "sessions", "k1")), "")
-		eq(t, "Idempotent(other brand)", get[string](t)(tx.Idempotent(ctx, b.ID, "consents", "k1")), "")
+		eq(t, "Idempotent(absent)", lookup(tx, a.ID, c1, k1), "")
 		return nil
 	})
-	err := s.Update(ctx, func(tx store.Tx) error { return tx.PutIdempotent(ctx, a.ID, "consents", "k1", `{"id":2}`, at(2)) })
+	update(t, s, func(tx store.Tx) error { return tx.PutIdempotent(ctx, a.ID, c1, k1, rec("req1", `{"id":1}`), at(1)) })
+	view(t, s, func(tx store.Tx) error {
+		eq(t, "Idempotent", lookup(tx, a.ID, c1, k1), `req1={"id":1}`)
+		eq(t, "Idempotent(other key)", lookup(tx, a.ID, c1, k2), "")
+		eq(t, "Idempotent(other consumer)", lookup(tx, a.ID, c2, k1), "")
+		eq(t, "Idempotent(other brand)", lookup(tx, b.ID, c1, k1), "")
+		return nil
+	})
+	err := s.Update(ctx, func(tx store.Tx) error { return tx.PutIdempotent(ctx, a.ID, c1, k1, rec("req2", `{"id":2}`), at(2)) })
 	if err == nil {
 		t.Error("second PutIdempotent of the same key succeeded")
 	}
-	// The same key in another scope or brand is another key.
+	// The same key for another consumer or brand is another key.
 	update(t, s, func(tx store.Tx) error {
-		must(t, tx.PutIdempotent(ctx, a.ID, "sessions", "k1", "s", at(2)))
-		return tx.PutIdempotent(ctx, b.ID, "consents", "k1", "b", at(2))
+		must(t, tx.PutIdempotent(ctx, a.ID, c2, k1, rec("req", "c2"), at(2)))
+		must(t, tx.PutIdempotent(ctx, a.ID, c3, k1, rec("req", "c3"), at(2)))
+		must(t, tx.PutIdempotent(ctx, a.ID, c3, k2, rec("req", "c3-k2"), at(2)))
+		return tx.PutIdempotent(ctx, b.ID, cb, k1, rec("req", "b"), at(2))
 	})
 	view(t, s, func(tx store.Tx) error {
-		eq(t, "Idempotent after failed overwrite", get[string](t)(tx.Idempotent(ctx, a.ID, "consents", "k1")), `{"id":1}`)
-		eq(t, "Idempotent(other scope)", get[string](t)(tx.Idempotent(ctx, a.ID, "sessions", "k1")), "s")
-		eq(t, "Idempotent(other brand)", get[string](t)(tx.Idempotent(ctx, b.ID, "consents", "k1")), "b")
+		eq(t, "Idempotent after failed overwrite", lookup(tx, a.ID, c1, k1), `req1={"id":1}`)
+		eq(t, "Idempotent(other consumer)", lookup(tx, a.ID, c2, k1), "req=c2")
+		eq(t, "Idempotent(other brand)", lookup(tx, b.ID, cb, k1), "req=b")
+		return nil
+	})
+	// A merge moves the records to the surviving profile; where both used a key, the
+	// survivor's record stands.
+	update(t, s, func(tx store.Tx) error { return tx.MergeConsumers(ctx, a.ID, c3, c2, at(3)) })
+	view(t, s, func(tx store.Tx) error {
+		eq(t, "after merge: survivor's own key", lookup(tx, a.ID, c2, k1), "req=c2")
+		eq(t, "after merge: merged profile's key", lookup(tx, a.ID, c2, k2), "req=c3-k2")
+		eq(t, "after merge: merged profile", lookup(tx, a.ID, c3, k2), "")
+		return nil
+	})
+	// Redemptions keep their client's key until erasure (journals of old redemptions too).
+	redeemed := func(c int64, key string) {
+		update(t, s, func(tx store.Tx) error {
+			must(t, tx.PostJournals(ctx, []*rewards.Journal{{BrandID: a.ID, ConsumerID: c, Kind: rewards.KindRedemption, At: at(3),
+				IdempotencyKey: "redeem/" + key, Postings: []rewards.Posting{{Account: rewards.BrandAccount(a.ID, "issued"), Amount: -5},
+					{Account: rewards.BrandAccount(a.ID, "redeemed"), Amount: 5}}}}))
+			return tx.InsertRedemption(ctx, &rewards.Redemption{BrandID: a.ID, ConsumerID: c, Reward: "tree", Cost: 5, Code: "CODE-" + key,
+				IdempotencyKey: key, At: at(3)})
+		})
+	}
+	redeemed(c1, "client-key-c1")
+	redeemed(c2, "client-key-c2")
+	// Erasure deletes the consumer's records, and only theirs.
+	update(t, s, func(tx store.Tx) error {
+		_, err := tx.DeleteConsumerData(ctx, a.ID, []int64{c2, c3}, at(4))
+		return err
+	})
+	view(t, s, func(tx store.Tx) error {
+		if r := get[*rewards.Redemption](t)(tx.RedemptionByKey(ctx, c2, "client-key-c2")); r != nil {
+			t.Errorf("the erased consumer's redemption keeps its client key: %+v", r)
+		}
+		rs := get[[]*rewards.Redemption](t)(tx.Redemptions(ctx, c2))
+		if len(rs) != 1 || !strings.HasPrefix(rs[0].IdempotencyKey, "erased:") || rs[0].Code != "CODE-client-key-c2" {
+			t.Errorf("the erased consumer's redemptions: %+v, want one, its key erased:…", rs)
+		}
+		if j := get[*rewards.Journal](t)(tx.JournalByKey(ctx, a.ID, "redeem/client-key-c2")); j != nil {
+			t.Errorf("the erased consumer's journal keeps the client key: %+v", j)
+		}
+		if r := get[*rewards.Redemption](t)(tx.RedemptionByKey(ctx, c1, "client-key-c1")); r == nil {
+			t.Error("another consumer's redemption lost its key")
+		}
+		if j := get[*rewards.Journal](t)(tx.JournalByKey(ctx, a.ID, "redeem/client-key-c1")); j == nil {
+			t.Error("another consumer's journal lost its key")
+		}
+		return nil
+	})
+	view(t, s, func(tx store.Tx) error {
+		eq(t, "after erasure", lookup(tx, a.ID, c2, k1)+lookup(tx, a.ID, c2, k2)+lookup(tx, a.ID, c3, k1), "")
+		eq(t, "after another's erasure", lookup(tx, a.ID, c1, k1), `req1={"id":1}`)
+		eq(t, "other brand after erasure", lookup(tx, b.ID, cb, k1), "req=b")
 		return nil
 	})
 }
@@ -1228,6 +1295,53 @@ func testTrackingPlan(t *testing.T, s store.Store) {
 		t.Errorf("first PutTrackingPlan of brand b = version %d, want 1", v)
 	}
 	check(a.ID, p2, 2)
+}
+
+// testSignalMap: a brand's consent signal mapping is versioned per brand, replaced whole, and
+// kept byte for byte (including text outside ASCII, which CMP category names use).
+func testSignalMap(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	a, b := newBrand(t, s, "a"), newBrand(t, s, "b")
+	check := func(brand int64, want []byte, wantVersion int64) {
+		t.Helper()
+		view(t, s, func(tx store.Tx) error {
+			m, v, err := tx.SignalMap(ctx, brand)
+			if err != nil || !reflect.DeepEqual(m, want) || v != wantVersion {
+				t.Errorf("SignalMap(%d) = %q, %d, %v; want %q, %d, nil", brand, m, v, err, want, wantVersion)
+			}
+			return nil
+		})
+	}
+	put := func(brand int64, m []byte, when time.Time) (v int64) {
+		t.Helper()
+		update(t, s, func(tx store.Tx) (err error) {
+			v, err = tx.PutSignalMap(ctx, brand, m, when)
+			return err
+		})
+		return v
+	}
+	check(a.ID, nil, 0)
+	m1 := []byte(`{"categories":{"Werbung – Partner":["browsing:marketing"]},"tcf":{"purposes":{"3":["browsing:marketing"]}}}`)
+	m2 := []byte(`{"categories":{}}`)
+	eq(t, "first PutSignalMap", put(a.ID, m1, at(1)), int64(1))
+	check(a.ID, m1, 1)
+	eq(t, "second PutSignalMap", put(a.ID, m2, at(2)), int64(2))
+	check(a.ID, m2, 2)
+	check(b.ID, nil, 0)
+	eq(t, "first PutSignalMap of brand b", put(b.ID, m1, at(3)), int64(1))
+	check(a.ID, m2, 2)
+	check(b.ID, m1, 1)
+	// A failed transaction leaves the mapping as it was.
+	err := s.Update(ctx, func(tx store.Tx) error {
+		if _, err := tx.PutSignalMap(ctx, a.ID, m1, at(4)); err != nil {
+			return err
+		}
+		return errTest
+	})
+	if !errors.Is(err, errTest) {
+		t.Fatalf("Update = %v", err)
+	}
+	check(a.ID, m2, 2)
 }
 
 func testAccessLog(t *testing.T, s store.Store) {
