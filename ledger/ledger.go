@@ -137,6 +137,8 @@ type IntegrationTx interface {
 	LedgerEntries(ctx context.Context, from, to int64) ([]*Entry, error)
 	// ChainEntries returns every entry of the chains, in chain order.
 	ChainEntries(ctx context.Context, chainIDs []int64) ([]*Entry, error)
+	// ForEachLedgerEntry streams every entry, chain by chain.
+	ForEachLedgerEntry(ctx context.Context, fn func(e *Entry) error) error
 	// The self-check's reads:
 	// ForEachPendingLedgerEntry streams the entries without an index, in insertion order.
 	ForEachPendingLedgerEntry(ctx context.Context, fn func(e *Entry) error) error

@@ -272,6 +272,11 @@ func (t *Tx) ChainEntries(ctx context.Context, chainIDs []int64) ([]*ledger.Entr
 	return t.entries(ctx, `SELECT `+entryCols+` FROM ledger_entries WHERE chain_id IN (`+in+`) ORDER BY chain_id, n`, args...)
 }
 
+// ForEachLedgerEntry streams every entry, chain by chain.
+func (t *Tx) ForEachLedgerEntry(ctx context.Context, fn func(e *ledger.Entry) error) error {
+	return t.eachEntry(ctx, fn, `SELECT `+entryCols+` FROM ledger_entries ORDER BY chain_id, n`)
+}
+
 // ForEachPendingLedgerEntry streams the entries without an index, in insertion order, with
 // every column (the self-check; integration reads only ids and commitments).
 func (t *Tx) ForEachPendingLedgerEntry(ctx context.Context, fn func(e *ledger.Entry) error) error {
