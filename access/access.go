@@ -1,13 +1,15 @@
 // Package access is the one door for reading consumer data. Every read names a purpose; for
 // each category asked for, the consent index decides; only consented categories are read and
-// opened; what was withheld is said, with why; and the access is recorded in the same
-// transaction that reads the data, so no read goes unrecorded. Export and erasure, the
+// opened; what was withheld is said, with why; and nothing is returned unless the access was
+// recorded by a transaction that found every returned category still granted, so no read goes
+// unrecorded. Export and erasure, the
 // consumer's own rights, live here too.
 package access
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -73,6 +75,15 @@ type Request struct {
 
 // Read returns the consumer's data in the requested categories that the consumer has granted
 // for the purpose, and records the access.
+//
+// The write transaction (on SQLite the single writer) holds only the record: the decision and
+// the rows are taken before it from a read-only snapshot (gather, on the reader pool), and
+// decryption follows its commit. Inside it, consent is decided again for every category about
+// to be returned (on SQLite from the index, which is authoritative under the write lock; on
+// PostgreSQL from the database), and the access is recorded only if each is still granted;
+// otherwise the read starts over from a new snapshot, which withholds what was withdrawn
+// (after maxSnapshots tries, everything happens inside the write transaction). Nothing is
+// returned before the record has committed.
 func (s *Service) Read(ctx context.Context, req Request) (*Data, error) {
 	v, err := s.consent.Vocabulary(ctx, req.BrandID)
 	if err != nil {
@@ -98,84 +109,159 @@ func (s *Service) Read(ctx context.Context, req Request) (*Data, error) {
 	}
 	cats = dedupe(cats)
 
-	out := &Data{Purpose: req.Purpose, Data: map[string][]json.RawMessage{}, Withheld: []Withheld{}}
-	var events []*store.Event
-	err = s.store.Update(ctx, func(tx store.Tx) error {
-		if _, err := tx.Consumer(ctx, req.BrandID, req.ConsumerID); err != nil {
-			return err
-		}
-		// Decide inside the transaction, so a withdrawal committed before it is honoured: from
-		// the in-memory index, or, when other nodes share the database and this node's index
-		// may lag, from the database's current consent.
-		now := s.clock.Now()
-		var cur []*consent.Record
-		allowedFor := func(c string) bool { return s.consent.Index.Allowed(req.BrandID, req.ConsumerID, c, req.Purpose, now) }
-		if s.store.Shared() {
-			var err error
-			if cur, err = tx.CurrentConsents(ctx, req.BrandID, req.ConsumerID); err != nil {
+	for try := 0; ; try++ {
+		var rd *reading
+		if try < maxSnapshots {
+			if err := s.store.View(ctx, func(tx store.Tx) (err error) {
+				rd, err = s.gather(ctx, tx, req, cats)
 				return err
-			}
-			allowedFor = func(c string) bool { return reason(cur, c, req.Purpose, now) == "" }
-		}
-		var allowed, denied []string
-		for _, c := range cats {
-			if allowedFor(c) {
-				allowed = append(allowed, c)
-			} else {
-				denied = append(denied, c)
+			}); err != nil {
+				return nil, err
 			}
 		}
-		if len(denied) > 0 {
-			if cur == nil {
-				var err error
-				if cur, err = tx.CurrentConsents(ctx, req.BrandID, req.ConsumerID); err != nil {
+		err := s.store.Update(ctx, func(tx store.Tx) (err error) {
+			if rd == nil {
+				if rd, err = s.gather(ctx, tx, req, cats); err != nil {
 					return err
 				}
-			}
-			for _, c := range denied {
-				r := reason(cur, c, req.Purpose, now)
-				if r == "" {
-					r = ReasonNoConsent // the index denies what the database has not caught up to
-				}
-				out.Withheld = append(out.Withheld, Withheld{Category: c, Reason: r})
-			}
-		}
-		if len(allowed) > 0 {
-			var err error
-			filter := allowed
-			if len(denied) == 0 && len(req.Categories) == 0 {
-				filter = nil // everything is allowed: no need to filter rows
-			}
-			if events, err = tx.ConsumerEvents(ctx, req.BrandID, req.ConsumerID, filter, 0); err != nil {
+			} else if err := s.stillGranted(ctx, tx, req, rd.allowed); err != nil {
 				return err
 			}
-		}
-		if len(events) > s.MaxEvents {
-			events, out.Truncated = events[len(events)-s.MaxEvents:], true
-		}
-		for _, c := range allowed {
-			out.Data[c] = []json.RawMessage{}
-		}
-		return s.recordAccess(ctx, tx, &store.AccessRecord{
-			BrandID: req.BrandID, ConsumerID: req.ConsumerID, Actor: req.Actor.Label(), Purpose: req.Purpose,
-			Categories: allowed, Withheld: denied, Records: len(events), Action: "read", RequestID: req.RequestID, At: now,
+			return s.recordAccess(ctx, tx, &store.AccessRecord{
+				BrandID: req.BrandID, ConsumerID: req.ConsumerID, Actor: req.Actor.Label(), Purpose: req.Purpose,
+				Categories: rd.allowed, Withheld: rd.denied, Records: len(rd.events), Action: "read", RequestID: req.RequestID, At: rd.at,
+			})
 		})
-	})
-	if err != nil {
-		return nil, err
+		if errors.Is(err, errWithdrawn) && try < maxSnapshots {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := s.openAll(ctx, rd.events, rd.out.Data); err != nil {
+			return nil, err
+		}
+		return rd.out, nil
 	}
-	if err := s.openAll(ctx, events, out.Data); err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
-// openAll decrypts events into data by category, into one shared buffer.
+// maxSnapshots bounds the reads taken from a snapshot whose consent changed before the record
+// (consent flapping under a reader); the next try decides and reads inside the write
+// transaction, where nothing can change it.
+const maxSnapshots = 3
+
+// errWithdrawn: a category read from the snapshot is no longer granted at the record.
+var errWithdrawn = errors.New("access: consent changed between the read and its record")
+
+// reading is what one purpose-bound read decided and read.
+type reading struct {
+	at              time.Time
+	out             *Data
+	allowed, denied []string
+	events          []*store.Event // sealed; opened after the record commits
+}
+
+// gather decides each category for the purpose and reads the sealed events of the allowed
+// ones, in tx: a read-only snapshot, or the write transaction.
+func (s *Service) gather(ctx context.Context, tx store.Tx, req Request, cats []string) (*reading, error) {
+	if _, err := tx.Consumer(ctx, req.BrandID, req.ConsumerID); err != nil {
+		return nil, err
+	}
+	rd := &reading{at: s.clock.Now(), out: &Data{Purpose: req.Purpose, Data: map[string][]json.RawMessage{}, Withheld: []Withheld{}}}
+	// From the in-memory index, or, when other nodes share the database and this node's index
+	// may lag, from the database's current consent.
+	var cur []*consent.Record
+	allowedFor := func(c string) bool {
+		return s.consent.Index.Allowed(req.BrandID, req.ConsumerID, c, req.Purpose, rd.at)
+	}
+	if s.store.Shared() {
+		var err error
+		if cur, err = tx.ConsentStates(ctx, req.BrandID, req.ConsumerID); err != nil {
+			return nil, err
+		}
+		allowedFor = func(c string) bool { return reason(cur, c, req.Purpose, rd.at) == "" }
+	}
+	for _, c := range cats {
+		if allowedFor(c) {
+			rd.allowed = append(rd.allowed, c)
+		} else {
+			rd.denied = append(rd.denied, c)
+		}
+	}
+	if len(rd.denied) > 0 {
+		if cur == nil {
+			var err error
+			if cur, err = tx.ConsentStates(ctx, req.BrandID, req.ConsumerID); err != nil {
+				return nil, err
+			}
+		}
+		for _, c := range rd.denied {
+			r := reason(cur, c, req.Purpose, rd.at)
+			if r == "" {
+				r = ReasonNoConsent // the index denies what the database has not caught up to
+			}
+			rd.out.Withheld = append(rd.out.Withheld, Withheld{Category: c, Reason: r})
+		}
+	}
+	if len(rd.allowed) > 0 {
+		var err error
+		filter := rd.allowed
+		if len(rd.denied) == 0 && len(req.Categories) == 0 {
+			filter = nil // everything is allowed: no need to filter rows
+		}
+		if rd.events, err = tx.ConsumerEvents(ctx, req.BrandID, req.ConsumerID, filter, 0); err != nil {
+			return nil, err
+		}
+	}
+	if len(rd.events) > s.MaxEvents {
+		rd.events, rd.out.Truncated = rd.events[len(rd.events)-s.MaxEvents:], true
+	}
+	for _, c := range rd.allowed {
+		rd.out.Data[c] = []json.RawMessage{}
+	}
+	return rd, nil
+}
+
+// stillGranted decides again, in the write transaction, every category a snapshot allowed, and
+// returns errWithdrawn if one is no longer granted. On SQLite the index is authoritative here:
+// a withdrawal marks it before its own transaction commits, and both hold the one write lock.
+// On PostgreSQL it reads the consumer's grants in the transaction, as the ingestion writer does.
+func (s *Service) stillGranted(ctx context.Context, tx store.Tx, req Request, allowed []string) error {
+	if len(allowed) == 0 {
+		return nil
+	}
+	now := s.clock.Now()
+	granted := func(c string) bool { return s.consent.Index.Allowed(req.BrandID, req.ConsumerID, c, req.Purpose, now) }
+	if s.store.Shared() {
+		grants, err := tx.ActiveGrants(ctx, []int64{req.ConsumerID})
+		if err != nil {
+			return err
+		}
+		granted = func(c string) bool {
+			return slices.ContainsFunc(grants, func(g consent.Grant) bool {
+				return g.BrandID == req.BrandID && g.Category == c && g.Purpose == req.Purpose && (g.ExpiresAt.IsZero() || now.Before(g.ExpiresAt))
+			})
+		}
+	}
+	for _, c := range allowed {
+		if !granted(c) {
+			return errWithdrawn
+		}
+	}
+	return nil
+}
+
+// openAll decrypts events into data by category, into one shared buffer as large as the
+// sealed payloads (a plaintext is shorter than its nonce, ciphertext and tag).
 func (s *Service) openAll(ctx context.Context, events []*store.Event, data map[string][]json.RawMessage) error {
-	var buf, aad []byte
+	total := 0
+	for _, e := range events {
+		total += len(e.Payload)
+	}
+	buf, aad := make([]byte, 0, total), []byte(nil)
 	for _, e := range events {
 		if cap(buf)-len(buf) < len(e.Payload) {
-			buf = make([]byte, 0, max(256<<10, len(e.Payload)))
+			buf = make([]byte, 0, len(e.Payload))
 		}
 		aad = e.AppendAAD(aad[:0])
 		start := len(buf)

@@ -10,6 +10,7 @@ package consent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 )
 
@@ -94,6 +95,10 @@ type Record struct {
 	Receipt string
 }
 
+// ErrChanged is returned by InsertConsentRecordAfter when the current state is no longer the
+// one the change was prepared on.
+var ErrChanged = errors.New("consent: the current state changed since the change was prepared")
+
 // Active reports whether r admits processing at time now.
 func (r *Record) Active(now time.Time) bool {
 	return r.State == StateGiven && (r.ExpiresAt.IsZero() || now.Before(r.ExpiresAt))
@@ -104,9 +109,18 @@ type Tx interface {
 	// InsertConsentRecord appends r to the history and makes it the current state of its
 	// (consumer, category, purpose). It sets r.ID.
 	InsertConsentRecord(ctx context.Context, r *Record) error
+	// InsertConsentRecordAfter is InsertConsentRecord on a condition: that the current record
+	// of r's (consumer, category, purpose) is still the one with id previous (0: there is
+	// none). Otherwise it writes nothing and returns ErrChanged. It lets a change be prepared
+	// (its receipt, which names the previous record, signed) before the write transaction.
+	InsertConsentRecordAfter(ctx context.Context, r *Record, previous int64) error
 	// CurrentConsents returns the current record of every (category, purpose) the consumer
 	// has ever decided on.
 	CurrentConsents(ctx context.Context, brandID, consumerID int64) ([]*Record, error)
+	// ConsentStates is CurrentConsents from the current-state table alone (no history row, no
+	// receipt): each record has only ID, BrandID, ConsumerID, Category, Purpose, State and
+	// ExpiresAt set. It serves decisions and their reasons.
+	ConsentStates(ctx context.Context, brandID, consumerID int64) ([]*Record, error)
 	// ConsentHistory returns every record of the consumer, oldest first.
 	ConsentHistory(ctx context.Context, brandID, consumerID int64) ([]*Record, error)
 	// LockConsumer serialises, until the transaction ends, the consent changes of one consumer

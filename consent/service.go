@@ -1,11 +1,13 @@
 package consent
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -66,11 +68,15 @@ type Service struct {
 
 	mu    sync.RWMutex
 	vocab map[int64]symbiont.Vocabulary
+	// states remembers consumers' current records, so that most changes are prepared
+	// without reading the store (see prepareFromMemory).
+	states *stateCache
 }
 
 // NewService returns a consent service. Call Load before serving.
 func NewService(db symbiont.Transactor[ServiceTx], graph *identity.Graph, keys ReceiptKeys, clock symbiont.Clock) *Service {
-	return &Service{db: db, Index: NewIndex(), graph: graph, keys: keys, clock: clock, vocab: map[int64]symbiont.Vocabulary{}}
+	return &Service{db: db, Index: NewIndex(), graph: graph, keys: keys, clock: clock, vocab: map[int64]symbiont.Vocabulary{},
+		states: newStateCache(1 << 18)}
 }
 
 // Load fills the index with every active grant.
@@ -95,6 +101,7 @@ func (s *Service) Refresh(ctx context.Context, brandID, consumerID int64) error 
 		return err
 	}
 	s.Index.Replace(brandID, consumerID, cur)
+	s.states.forget(brandID, consumerID)
 	return nil
 }
 
@@ -102,6 +109,7 @@ func (s *Service) Refresh(ctx context.Context, brandID, consumerID int64) error 
 // Until it finishes, grants it has not reloaded yet are denied: it fails closed.
 func (s *Service) Resync(ctx context.Context, l Loader) (int, error) {
 	s.Index.Clear()
+	s.states.clear()
 	return s.Load(ctx, l)
 }
 
@@ -137,9 +145,11 @@ type Change struct {
 	// sharing unless the consumer themself grants in the wallet (GPCOverride).
 	GPC         bool
 	GPCOverride bool
-	// Skip, when set, is asked inside the transaction with the pair's current record (nil if
-	// it was never decided); true leaves this change out (Result.Unchanged, Record = the
-	// current one). Consent signals use it to decide against the committed state.
+	// Skip, when set, is asked with the pair's current record as committed (nil if it was
+	// never decided), read when the change is prepared (never from memory); true leaves this
+	// change out (Result.Unchanged, Record = the current one). A change it lets through is
+	// written only if that record is still the current one at the write, so consent signals
+	// decide against the committed state.
 	Skip func(current *Record) bool
 }
 
@@ -321,6 +331,17 @@ func (s *Service) validate(ctx context.Context, c *Change, bundled bool) error {
 // With an idempotency key (the client's Idempotency-Key), a retry of the same request returns
 // the first outcome, and the key reused for any other request of the consumer is refused
 // (ECONFLICT): keys live in one space per brand and consumer (see symbiont.Idempotency).
+//
+// What needs no write lock is done before the write transaction, which on SQLite holds the
+// single writer: validation; then, from memory (prepareFromMemory) or in a read transaction
+// (prepare), the consumer, the idempotency lookup (a replay ends there), its current state,
+// and the new records with their signed receipts, each naming the record it follows. The write transaction (commit) then
+// stores only the act: each record on the condition that the current record is still the one
+// its receipt follows (InsertConsentRecordAfter, checked by the statement that replaces it),
+// the OnChange functions and the ledger entry, the idempotency record; and it marks
+// withdrawals in the index before it commits (grants after). If the state changed in between,
+// the change is prepared again. After maxPrepared tries, and when the change creates the
+// consumer, it is prepared inside the write transaction instead, where nothing can change it.
 func (s *Service) Apply(ctx context.Context, changes []*Change, idempotencyKey string) ([]*Result, error) {
 	if len(changes) == 0 {
 		return nil, symbiont.Errorf(symbiont.EINVALID, "No consent change given.")
@@ -333,117 +354,287 @@ func (s *Service) Apply(ctx context.Context, changes []*Change, idempotencyKey s
 			return nil, err
 		}
 	}
-	brandID := changes[0].BrandID
-	priv, issuer, err := s.keys.ReceiptKey(ctx, brandID)
-	if err != nil {
+	a := &applying{changes: changes, brandID: changes[0].BrandID}
+	var err error
+	if a.priv, a.issuer, err = s.keys.ReceiptKey(ctx, a.brandID); err != nil {
 		return nil, err
 	}
-	now := s.clock.Now().Truncate(time.Millisecond) // the precision the store keeps
-
-	var idem *symbiont.Idempotency // stays nil without a key
+	a.now = s.clock.Now().Truncate(time.Millisecond) // the precision the store keeps
 	if idempotencyKey != "" {
-		if idem, err = s.graph.Idempotency(brandID, idempotencyKey, canonicalChanges(changes)); err != nil {
+		if a.idem, err = s.graph.Idempotency(a.brandID, idempotencyKey, canonicalChanges(changes)); err != nil {
 			return nil, err
 		}
 	}
-	var results []*Result
-	var restore []func()
-	err = s.db.Update(ctx, func(tx ServiceTx) error {
-		results = nil
-		ref := changes[0].Consumer
-		consumerID := ref.ID
-		if consumerID == 0 {
-			// Only a grant creates a consumer: withdrawing for someone unknown records nothing.
-			create := slices.ContainsFunc(changes, func(c *Change) bool { return c.State != StateWithdrawn })
-			consumerID, _, err = s.graph.Resolve(ctx, tx, brandID, ref.Kind, ref.Value, create, now)
-			if err != nil {
+	for try := 0; ; try++ {
+		var p *plan
+		if try == 0 {
+			p = s.prepareFromMemory(a)
+		}
+		if p == nil && try < maxPrepared {
+			if err := s.db.View(ctx, func(tx ServiceTx) (err error) {
+				p, err = s.prepare(ctx, tx, a, false)
 				return err
+			}); err != nil {
+				return nil, err
 			}
-			if consumerID == 0 {
-				return symbiont.Errorf(symbiont.ENOTFOUND, "No consumer %q is known.", ref.Value)
+			if p.final {
+				return p.results, nil
 			}
-		} else if _, err := tx.Consumer(ctx, brandID, consumerID); err != nil {
-			return err
+			if p.create {
+				p = nil // the consumer is created in the write transaction
+			}
 		}
-		if err := tx.LockConsumer(ctx, consumerID); err != nil {
-			return err
+		results, err := s.commit(ctx, a, p)
+		if errors.Is(err, ErrChanged) && try < maxPrepared {
+			continue
 		}
-		// The key is looked up once the consumer is known: one key space per consumer, whether
-		// the request named them by id, by the brand's user id or through a wallet session.
-		if prev, err := idem.Lookup(ctx, tx, brandID, consumerID); err != nil {
-			return err
-		} else if prev != "" {
-			return s.replay(ctx, tx, brandID, prev, &results)
-		}
-		current, err := tx.CurrentConsents(ctx, brandID, consumerID)
+		return results, err
+	}
+}
+
+// maxPrepared bounds how often Apply prepares a change outside the write transaction and
+// finds the state changed at commit (concurrent changes to one consumer); the next try
+// prepares inside it.
+const maxPrepared = 3
+
+// applying is one call of Apply.
+type applying struct {
+	changes []*Change
+	brandID int64
+	idem    *symbiont.Idempotency // nil without an Idempotency-Key
+	priv    ed25519.PrivateKey
+	issuer  string
+	now     time.Time
+}
+
+// plan is a prepared Apply: what to write, and what to answer once it is written.
+type plan struct {
+	// final: results are the answer and nothing is to be written (an idempotent replay, or
+	// only changes that change nothing, without an idempotency key to record).
+	final bool
+	// create: the consumer does not exist yet and a change creates it; prepared outside the
+	// write transaction, nothing else is filled in.
+	create     bool
+	consumerID int64
+	results    []*Result
+	writes     []planned
+	receiptIDs []string
+}
+
+// planned is one record to write: on top of the current record previous (0: none), or, when
+// follows > 0, on top of the request's own earlier write follows-1 of the same pair.
+type planned struct {
+	r        *Record
+	previous int64
+	follows  int
+	act      ledger.Act
+}
+
+// prepare reads what the changes depend on in tx and builds their records and receipts.
+// inWrite: tx is the write transaction (the consumer may be created, and locked).
+func (s *Service) prepare(ctx context.Context, tx ServiceTx, a *applying, inWrite bool) (*plan, error) {
+	p := &plan{}
+	ref := a.changes[0].Consumer
+	p.consumerID = ref.ID
+	if p.consumerID == 0 {
+		// Only a grant creates a consumer: withdrawing for someone unknown records nothing.
+		create := slices.ContainsFunc(a.changes, func(c *Change) bool { return c.State != StateWithdrawn })
+		var err error
+		p.consumerID, _, err = s.graph.Resolve(ctx, tx, a.brandID, ref.Kind, ref.Value, create && inWrite, a.now)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		byPair := map[[2]string]*Record{}
-		for _, r := range current {
-			byPair[[2]string{r.Category, r.Purpose}] = r
+		if p.consumerID == 0 {
+			if create && !inWrite {
+				p.create = true
+				return p, nil
+			}
+			return nil, symbiont.Errorf(symbiont.ENOTFOUND, "No consumer %q is known.", ref.Value)
 		}
-		var receiptIDs []string
-		for _, c := range changes {
-			prev := byPair[[2]string{c.Category, c.Purpose}]
-			if c.Skip != nil && c.Skip(prev) {
-				results = append(results, &Result{Record: prev, ConsumerID: consumerID, Unchanged: true})
+	} else if _, err := tx.Consumer(ctx, a.brandID, p.consumerID); err != nil {
+		return nil, err
+	}
+	if inWrite {
+		if err := tx.LockConsumer(ctx, p.consumerID); err != nil {
+			return nil, err
+		}
+	}
+	// The key is looked up once the consumer is known (one key space per consumer, however the
+	// request named them); a replay ends here, without writing.
+	if prev, err := a.idem.Lookup(ctx, tx, a.brandID, p.consumerID); err != nil {
+		return nil, err
+	} else if prev != "" {
+		p.final = true
+		return p, s.replay(ctx, tx, a.brandID, prev, &p.results)
+	}
+	current, err := tx.CurrentConsents(ctx, a.brandID, p.consumerID)
+	if err != nil {
+		return nil, err
+	}
+	if !inWrite { // a snapshot, and no more: commit checks each record it writes against the store
+		s.states.put(a.brandID, p.consumerID, current)
+	}
+	if _, err := s.plan(a, p, current, false); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// prepareFromMemory prepares the changes from what this process remembers (the identity cache
+// and the states cache), without a transaction; nil when something is not in memory or when a
+// change would record nothing (such an answer must come from the store: it writes nothing that
+// the store could refuse). A stale memory costs a retry, never a wrong record: commit writes
+// each record only on top of the record the memory named.
+func (s *Service) prepareFromMemory(a *applying) *plan {
+	if a.idem != nil {
+		return nil // the idempotency record is in the store
+	}
+	p := &plan{}
+	ref := a.changes[0].Consumer
+	if p.consumerID = ref.ID; p.consumerID == 0 {
+		hash, ok := s.graph.HashValue(a.brandID, ref.Kind, ref.Value)
+		if !ok {
+			return nil
+		}
+		if p.consumerID, ok = s.graph.Cached(a.brandID, ref.Kind, hash); !ok || p.consumerID == 0 {
+			return nil
+		}
+	}
+	current, ok := s.states.get(a.brandID, p.consumerID) // remembered: the consumer exists
+	if !ok {
+		return nil
+	}
+	if ok, err := s.plan(a, p, current, true); !ok || err != nil {
+		return nil
+	}
+	return p
+}
+
+// plan fills p with the records of the changes on top of the current records, signed. With
+// writesOnly, it stops (false) at the first change that would record nothing.
+func (s *Service) plan(a *applying, p *plan, current []*Record, writesOnly bool) (bool, error) {
+	byPair := map[[2]string]*Record{}
+	for _, r := range current {
+		byPair[[2]string{r.Category, r.Purpose}] = r
+	}
+	sub := s.graph.Subject(a.brandID, p.consumerID)
+	written := map[[2]string]int{} // pair → index+1 of this request's write of it
+	for _, c := range a.changes {
+		prev := byPair[[2]string{c.Category, c.Purpose}]
+		if c.Skip != nil {
+			if writesOnly {
+				return false, nil // Skip may look at any field of the record: ask it the store's
+			}
+			if c.Skip(prev) {
+				p.results = append(p.results, &Result{Record: prev, ConsumerID: p.consumerID, Unchanged: true})
 				if prev != nil {
-					receiptIDs = append(receiptIDs, prev.ReceiptID)
+					p.receiptIDs = append(p.receiptIDs, prev.ReceiptID)
 				}
 				continue
 			}
-			if c.State != StateGiven && (prev == nil || !prev.Active(now)) {
-				if prev == nil && c.State == StateWithdrawn {
-					return symbiont.Errorf(symbiont.ENOTFOUND, "There is no grant of %s for %s to withdraw.", c.Category, c.Purpose)
-				}
-				if prev != nil && prev.State == c.State {
-					results = append(results, &Result{Record: prev, ConsumerID: consumerID, Unchanged: true})
-					receiptIDs = append(receiptIDs, prev.ReceiptID)
-					continue
-				}
-			}
-			r := &Record{
-				ReceiptID: NewReceiptID(), BrandID: brandID, ConsumerID: consumerID, Category: c.Category, Purpose: c.Purpose,
-				State: c.State, At: now, Notice: c.Notice, LegalBasis: c.LegalBasis, Method: c.Method, Actor: c.Actor.Label(),
-				Jurisdiction: c.Jurisdiction, Explicit: c.Explicit, Evidence: c.Evidence,
-			}
-			if c.State == StateGiven {
-				r.ExpiresAt = now.AddDate(0, 0, c.DurationDays)
-			}
-			var previous string
-			if prev != nil {
-				previous = prev.ReceiptID
-			}
-			sub := s.graph.Subject(brandID, consumerID)
-			if r.Receipt, err = SignReceipt(claimsOf(r, issuer, sub, previous), priv); err != nil {
-				return err
-			}
-			if err := tx.InsertConsentRecord(ctx, r); err != nil {
-				return err
-			}
-			if err := s.record(ctx, tx, r); err != nil {
-				return err
-			}
-			byPair[[2]string{c.Category, c.Purpose}] = r
-			if r.State != StateGiven {
-				// Deny from this moment, before the commit, so nothing slips in while it commits.
-				snap := s.Index.snapshot(brandID, consumerID)
-				restore = append(restore, func() { s.Index.restore(brandID, consumerID, snap) })
-				s.Index.Set(r)
-			}
-			results = append(results, &Result{Record: r, ConsumerID: consumerID})
-			receiptIDs = append(receiptIDs, r.ReceiptID)
 		}
-		b, _ := json.Marshal(idempotentResult{Receipts: receiptIDs})
-		return idem.Record(ctx, tx, brandID, consumerID, string(b), now)
+		if c.State != StateGiven && (prev == nil || !prev.Active(a.now)) {
+			if writesOnly {
+				return false, nil
+			}
+			if prev == nil && c.State == StateWithdrawn {
+				return false, symbiont.Errorf(symbiont.ENOTFOUND, "There is no grant of %s for %s to withdraw.", c.Category, c.Purpose)
+			}
+			if prev != nil && prev.State == c.State {
+				p.results = append(p.results, &Result{Record: prev, ConsumerID: p.consumerID, Unchanged: true})
+				p.receiptIDs = append(p.receiptIDs, prev.ReceiptID)
+				continue
+			}
+		}
+		r := &Record{
+			ReceiptID: NewReceiptID(), BrandID: a.brandID, ConsumerID: p.consumerID, Category: c.Category, Purpose: c.Purpose,
+			State: c.State, At: a.now, Notice: c.Notice, LegalBasis: c.LegalBasis, Method: c.Method, Actor: c.Actor.Label(),
+			Jurisdiction: c.Jurisdiction, Explicit: c.Explicit, Evidence: c.Evidence,
+		}
+		if c.State == StateGiven {
+			r.ExpiresAt = a.now.AddDate(0, 0, c.DurationDays)
+		}
+		w := planned{r: r, follows: written[[2]string{c.Category, c.Purpose}]}
+		var previous string
+		if prev != nil {
+			previous, w.previous = prev.ReceiptID, prev.ID
+		}
+		var err error
+		if r.Receipt, err = SignReceipt(claimsOf(r, a.issuer, sub, previous), a.priv); err != nil {
+			return false, err
+		}
+		if w.act, err = ledgerAct(r); err != nil {
+			return false, err
+		}
+		byPair[[2]string{c.Category, c.Purpose}] = r
+		p.writes = append(p.writes, w)
+		written[[2]string{c.Category, c.Purpose}] = len(p.writes)
+		p.results = append(p.results, &Result{Record: r, ConsumerID: p.consumerID})
+		p.receiptIDs = append(p.receiptIDs, r.ReceiptID)
+	}
+	p.final = len(p.writes) == 0 && a.idem == nil
+	return true, nil
+}
+
+// commit writes a plan in one write transaction; with no plan, it prepares one inside it.
+// It returns ErrChanged when the state the plan was prepared on changed meanwhile (nothing is
+// written then).
+func (s *Service) commit(ctx context.Context, a *applying, p *plan) ([]*Result, error) {
+	var results []*Result
+	var restore []func()
+	var q *plan
+	err := s.db.Update(ctx, func(tx ServiceTx) (err error) {
+		if q = p; q == nil {
+			if q, err = s.prepare(ctx, tx, a, true); err != nil {
+				return err
+			}
+			if q.final {
+				results = q.results
+				return nil
+			}
+		} else {
+			if err := tx.LockConsumer(ctx, q.consumerID); err != nil {
+				return err
+			}
+			// A request with the same key committed since the plan was made (checked under the
+			// consumer's lock, which such a request holds until it commits): the next
+			// preparation replays it.
+			if prev, err := a.idem.Lookup(ctx, tx, a.brandID, q.consumerID); err != nil || prev != "" {
+				return cmp.Or(err, ErrChanged)
+			}
+		}
+		for _, w := range q.writes {
+			previous := w.previous
+			if w.follows > 0 { // its id is known only now
+				previous = q.writes[w.follows-1].r.ID
+			}
+			if err := tx.InsertConsentRecordAfter(ctx, w.r, previous); err != nil {
+				return err
+			}
+			if err := s.record(ctx, tx, w.r, w.act); err != nil {
+				return err
+			}
+			if w.r.State != StateGiven {
+				// Deny from this moment, before the commit, so nothing slips in while it commits.
+				snap := s.Index.snapshot(a.brandID, q.consumerID)
+				restore = append(restore, func() { s.Index.restore(a.brandID, q.consumerID, snap) })
+				s.Index.Set(w.r)
+			}
+		}
+		results = q.results
+		b, _ := json.Marshal(idempotentResult{Receipts: q.receiptIDs})
+		return a.idem.Record(ctx, tx, a.brandID, q.consumerID, string(b), a.now)
 	})
 	if err != nil {
 		for i := len(restore) - 1; i >= 0; i-- {
 			restore[i]()
 		}
+		if q != nil {
+			s.states.forget(a.brandID, q.consumerID)
+		}
 		return nil, err
 	}
+	s.states.wrote(a.brandID, q.consumerID, q.writes)
 	for _, res := range results {
 		if !res.Unchanged && res.Record.State == StateGiven {
 			s.Index.Set(res.Record)
@@ -490,9 +681,9 @@ func (s *Service) findReceipts(ctx context.Context, tx ServiceTx, brandID int64,
 	return nil
 }
 
-// record appends a consent change to the verifiable ledger and runs the OnChange functions, in
-// the change's transaction.
-func (s *Service) record(ctx context.Context, tx ServiceTx, r *Record) error {
+// record runs the OnChange functions and appends a consent change (its act made by ledgerAct)
+// to the verifiable ledger, in the change's transaction.
+func (s *Service) record(ctx context.Context, tx ServiceTx, r *Record, act ledger.Act) error {
 	for _, fn := range s.OnChange {
 		if err := fn(ctx, tx, r); err != nil {
 			return err
@@ -501,6 +692,13 @@ func (s *Service) record(ctx context.Context, tx ServiceTx, r *Record) error {
 	if s.Ledger == nil {
 		return nil
 	}
+	_, err := s.Ledger.Append(ctx, tx, act)
+	return err
+}
+
+// ledgerAct is the ledger's account of a consent record, its body encoded already (before the
+// write transaction).
+func ledgerAct(r *Record) (ledger.Act, error) {
 	body := map[string]any{"receipt_id": r.ReceiptID, "category": r.Category, "purpose": r.Purpose, "state": r.State,
 		"legal_basis": r.LegalBasis, "method": r.Method, "actor": r.Actor}
 	if !r.ExpiresAt.IsZero() {
@@ -509,8 +707,11 @@ func (s *Service) record(ctx context.Context, tx ServiceTx, r *Record) error {
 	if r.Jurisdiction != "" {
 		body["jurisdiction"] = r.Jurisdiction
 	}
-	_, err := s.Ledger.Append(ctx, tx, ledger.Act{BrandID: r.BrandID, ConsumerID: r.ConsumerID, Kind: "consent." + r.State, At: r.At, Body: body})
-	return err
+	b, err := json.Marshal(body)
+	if err != nil {
+		return ledger.Act{}, fmt.Errorf("consent: ledger body: %w", err)
+	}
+	return ledger.Act{BrandID: r.BrandID, ConsumerID: r.ConsumerID, Kind: "consent." + r.State, At: r.At, Body: json.RawMessage(b)}, nil
 }
 
 // NewReceiptID returns a fresh receipt id.
@@ -564,29 +765,26 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 			if r.Receipt, err = SignReceipt(claimsOf(r, issuer, s.graph.Subject(d.BrandID, d.ConsumerID), d.ReceiptID), priv); err != nil {
 				return total, err
 			}
-			inserted := false
+			act, err := ledgerAct(r)
+			if err != nil {
+				return total, err
+			}
+			// Only if the grant is still the current record: the consumer may have renewed
+			// meanwhile (or another node recorded the expiry).
 			err = s.db.Update(ctx, func(tx ServiceTx) error {
-				inserted = false
 				if err := tx.LockConsumer(ctx, d.ConsumerID); err != nil {
 					return err
 				}
-				// Re-check inside the transaction: the consumer may have renewed meanwhile (or
-				// another node recorded the expiry).
-				cur, err := tx.CurrentConsents(ctx, d.BrandID, d.ConsumerID)
-				if err != nil {
+				if err := tx.InsertConsentRecordAfter(ctx, r, d.ID); err != nil {
 					return err
 				}
-				for _, c := range cur {
-					if c.Category == d.Category && c.Purpose == d.Purpose && c.ID == d.ID {
-						inserted = true
-						if err := tx.InsertConsentRecord(ctx, r); err != nil {
-							return err
-						}
-						return s.record(ctx, tx, r)
-					}
-				}
-				return nil
+				return s.record(ctx, tx, r, act)
 			})
+			inserted := err == nil
+			s.states.forget(d.BrandID, d.ConsumerID)
+			if errors.Is(err, ErrChanged) {
+				err = nil
+			}
 			if err != nil {
 				return total, err
 			}

@@ -158,7 +158,7 @@ func (s *Service) VerifyIntegrated(ctx context.Context) (*CheckReport, error) {
 		return nil, err
 	}
 	c := newChecker(s.origin, s.vkey, "")
-	c.cache = s.heads
+	c.cache = s.verifiedHeads
 	err := s.db.View(ctx, func(tx IntegrationTx) error {
 		st, err := s.loadVerified(ctx, tx)
 		if err != nil {
@@ -179,15 +179,15 @@ func (s *Service) VerifyIntegrated(ctx context.Context) (*CheckReport, error) {
 		return nil, err
 	}
 	for chain, h := range c.heads {
-		s.heads.put(chain, cachedHead{h.n, b64(h.commitment)})
+		s.verifiedHeads.put(chain, cachedHead{h.n, b64(h.commitment)})
 	}
 	return &c.rep, nil
 }
 
-// headCache keeps the last verified entry of recently active chains, so that a background pass
-// need not read back the entry before each chain's first new one. It is cleared wholesale when
-// full.
-type headCache struct {
+// verifiedHeads keeps the last verified entry of recently active chains, so that a background
+// pass need not read back the entry before each chain's first new one. (Unlike the appends'
+// headCache, it holds only what a check found consistent.) It is cleared wholesale when full.
+type verifiedHeads struct {
 	mu  sync.Mutex
 	m   map[int64]cachedHead
 	max int
@@ -198,9 +198,11 @@ type cachedHead struct {
 	commitment string // base64, as records name it
 }
 
-func newHeadCache(max int) *headCache { return &headCache{m: map[int64]cachedHead{}, max: max} }
+func newVerifiedHeads(max int) *verifiedHeads {
+	return &verifiedHeads{m: map[int64]cachedHead{}, max: max}
+}
 
-func (c *headCache) get(chain int64) (cachedHead, bool) {
+func (c *verifiedHeads) get(chain int64) (cachedHead, bool) {
 	if c == nil {
 		return cachedHead{}, false
 	}
@@ -210,7 +212,7 @@ func (c *headCache) get(chain int64) (cachedHead, bool) {
 	return h, ok
 }
 
-func (c *headCache) put(chain int64, h cachedHead) {
+func (c *verifiedHeads) put(chain int64, h cachedHead) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.m) >= c.max {
@@ -375,7 +377,7 @@ type checker struct {
 	full                   bool // from the first entry: every chain must start at 0 in range
 	progress               func(done, total int64)
 
-	cache  *headCache          // chain heads verified by earlier passes (nil: look them up)
+	cache  *verifiedHeads      // chain heads verified by earlier passes (nil: look them up)
 	size   int64               // entries hashed into the tree so far
 	known  map[int64]tlog.Hash // stored hashes: the complete subtrees left of size, and the batch's
 	heads  map[int64]link      // the last entry read of each chain

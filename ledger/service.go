@@ -76,9 +76,11 @@ type Service struct {
 	broken   error // set when the self-check found the stored log inconsistent
 	verified int64 // the size of the verified state (selfcheck.go)
 	wrap     Wrapper
-	heads    *headCache // chain heads the background pass verified
+	// verifiedHeads are the chain heads the background pass verified (selfcheck.go).
+	verifiedHeads *verifiedHeads
 
 	hashes  *hashCache
+	heads   *headCache // chain heads, with a single writer (see AppendAll)
 	intMu   sync.Mutex // one integration at a time in this process
 	checked int64      // entries the last self-check read
 }
@@ -91,8 +93,8 @@ func Open(ctx context.Context, db symbiont.Transactor[IntegrationTx], wrap Wrapp
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{db: db, opt: opt, clock: clock, wake: make(chan struct{}, 1), hashes: newHashCache(1 << 20), wrap: wrap,
-		heads: newHeadCache(1 << 17)}
+	s := &Service{db: db, opt: opt, clock: clock, wake: make(chan struct{}, 1), hashes: newHashCache(1 << 20), heads: newHeadCache(1 << 20),
+		wrap: wrap, verifiedHeads: newVerifiedHeads(1 << 17)}
 	var skey string
 	err := db.Update(ctx, func(tx IntegrationTx) error {
 		origin, err := tx.Setting(ctx, settingOrigin)
@@ -178,8 +180,14 @@ func (s *Service) Append(ctx context.Context, tx Tx, a Act) (*Entry, error) {
 }
 
 // AppendAll records several acts in the caller's transaction, in order (acts about one
-// consumer extend their chain one after the other), with one query for the chains' heads and
-// one insert for all entries.
+// consumer extend their chain one after the other), with at most one query for the chains'
+// heads and one insert for all entries.
+//
+// The heads come from memory when the store has a single writer in this process (SQLite: the
+// transaction offers OnUndo): the head an append leaves is remembered at once and forgotten if
+// the transaction's writes are undone, before any other transaction runs, so the cache only
+// ever holds what the writer's own view of the table says. Elsewhere (PostgreSQL, where other
+// nodes append too) every append reads its chains' heads under their consumer locks.
 func (s *Service) AppendAll(ctx context.Context, tx Tx, acts []Act) ([]*Entry, error) {
 	var chains []int64
 	seen := map[int64]bool{}
@@ -195,9 +203,27 @@ func (s *Service) AppendAll(ctx context.Context, tx Tx, acts []Act) ([]*Entry, e
 			return nil, err
 		}
 	}
-	heads, err := tx.LedgerHeads(ctx, chains)
-	if err != nil {
-		return nil, err
+	// Registered first: forgetting is harmless, and whether OnUndo is offered decides whether
+	// the cache may be read at all.
+	undo, sole := tx.(interface{ OnUndo(func()) bool })
+	sole = sole && undo.OnUndo(func() { s.heads.forget(chains) })
+	heads := make(map[int64]Head, len(chains))
+	missing := chains
+	if sole {
+		missing = s.heads.fill(heads, chains)
+	}
+	if len(missing) > 0 {
+		read, err := tx.LedgerHeads(ctx, missing)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range missing {
+			h, ok := read[c]
+			if !ok {
+				h = Head{N: -1}
+			}
+			heads[c] = h
+		}
 	}
 	out := make([]*Entry, len(acts))
 	for i, a := range acts {
@@ -209,10 +235,7 @@ func (s *Service) AppendAll(ctx context.Context, tx Tx, acts []Act) ([]*Entry, e
 		if err != nil {
 			return nil, fmt.Errorf("ledger: record body: %w", err)
 		}
-		h, ok := heads[a.ConsumerID]
-		if !ok {
-			h = Head{N: -1}
-		}
+		h := heads[a.ConsumerID]
 		at := a.At.UTC().Truncate(time.Millisecond)
 		r := Record{Version: Version, Log: s.origin, Brand: brand, Subject: s.opt.Subject(a.BrandID, a.ConsumerID), N: h.N + 1,
 			Kind: a.Kind, At: at, Body: body, Prev: h.Commitment}
@@ -227,7 +250,13 @@ func (s *Service) AppendAll(ctx context.Context, tx Tx, acts []Act) ([]*Entry, e
 		out[i] = e
 	}
 	if err := tx.InsertLedgerEntries(ctx, out); err != nil {
+		if sole {
+			s.heads.forget(chains) // an insert in parts may have stored some: read them next time
+		}
 		return nil, err
+	}
+	if sole {
+		s.heads.put(chains, heads)
 	}
 	s.Wake()
 	return out, nil

@@ -2,7 +2,7 @@
 # Runs the verifiable ledger's benchmarks (ledger/bench_test.go, ledger/tessera_bench_test.go)
 # COUNT times each and prints every run and the median of every metric.
 #
-#   scripts/bench-ledger.sh [-n COUNT] [append|proof|verify|tessera|all]...
+#   scripts/bench-ledger.sh [-n COUNT] [append|acts|proof|verify|tessera|versus|all]...
 #
 #   append   BenchmarkAppend: consent changes and data accesses with their ledger entries,
 #            32 concurrent callers, SQLite and PostgreSQL; appends alone (ledger-only, 32 and
@@ -13,7 +13,15 @@
 #            two, ~540 MB) and kept under ~/.cache/symbiont/bench-ledger-1m/; delete it to rebuild.
 #   verify   BenchmarkVerify10k: export and `symbiont verify` of a 10,000-record document (and
 #            its size)
+#   acts     the acts alone on SQLite (consent and access, 32 callers), 10 s each
 #   tessera  BenchmarkTesseraPOSIXAppend: Tessera's POSIX log, same entries and callers
+#   versus   ours (consent, access, ledger-only at 32 and 1,024 callers, SQLite) and Tessera
+#            (batches of 32 at 32 callers; 1,024 callers) interleaved, one round of each after
+#            the other COUNT times, so that both see the same load; the medians of both
+#
+# Every line also says the load average when it started: on a shared machine compare figures
+# taken in the same hour only. BenchmarkAppend reports cpu-µs/act (the process's CPU time per
+# act), writer-µs/act (the SQLite writer's wall time per act) and tx/group besides entries/s.
 #
 # PostgreSQL: $SYMBIONT_TEST_POSTGRES or postgres://postgres@127.0.0.1:5432/test (skipped when
 # unreachable). Default COUNT 5; default: all. Exits non-zero if a benchmark failed.
@@ -25,9 +33,9 @@ what=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-n) count="$2"; shift 2 ;;
-	append | proof | verify | tessera) what+=("$1"); shift ;;
+	append | acts | proof | verify | tessera | versus) what+=("$1"); shift ;;
 	all) what+=(append proof verify tessera); shift ;;
-	*) sed -n '2,19p' "$0" >&2; exit 2 ;;
+	*) sed -n '2,27p' "$0" >&2; exit 2 ;;
 	esac
 done
 [ ${#what[@]} -gt 0 ] || what=(append proof verify tessera)
@@ -67,7 +75,7 @@ median() {
 failed=0
 run() { # name, go test arguments...
 	local name="$1"; shift
-	echo "== $name: go test $*" >&2
+	echo "== $name: go test $* (load $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null))" >&2
 	set +e
 	go test "$@" 2>&1 | tee "$out/$name.txt" | grep -E '^(Benchmark|---|FAIL|ok|PASS|panic)'
 	local status=${PIPESTATUS[0]}
@@ -76,19 +84,44 @@ run() { # name, go test arguments...
 	grep -E '^Benchmark' "$out/$name.txt" | median
 }
 
+# tesseramod resolves Tessera's POSIX driver, which imports golang.org/x/exp (absent from
+# go.sum), in a private copy of go.mod/go.sum, leaving the repository's untouched.
+tesseramod() {
+	cp go.mod "$out/bench.mod"
+	cp go.sum "$out/bench.sum"
+	go get -modfile="$out/bench.mod" github.com/transparency-dev/tessera/storage/posix@v1.0.4 >&2
+}
+
+ours='BenchmarkAppend/(consent|access|ledger-only)/sqlite$|BenchmarkAppend/ledger-only,workers=1024/sqlite$'
+theirs='BenchmarkTesseraPOSIXAppend/(workers=32,batch=32|workers=1024)$'
+
 for w in "${what[@]}"; do
 	case "$w" in
 	append) run append -run '^$' -bench 'BenchmarkAppend' -benchtime 10s -count "$count" -timeout 2h ./ledger/ ;;
 	proof) run proof -run '^$' -bench 'BenchmarkInclusionProof1M' -benchtime 10000x -count "$count" -timeout 2h ./ledger/ ;;
 	verify) run verify -run '^$' -bench 'BenchmarkVerify10k' -count "$count" -timeout 1h ./ledger/ ;;
+	acts) run acts -run '^$' -bench 'BenchmarkAppend/(consent|access)/sqlite$' -benchtime 10s -count "$count" -timeout 1h ./ledger/ ;;
 	tessera)
-		# Tessera's POSIX driver imports golang.org/x/exp, which go.sum lacks: resolve it in a
-		# private copy of go.mod/go.sum, leaving the repository's untouched.
-		cp go.mod "$out/bench.mod"
-		cp go.sum "$out/bench.sum"
-		go get -modfile="$out/bench.mod" github.com/transparency-dev/tessera/storage/posix@v1.0.4 >&2
+		tesseramod
 		run tessera -modfile="$out/bench.mod" -tags tesserabench -run '^$' -bench 'BenchmarkTesseraPOSIXAppend' \
 			-benchtime 10s -count "$count" -timeout 1h ./ledger/
+		;;
+	versus)
+		tesseramod
+		go test -c -modfile="$out/bench.mod" -tags tesserabench -o "$out/ledger.test" ./ledger/
+		: >"$out/ours.txt"
+		: >"$out/theirs.txt"
+		for round in $(seq "$count"); do
+			for side in ours theirs; do
+				echo "== round $round, $side (load $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null))" >&2
+				set +e
+				(cd ledger && "$out/ledger.test" -test.run '^$' -test.bench "${!side}" -test.benchtime 10s -test.timeout 1h) 2>&1 |
+					tee -a "$out/$side.txt" | grep -E '^(Benchmark|---|FAIL|panic)'
+				[ "${PIPESTATUS[0]}" -eq 0 ] || failed=1
+				set -e
+			done
+		done
+		grep -hE '^Benchmark' "$out/ours.txt" "$out/theirs.txt" | median
 		;;
 	esac
 done

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -12,6 +13,18 @@ import (
 
 // InsertConsentRecord appends r to the history and makes it the current state.
 func (t *Tx) InsertConsentRecord(ctx context.Context, r *consent.Record) error {
+	return t.insertConsentRecord(ctx, r, -1)
+}
+
+// InsertConsentRecordAfter appends r and makes it the current state if the current record is
+// still previous (0: none); else it writes nothing and returns consent.ErrChanged.
+func (t *Tx) InsertConsentRecordAfter(ctx context.Context, r *consent.Record, previous int64) error {
+	return t.insertConsentRecord(ctx, r, previous)
+}
+
+// insertConsentRecord inserts r; previous < 0 replaces whatever is current, else the current
+// record must be previous (0: none), checked by the statement that replaces it (no extra read).
+func (t *Tx) insertConsentRecord(ctx context.Context, r *consent.Record, previous int64) error {
 	err := t.queryRow(ctx, `INSERT INTO consent_records (receipt_id, brand_id, consumer_id, category, purpose, state, at, expires_at,
 		notice_id, notice_version, notice_hash, notice_language, notice_url, legal_basis, method, actor, jurisdiction, explicit, evidence, receipt)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
@@ -21,15 +34,40 @@ func (t *Tx) InsertConsentRecord(ctx context.Context, r *consent.Record) error {
 	if err != nil {
 		return err
 	}
-	if err := t.notifyConsent(ctx, r.BrandID, r.ConsumerID); err != nil {
-		return err
-	}
-	_, err = t.exec(ctx, `INSERT INTO consents (brand_id, consumer_id, category, purpose, state, expires_at, updated_at, record_id)
+	var res sql.Result
+	switch {
+	case previous < 0:
+		res, err = t.exec(ctx, `INSERT INTO consents (brand_id, consumer_id, category, purpose, state, expires_at, updated_at, record_id)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (consumer_id, category, purpose) DO UPDATE SET state = excluded.state, expires_at = excluded.expires_at,
 		updated_at = excluded.updated_at, record_id = excluded.record_id`,
-		r.BrandID, r.ConsumerID, r.Category, r.Purpose, r.State, ms(r.ExpiresAt), ms(r.At), r.ID)
-	return err
+			r.BrandID, r.ConsumerID, r.Category, r.Purpose, r.State, ms(r.ExpiresAt), ms(r.At), r.ID)
+	case previous == 0:
+		res, err = t.exec(ctx, `INSERT INTO consents (brand_id, consumer_id, category, purpose, state, expires_at, updated_at, record_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (consumer_id, category, purpose) DO NOTHING`,
+			r.BrandID, r.ConsumerID, r.Category, r.Purpose, r.State, ms(r.ExpiresAt), ms(r.At), r.ID)
+	default:
+		res, err = t.exec(ctx, `UPDATE consents SET state = ?, expires_at = ?, updated_at = ?, record_id = ?
+		WHERE consumer_id = ? AND category = ? AND purpose = ? AND record_id = ?`,
+			r.State, ms(r.ExpiresAt), ms(r.At), r.ID, r.ConsumerID, r.Category, r.Purpose, previous)
+	}
+	if err != nil {
+		return err
+	}
+	if previous >= 0 {
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			// Someone else changed it first: take the history row back out, so that nothing
+			// of this change remains even if the caller goes on.
+			if _, err := t.exec(ctx, `DELETE FROM consent_records WHERE id = ?`, r.ID); err != nil {
+				return err
+			}
+			r.ID = 0
+			return consent.ErrChanged
+		}
+	}
+	return t.notifyConsent(ctx, r.BrandID, r.ConsumerID)
 }
 
 const recordCols = `r.id, r.receipt_id, r.brand_id, r.consumer_id, r.category, r.purpose, r.state, r.at, r.expires_at,
@@ -73,6 +111,28 @@ func (t *Tx) records(ctx context.Context, query string, args ...any) ([]*consent
 func (t *Tx) CurrentConsents(ctx context.Context, brandID, consumerID int64) ([]*consent.Record, error) {
 	return t.records(ctx, `SELECT `+recordCols+` FROM consents c JOIN consent_records r ON r.id = c.record_id
 		WHERE c.brand_id = ? AND c.consumer_id = ? ORDER BY c.category, c.purpose`, brandID, consumerID)
+}
+
+// ConsentStates returns the consumer's current state per category and purpose, without the
+// records' contents.
+func (t *Tx) ConsentStates(ctx context.Context, brandID, consumerID int64) ([]*consent.Record, error) {
+	rows, err := t.query(ctx, `SELECT record_id, category, purpose, state, expires_at FROM consents
+		WHERE brand_id = ? AND consumer_id = ? ORDER BY category, purpose`, brandID, consumerID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*consent.Record
+	for rows.Next() {
+		r := &consent.Record{BrandID: brandID, ConsumerID: consumerID}
+		var exp int64
+		if err := rows.Scan(&r.ID, &r.Category, &r.Purpose, &r.State, &exp); err != nil {
+			return nil, err
+		}
+		r.ExpiresAt = fromMS(exp)
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }
 
 // ConsentHistory returns the consumer's records, oldest first.

@@ -75,6 +75,9 @@ type DB struct {
 	groupMu     sync.RWMutex
 	groupClosed bool
 	closeErr    error
+	wstats      writerStats
+
+	readStmts readStmts // prepared on the reader pool (see readstmt.go)
 }
 
 // Open wraps connections into a store and prepares its hot statements. keysDB holds the
@@ -140,6 +143,7 @@ func (db *DB) Close() error {
 			}
 			errs = append(errs, db.wconn.Close()) // back to the pool, for the closers
 		}
+		errs = append(errs, db.readStmts.close()...)
 		db.prepared.Range(func(_, v any) bool {
 			errs = append(errs, v.(*sql.Stmt).Close())
 			return true
@@ -212,7 +216,7 @@ func (db *DB) run(ctx context.Context, conn *sql.DB, readOnly bool, fn func(stor
 	if err != nil {
 		return fmt.Errorf("sqlstore: begin: %w", err)
 	}
-	tx := &Tx{db: db, tx: stx}
+	tx := &Tx{db: db, tx: stx, readOnly: readOnly}
 	// Roll back unless committed: after a View, when fn returns an error, when it panics (the
 	// panic goes on up) and when its goroutine exits (runtime.Goexit, e.g. t.FailNow in a
 	// test), which recover does not see and which would otherwise leave the transaction open
@@ -237,6 +241,9 @@ type Tx struct {
 	db   *DB
 	tx   *sql.Tx
 	conn *sql.Conn // group commit: the writer connection, in a transaction
+	req  *groupReq // group commit: the caller whose function runs (see OnUndo)
+	// readOnly: a View, whose statements are prepared once on the reader pool (readstmt.go).
+	readOnly bool
 }
 
 var _ store.Tx = (*Tx)(nil)
@@ -264,6 +271,11 @@ func (t *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, e
 		rows, err := st.QueryContext(ctx, args...)
 		done() // a closed statement's rows stay readable until they are closed
 		return rows, err
+	}
+	if t.readOnly {
+		if rows, ok, err := t.readQuery(ctx, q, args...); ok {
+			return rows, err
+		}
 	}
 	return t.tx.QueryContext(ctx, q, args...)
 }
@@ -319,6 +331,11 @@ func (t *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 		}
 		defer done()
 		return st.QueryRowContext(ctx, args...)
+	}
+	if t.readOnly {
+		if row := t.readQueryRow(ctx, q, args...); row != nil {
+			return row
+		}
 	}
 	return t.tx.QueryRowContext(ctx, q, args...)
 }

@@ -141,7 +141,9 @@ func (t *Tx) ConsumerEvents(ctx context.Context, brandID, consumerID int64, cate
 			return nil, err
 		}
 		if cap(arena)-len(arena) < len(mid)+len(payload) {
-			arena = make([]byte, 0, max(256<<10, len(mid)+len(payload)))
+			// Arenas double from 4 KiB up to 256 KiB: a read of a few events (the usual
+			// purpose-bound read) must not allocate and clear 256 KiB.
+			arena = make([]byte, 0, max(min(max(2*cap(arena), 4<<10), 256<<10), len(mid)+len(payload)))
 		}
 		arena = append(arena, mid...)
 		e.MID = arena[len(arena)-len(mid) : len(arena) : len(arena)]

@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"KeyStore", testKeyStore},
 		{"TextOrder", testTextOrder},
 		{"Dialect", testDialect},
+		{"ConsentRecordAfter", testConsentRecordAfter},
 		{"TxErrorRollsBack", testTxErrorRollsBack},
 		{"TxPanicRollsBack", testTxPanicRollsBack},
 		{"TxGoexitRollsBack", testTxGoexitRollsBack},
