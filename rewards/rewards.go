@@ -62,6 +62,39 @@ type Posting struct {
 	Amount      int64 // positive: credit to the account
 	Description string
 	Ref         string // the grant's receipt id, the reward id, …
+	// Detail is what a consumer's line is for, as data (nil on the brand's lines).
+	Detail *Detail
+}
+
+// Kinds of statement line (Detail.Kind).
+const (
+	LineAccrual    = "accrual"
+	LineBonus      = "bonus"
+	LineRedemption = "redemption"
+	LineExpiry     = "expiry"
+)
+
+// Detail says what a statement line is for, as data, so that a page or an app can say it in
+// the consumer's language with the brand's labels; the line's Description says the same in
+// English. Fields not used by the kind are omitted.
+type Detail struct {
+	Kind string `json:"kind"` // accrual, bonus, redemption or expiry
+	// accrual and bonus: the grant's category and purpose (names, not labels).
+	Category string `json:"category,omitempty"`
+	Purpose  string `json:"purpose,omitempty"`
+	// accrual: days credited at the grant's rate; the multiplier for its duration (a decimal,
+	// when it is not 1) and the duration; its cap (0: none).
+	Days        int    `json:"days,omitempty"`
+	PointsPer30 int    `json:"points_per_30_days,omitempty"`
+	Factor      string `json:"factor,omitempty"`
+	GrantDays   int    `json:"grant_days,omitempty"`
+	Cap         int    `json:"cap,omitempty"`
+	// redemption: the reward's id and its name in the catalogue when redeemed.
+	Reward     string `json:"reward,omitempty"`
+	RewardName string `json:"reward_name,omitempty"`
+	// expiry: how many points expired, earned on which day (UTC, YYYY-MM-DD).
+	Points   int64  `json:"points,omitempty"`
+	EarnedOn string `json:"earned_on,omitempty"`
 }
 
 // Journal is one balanced movement of points.
@@ -180,13 +213,15 @@ type Tx interface {
 	RedemptionReport(ctx context.Context, brandID int64) ([]RewardCount, error)
 }
 
-// StatementLine is a posting as the consumer's statement shows it.
+// StatementLine is a posting as the consumer's statement shows it: Description in English,
+// Detail as data for every language.
 type StatementLine struct {
 	At          time.Time `json:"at"`
 	Kind        string    `json:"kind"`
 	Points      int64     `json:"points"`
 	Description string    `json:"description"`
 	Ref         string    `json:"ref,omitempty"`
+	Detail      *Detail   `json:"detail,omitempty"`
 }
 
 // CategoryCount counts active grants of a category and purpose.

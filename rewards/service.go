@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -251,11 +253,12 @@ func (s *Service) accruePage(ctx context.Context, tx ServiceTx, page []*Grant, n
 			}
 			acct := ConsumerAccount(g.ConsumerID)
 			if bonus > 0 {
-				j.Postings = append(j.Postings, Posting{Account: acct, Amount: bonus, Ref: g.ReceiptID,
-					Description: fmt.Sprintf("Bonus for sharing %s for %s", g.Category, g.Purpose)})
+				d := &Detail{Kind: LineBonus, Category: g.Category, Purpose: g.Purpose}
+				j.Postings = append(j.Postings, Posting{Account: acct, Amount: bonus, Ref: g.ReceiptID, Description: d.English(), Detail: d})
 			}
 			if credit > 0 {
-				j.Postings = append(j.Postings, Posting{Account: acct, Amount: credit, Ref: g.ReceiptID, Description: g.describe(days - g.Days)})
+				d := g.detail(days - g.Days)
+				j.Postings = append(j.Postings, Posting{Account: acct, Amount: credit, Ref: g.ReceiptID, Description: d.English(), Detail: d})
 			}
 		}
 		if days != g.Days || !g.BonusPaid || settled {
@@ -333,16 +336,68 @@ func dedupe(ks []consumerKey) []consumerKey {
 	return out
 }
 
-// describe says why a grant's points arrived.
-func (g *Grant) describe(days int) string {
-	s := fmt.Sprintf("%d days of %s for %s at %d points/30 days", days, g.Category, g.Purpose, g.PointsPer30)
+// detail says why a grant's points arrived.
+func (g *Grant) detail(days int) *Detail {
+	d := &Detail{Kind: LineAccrual, Category: g.Category, Purpose: g.Purpose, Days: days, PointsPer30: g.PointsPer30, Cap: g.Cap}
 	if g.FactorMilli != 1000 {
-		s += fmt.Sprintf(", ×%s for a %d-day grant", strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.3f", float64(g.FactorMilli)/1000), "0"), "."), g.DurationDays)
+		d.Factor = strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.3f", float64(g.FactorMilli)/1000), "0"), ".")
+		d.GrantDays = g.DurationDays
 	}
-	if g.Cap > 0 {
-		s += fmt.Sprintf(" (capped at %d per grant)", g.Cap)
+	return d
+}
+
+// English is the line's description in English (the API's description; every other
+// language is the page's to say from the detail).
+func (d *Detail) English() string {
+	switch d.Kind {
+	case LineBonus:
+		return fmt.Sprintf("Bonus for sharing %s for %s", d.Category, d.Purpose)
+	case LineAccrual:
+		s := fmt.Sprintf("%d days of %s for %s at %d points/30 days", d.Days, d.Category, d.Purpose, d.PointsPer30)
+		if d.Factor != "" {
+			s += fmt.Sprintf(", ×%s for a %d-day grant", d.Factor, d.GrantDays)
+		}
+		if d.Cap > 0 {
+			s += fmt.Sprintf(" (capped at %d per grant)", d.Cap)
+		}
+		return s
+	case LineRedemption:
+		return "Redeemed: " + d.RewardName
+	case LineExpiry:
+		if t, err := time.Parse(time.DateOnly, d.EarnedOn); err == nil {
+			return fmt.Sprintf("%d points earned on %s expired", d.Points, t.Format("2 Jan 2006"))
+		}
 	}
-	return s
+	return ""
+}
+
+// Lines written before statement lines carried their detail (migration 0007) have only
+// their description, in one of the formats English gives; legacyDetail reads it back.
+var (
+	legacyBonus      = regexp.MustCompile(`^Bonus for sharing ([a-z0-9_]+) for ([a-z0-9_]+)$`)
+	legacyAccrual    = regexp.MustCompile(`^(\d+) days of ([a-z0-9_]+) for ([a-z0-9_]+) at (\d+) points/30 days(?:, ×([0-9.]+) for a (\d+)-day grant)?(?: \(capped at (\d+) per grant\))?$`)
+	legacyExpiry     = regexp.MustCompile(`^(\d+) points earned on (\d{1,2} [A-Z][a-z]{2} \d{4}) expired$`)
+	legacyRedemption = "Redeemed: "
+)
+
+func legacyDetail(l StatementLine) *Detail {
+	atoi := func(s string) int { n, _ := strconv.Atoi(s); return n }
+	switch {
+	case legacyBonus.MatchString(l.Description):
+		m := legacyBonus.FindStringSubmatch(l.Description)
+		return &Detail{Kind: LineBonus, Category: m[1], Purpose: m[2]}
+	case legacyAccrual.MatchString(l.Description):
+		m := legacyAccrual.FindStringSubmatch(l.Description)
+		return &Detail{Kind: LineAccrual, Days: atoi(m[1]), Category: m[2], Purpose: m[3], PointsPer30: atoi(m[4]), Factor: m[5], GrantDays: atoi(m[6]), Cap: atoi(m[7])}
+	case legacyExpiry.MatchString(l.Description):
+		m := legacyExpiry.FindStringSubmatch(l.Description)
+		if t, err := time.Parse("2 Jan 2006", m[2]); err == nil {
+			return &Detail{Kind: LineExpiry, Points: int64(atoi(m[1])), EarnedOn: t.Format(time.DateOnly)}
+		}
+	case l.Kind == KindRedemption && strings.HasPrefix(l.Description, legacyRedemption):
+		return &Detail{Kind: LineRedemption, Reward: l.Ref, RewardName: strings.TrimPrefix(l.Description, legacyRedemption)}
+	}
+	return nil
 }
 
 // recordJournals appends movements of points to the verifiable ledger, one entry per journal.
@@ -469,10 +524,11 @@ func (s *Service) ExpirePoints(ctx context.Context) (int64, error) {
 				}
 			}
 			for _, l := range lots {
+				d := &Detail{Kind: LineExpiry, Points: l.Remaining, EarnedOn: l.EarnedAt.UTC().Format(time.DateOnly)}
 				j := &Journal{BrandID: l.BrandID, ConsumerID: l.ConsumerID, Kind: KindExpiry, At: now,
 					IdempotencyKey: "expiry/lot/" + itoa(l.ID), Postings: []Posting{
 						{Account: ConsumerAccount(l.ConsumerID), Amount: -l.Remaining, Ref: "lot-" + itoa(l.ID),
-							Description: fmt.Sprintf("%d points earned on %s expired", l.Remaining, l.EarnedAt.Format("2 Jan 2006"))},
+							Description: d.English(), Detail: d},
 						{Account: BrandAccount(l.BrandID, "expired"), Amount: l.Remaining, Description: "points expired"}}}
 				if err := tx.PostJournals(ctx, []*Journal{j}); err != nil {
 					return err
@@ -566,7 +622,8 @@ func (s *Service) Redeem(ctx context.Context, brandID, consumerID int64, rewardI
 			return err
 		}
 		j := &Journal{BrandID: brandID, ConsumerID: consumerID, Kind: KindRedemption, At: now, IdempotencyKey: "redeem/" + itoa(consumerID) + "/" + hex.EncodeToString(idem.Key[:16]), // never the client's key: it goes into the ledger
-			Postings: []Posting{{Account: ConsumerAccount(consumerID), Amount: -rw.Cost, Ref: rw.ID, Description: "Redeemed: " + rw.Name},
+			Postings: []Posting{{Account: ConsumerAccount(consumerID), Amount: -rw.Cost, Ref: rw.ID, Description: "Redeemed: " + rw.Name,
+				Detail: &Detail{Kind: LineRedemption, Reward: rw.ID, RewardName: rw.Name}},
 				{Account: BrandAccount(brandID, "redeemed"), Amount: rw.Cost, Ref: rw.ID, Description: "reward redeemed"}}}
 		if err := tx.PostJournals(ctx, []*Journal{j}); err != nil {
 			return err
@@ -640,9 +697,13 @@ type Summary struct {
 
 // TierView is the consumer's tier with why, and what the next one needs.
 type TierView struct {
-	Name     string   `json:"name"`
-	Since    string   `json:"since,omitempty"`
-	Reason   string   `json:"reason,omitempty"`
+	Name   string `json:"name"`
+	Since  string `json:"since,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// Basis is what tiers are reached by ("points_12m" or "active_grants") and Min what
+	// this one needs of it (absent below the lowest level).
+	Basis    string   `json:"basis"`
+	Min      int64    `json:"min,omitempty"`
 	Benefits []string `json:"benefits"`
 	Next     *Next    `json:"next,omitempty"`
 }
@@ -665,6 +726,11 @@ func (s *Service) Summary(ctx context.Context, brandID, consumerID int64, limit 
 		lines, err := tx.Statement(ctx, acct, limit)
 		if err != nil {
 			return err
+		}
+		for i := range lines {
+			if lines[i].Detail == nil {
+				lines[i].Detail = legacyDetail(lines[i])
+			}
 		}
 		out.Statement = append(out.Statement, lines...)
 		rs, err := tx.Redemptions(ctx, consumerID)
@@ -694,7 +760,7 @@ func tierView(card *RateCard, cur *TierChange) *TierView {
 	if len(levels) == 0 {
 		return nil
 	}
-	v := &TierView{Benefits: []string{}}
+	v := &TierView{Benefits: []string{}, Basis: card.Tiers.Basis}
 	switch {
 	case cur != nil && cur.Tier != "":
 		v.Name, v.Since, v.Reason = cur.Tier, cur.At.UTC().Format(time.RFC3339), cur.Reason
@@ -707,6 +773,7 @@ func tierView(card *RateCard, cur *TierChange) *TierView {
 	}
 	for i, t := range levels {
 		if t.Name == v.Name {
+			v.Min = t.Min
 			v.Benefits = append(v.Benefits, t.Benefits...)
 			if i+1 < len(levels) {
 				v.Next = &Next{Name: levels[i+1].Name, Min: levels[i+1].Min}

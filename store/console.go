@@ -5,15 +5,6 @@ import (
 	"time"
 )
 
-// ConsentChange is one row of a brand's consent history as the console's consent-rate chart
-// needs it: no receipt, notice or evidence, only who, which pair, what and when.
-type ConsentChange struct {
-	ConsumerID        int64
-	Category, Purpose string
-	State             string
-	At, ExpiresAt     time.Time // ExpiresAt zero: no expiry
-}
-
 // IngestCount is how many of a brand's messages had one outcome ("accepted" or a drop reason)
 // on one UTC day.
 type IngestCount struct {
@@ -23,13 +14,32 @@ type IngestCount struct {
 	Count   int64
 }
 
+// Pair is a category × purpose.
+type Pair struct{ Category, Purpose string }
+
+// ConsentDays is a brand's consent over a run of days, as the console's consent-rate chart
+// draws it: for each day, the figure at the end of the day (at now for today).
+type ConsentDays struct {
+	// Pairs is every category × purpose the brand ever recorded a decision for, sorted.
+	Pairs []Pair
+	// Active[i][d] is how many consumers had an active grant of Pairs[i] at the end of day d:
+	// their latest decision of the pair was a grant that had not expired.
+	Active [][]int64
+	// Consumers[d] is how many of the brand's live (not merged) consumers existed then.
+	Consumers []int64
+	// Total is the brand's live consumers now.
+	Total int64
+}
+
 // ConsoleTx is what the brand console reads for its overview: aggregates only, never a
-// payload (consumer data is read through package access).
+// payload (consumer data is read through package access). The store keeps them in step with
+// the rows, in the transaction that changes the rows (a consent record, a consumer created or
+// merged, events stored or erased, grants, journals and redemptions of the rewards), so a
+// read costs the same with a thousand consumers or a million.
 type ConsoleTx interface {
-	// ConsentChanges returns every consent record of the brand, oldest first.
-	ConsentChanges(ctx context.Context, brandID int64) ([]ConsentChange, error)
-	// ConsumerCreations returns when each live (not merged) consumer of the brand was created.
-	ConsumerCreations(ctx context.Context, brandID int64) ([]time.Time, error)
+	// ConsentDays returns the brand's consent figures for the days from start (a UTC
+	// midnight) on, at the end of each day or at now, whichever is earlier.
+	ConsentDays(ctx context.Context, brandID int64, start time.Time, days int, now time.Time) (*ConsentDays, error)
 	// StoredEventsPerDay counts the brand's stored events per UTC day of arrival since from.
 	StoredEventsPerDay(ctx context.Context, brandID int64, from time.Time) ([]IngestCount, error)
 	// AddIngestCounts adds counts to the per-brand daily ingestion tallies.

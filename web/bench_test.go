@@ -71,7 +71,7 @@ func BenchmarkPages(b *testing.B) {
 
 // signIn runs a sign-in request (the wallet link, or the console login form with a
 // credential) and returns the cookies it set.
-func signIn(b *testing.B, h http.Handler, r *http.Request, credential ...string) []*http.Cookie {
+func signIn(b testing.TB, h http.Handler, r *http.Request, credential ...string) []*http.Cookie {
 	b.Helper()
 	if len(credential) > 0 {
 		// The login form needs its CSRF cookie and token: fetch the form first.

@@ -55,7 +55,7 @@ func TestBrowserAccessibleNames(t *testing.T) {
 			check(p)
 		}
 	}
-	tb.open("/console/login")
+	tb.open("/lang?lang=en&back=/console/login")
 	for _, b := range eval[[]string](tb, accessibleNames) {
 		t.Errorf("/console/login: %s", b)
 	}

@@ -48,13 +48,20 @@ func TestScreenshots(t *testing.T) {
 		}
 	}
 
-	// The console, when it is built.
+	// Chinese (needs a CJK font where Chromium runs: fonts-noto-cjk).
 	tb.setViewport(desktopWidth, desktopHeight)
-	if st := tb.open("/console/login"); st == http.StatusNotFound {
-		t.Log("console page not built yet: no console screenshots")
-		return
+	tb.open("/lang?lang=zh-CN&back=/wallet")
+	for _, sh := range []struct{ name, path string }{{"wallet-share-zh", "/wallet"}, {"wallet-rewards-zh", "/wallet/rewards"}} {
+		tb.open(sh.path)
+		tb.screenshot(filepath.Join(dir, sh.name+"-desktop.png"), desktopWidth)
 	}
-	tb.must("input#credential")
+	tb.open("/lang?lang=en&back=/console/login")
+
+	// The console.
+	tb.setViewport(desktopWidth, desktopHeight)
+	if st := tb.open("/console/login"); st != http.StatusOK {
+		t.Fatalf("/console/login: status %d", st)
+	}
 	views := []struct {
 		name   string
 		width  int64

@@ -1,16 +1,16 @@
 package web_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/chromedp/chromedp"
 )
 
 // openWallet opens the demo's wallet link: the ?token= link sets the session cookie and
@@ -22,7 +22,7 @@ func openWallet(t *testing.T) (*site, *tab) {
 	s := newSite(t)
 	tb := newTab(t, s)
 	if st := tb.open(s.Demo.WalletURL); st != http.StatusOK {
-		t.Fatalf("wallet link: status %d; page: %.500s", st, tb.text("main"))
+		t.Fatalf("wallet link: status %d; page: %.500s", st, tb.text())
 	}
 	if p := tb.path(); p != "/wallet" {
 		t.Fatalf("the wallet link landed on %s, want /wallet (the token moved into a cookie)", p)
@@ -30,116 +30,144 @@ func openWallet(t *testing.T) (*site, *tab) {
 	return s, tb
 }
 
-// cardInfo is one consent card of "What I share".
+// cardInfo is one consent card of "What I share", as read on screen: its heading, the state
+// it shows, whether it offers to stop sharing, and whether it says the data is sensitive.
 type cardInfo struct {
-	ID        string `json:"id"`
-	On        bool   `json:"on"`
-	Sensitive bool   `json:"sensitive"`
-	Badge     string `json:"badge"`
+	Name      string
+	State     string
+	On        bool
+	Sensitive bool
 }
+
+var cardStates = []string{"Shared", "Not shared", "Withdrawn", "Expired", "Refused"}
+
+const sensitiveNote = "Sensitive data: asked for separately, and only used with your explicit consent."
 
 func (tb *tab) cards() []cardInfo {
 	tb.t.Helper()
-	return eval[[]cardInfo](tb, `Array.from(document.querySelectorAll('article.card.consent')).map(function(c){
-	  var b = c.querySelector('.badge');
-	  return {id: c.id, on: c.classList.contains('on'), sensitive: !!c.querySelector('.note.sensitive'),
-	          badge: b ? b.className : ''}; })`)
+	var out []cardInfo
+	for _, name := range tb.page().names("article") {
+		out = append(out, tb.card(name))
+	}
+	return out
 }
 
-func (tb *tab) card(id string) cardInfo {
+func (tb *tab) card(name string) cardInfo {
 	tb.t.Helper()
-	for _, c := range tb.cards() {
-		if c.ID == id {
-			return c
+	c := tb.in("article", name)
+	info := cardInfo{Name: name, On: c.has("button", "Stop sharing"), Sensitive: strings.Contains(c.text(), sensitiveNote)}
+	for _, l := range c.lines() {
+		if slices.Contains(cardStates, l) {
+			info.State = l
+			break
 		}
 	}
-	tb.t.Fatalf("%s: no card #%s", tb.path(), id)
-	return cardInfo{}
+	return info
 }
 
 var firstNumber = regexp.MustCompile(`-?\d[\d,]*`)
 
-// number is the first integer in the element's text.
-func (tb *tab) number(sel string) int64 {
+// number is the first integer in a text.
+func (tb *tab) number(what, txt string) int64 {
 	tb.t.Helper()
-	txt := tb.text(sel)
 	m := firstNumber.FindString(txt)
 	n, err := strconv.ParseInt(strings.ReplaceAll(m, ",", ""), 10, 64)
 	if err != nil {
-		tb.t.Fatalf("%s: %s has no number: %q", tb.path(), sel, txt)
+		tb.t.Fatalf("%s: %s has no number: %q", tb.path(), what, txt)
 	}
 	return n
 }
 
-// withdraw taps "Stop sharing" on an active card and checks the result: the flash, the card
-// no longer active (.badge.off "Withdrawn", a grant form again), one fewer active.
-func (tb *tab) withdraw(id string) {
+var sharedCount = regexp.MustCompile(`You share (\d+) of these\.`)
+
+// active is the count the page says: "You share N of these."
+func (tb *tab) active() int {
 	tb.t.Helper()
-	t, sel := tb.t, "#"+id
-	active := tb.number("main > p.muted")
-	if st := tb.click(sel + ` button[name=action][value=withdraw]`); st != http.StatusOK {
-		t.Fatalf("withdraw %s: status %d: %s", id, st, tb.text("main"))
+	m := sharedCount.FindStringSubmatch(tb.text())
+	if m == nil {
+		tb.t.Fatalf("%s: the page does not say how many are shared: %.300s", tb.path(), tb.text())
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
+// withdraw taps "Stop sharing" on an active card and checks the result: the flash, the card
+// saying "Withdrawn" and offering "Share" again, one fewer shared.
+func (tb *tab) withdraw(name string) {
+	tb.t.Helper()
+	t := tb.t
+	active := tb.active()
+	if st := tb.in("article", name).click("button", "Stop sharing"); st != http.StatusOK {
+		t.Fatalf("withdraw %s: status %d: %s", name, st, tb.text())
 	}
 	if p := tb.path(); p != "/wallet?done=withdrawn" {
 		t.Errorf("after withdrawing: at %s, want /wallet?done=withdrawn", p)
 	}
-	if f := tb.text("p.flash"); !strings.Contains(f, "you no longer share this") {
-		t.Errorf("flash after withdrawing = %q", f)
+	tb.in("status", "").expectText("Done: you no longer share this.")
+	if c := tb.card(name); c.On || c.State != "Withdrawn" {
+		t.Errorf("withdrawn card %q: %+v, want state Withdrawn and no Stop sharing", name, c)
 	}
-	if c := tb.card(id); c.On || !strings.Contains(c.Badge, "off") {
-		t.Errorf("withdrawn card #%s: %+v, want not .on, with .badge.off", id, c)
-	}
-	if b := tb.text(sel + " .badge"); b != "Withdrawn" {
-		t.Errorf("withdrawn card's badge says %q", b)
-	}
-	tb.must(sel + ` button[name=action][value=grant]`)
-	if n := tb.number("main > p.muted"); n != active-1 {
-		t.Errorf("active count after withdrawing = %d, want %d", n, active-1)
+	tb.in("article", name).mustFind("button", "Share")
+	if n := tb.active(); n != active-1 {
+		t.Errorf("shared count after withdrawing = %d, want %d", n, active-1)
 	}
 }
 
-// grant chooses a duration and taps "Share" on an inactive card (ticking the explicit-consent
-// box of a sensitive one) and checks the result: the flash, the card active (.on, .badge.on)
-// with a signed receipt and the chosen end date, one more active.
-func (tb *tab) grant(id string, days int) {
+// grant chooses a duration and taps "Share" on a card (ticking the explicit-consent box of a
+// sensitive one) and checks the result: the flash, the card saying "Shared" with a signed
+// receipt and the chosen end date, one more shared.
+func (tb *tab) grant(name string, days int) {
 	tb.t.Helper()
-	t, sel := tb.t, "#"+id
-	active := tb.number("main > p.muted")
-	tb.do(chromedp.SetValue(chromedp.CSS(sel+` select[name=duration_days]`), strconv.Itoa(days)))
-	if tb.card(id).Sensitive {
-		tb.do(chromedp.Click(chromedp.CSS(sel + ` input[name=explicit]`)))
+	t := tb.t
+	active := tb.active()
+	c := tb.in("article", name)
+	c.choose("For how long", strconv.Itoa(days)+" days")
+	if tb.card(name).Sensitive {
+		c.press("checkbox", "I explicitly agree to this use of sensitive data.")
 	}
-	if st := tb.click(sel + ` button[name=action][value=grant]`); st != http.StatusOK {
-		t.Fatalf("grant %s: status %d: %s", id, st, tb.text("main"))
+	if st := c.click("button", "Share"); st != http.StatusOK {
+		t.Fatalf("grant %s: status %d: %s", name, st, tb.text())
 	}
 	if p := tb.path(); p != "/wallet?done=granted" {
 		t.Errorf("after granting: at %s, want /wallet?done=granted", p)
 	}
-	if f := tb.text("p.flash"); !strings.Contains(f, "you now share this") {
-		t.Errorf("flash after granting = %q", f)
+	tb.in("status", "").expectText("Done: you now share this.")
+	if got := tb.card(name); !got.On || got.State != "Shared" {
+		t.Errorf("granted card %q: %+v, want Shared with Stop sharing", name, got)
 	}
-	tb.must(sel + `.card.consent.on .badge.on`)
-	tb.must(sel + ` details.receipt summary code`)
-	if r := eval[string](tb, `document.querySelector(`+q(sel+` details.receipt textarea`)+`).value`); strings.Count(r, ".") != 2 {
-		t.Errorf("receipt of %s is not a compact JWS: %.80q", id, r)
+	c = tb.in("article", name)
+	var summary string
+	for _, n := range c.names("button") {
+		if strings.HasPrefix(n, "Signed receipt ") {
+			summary = n
+		}
+	}
+	if summary == "" {
+		t.Fatalf("granted card %q shows no signed receipt: %s", name, c.text())
+	}
+	c.press("button", summary) // opens the receipt
+	if r := c.value("textbox", "Signed receipt"); strings.Count(r, ".") != 2 {
+		t.Errorf("receipt of %s is not a compact JWS: %.80q", name, r)
 	}
 	until := time.Now().UTC().AddDate(0, 0, days)
-	state := tb.text(sel + ` p.state`)
-	if !strings.Contains(state, until.Format("2006-01-02")) && !strings.Contains(state, until.AddDate(0, 0, -1).Format("2006-01-02")) {
+	state := c.text()
+	if !strings.Contains(state, "until "+until.Format("2006-01-02")) && !strings.Contains(state, "until "+until.AddDate(0, 0, -1).Format("2006-01-02")) {
 		t.Errorf("granted for %d days, the card says %q (want until %s)", days, state, until.Format("2006-01-02"))
 	}
-	if n := tb.number("main > p.muted"); n != active+1 {
-		t.Errorf("active count after granting = %d, want %d", n, active+1)
+	if n := tb.active(); n != active+1 {
+		t.Errorf("shared count after granting = %d, want %d", n, active+1)
 	}
 }
 
 // TestBrowserWalletShare checks the cards of "What I share", then grants a card that is not
-// active (withdrawing it first when the demo member already shares it) for 90 days, checks it
-// turns active with a signed receipt and the right end date, and withdraws it. A sensitive
-// card is refused by the server without the explicit-consent box and granted with it.
+// shared (stopping it first when the demo member already shares it) for 90 days, checks it
+// turns shared with a signed receipt and the right end date, and stops it. A sensitive card
+// is refused by the server without the explicit-consent box and granted with it.
 func TestBrowserWalletShare(t *testing.T) {
 	_, tb := openWallet(t)
-	tb.must(`nav.tabs a[href="/wallet"][aria-current="page"]`)
+	if cur := tb.in("navigation", "Symbiont").attr("link", "What I share", "aria-current"); cur != "page" {
+		t.Errorf("the What I share tab is not marked current (aria-current=%q)", cur)
+	}
 	cards := tb.cards()
 	if len(cards) == 0 {
 		t.Fatal("no consent cards on /wallet")
@@ -150,48 +178,49 @@ func TestBrowserWalletShare(t *testing.T) {
 		if c.On {
 			on++
 		}
-		if c.On != strings.Contains(c.Badge, "on") || !c.On && !strings.Contains(c.Badge, "off") {
-			t.Errorf("card #%s (active %v) has badge %q", c.ID, c.On, c.Badge)
+		if c.On != (c.State == "Shared") || c.State == "" {
+			t.Errorf("card %q (Stop sharing offered: %v) says %q", c.Name, c.On, c.State)
 		}
 		switch {
-		case c.Sensitive && (sensitive.ID == "" || sensitive.On && !c.On):
+		case c.Sensitive && (sensitive.Name == "" || sensitive.On && !c.On):
 			sensitive = c
-		case !c.Sensitive && (plain.ID == "" || plain.On && !c.On):
+		case !c.Sensitive && (plain.Name == "" || plain.On && !c.On):
 			plain = c
 		}
 	}
-	if n := tb.number("main > p.muted"); int(n) != on {
-		t.Errorf("the page says %d active, %d cards are .on", n, on)
+	if n := tb.active(); n != on {
+		t.Errorf("the page says %d shared, %d cards offer to stop sharing", n, on)
 	}
-	if plain.ID == "" {
+	if plain.Name == "" {
 		t.Fatalf("no non-sensitive card: %+v", cards)
 	}
 	if plain.On {
-		tb.withdraw(plain.ID)
+		tb.withdraw(plain.Name)
 	}
-	tb.grant(plain.ID, 90)
-	tb.withdraw(plain.ID)
+	tb.grant(plain.Name, 90)
+	tb.withdraw(plain.Name)
 
-	if sensitive.ID == "" {
+	if sensitive.Name == "" {
 		t.Log("the demo has no sensitive card: explicit consent not exercised")
 		return
 	}
 	if sensitive.On {
-		tb.withdraw(sensitive.ID)
+		tb.withdraw(sensitive.Name)
 	}
 	// Without the box (the browser's `required` removed, to send the form anyway) the server
 	// refuses, and nothing changes.
-	sel := "#" + sensitive.ID
-	tb.do(chromedp.Evaluate[chromedp.Void](`document.querySelector(` + q(sel+` input[name=explicit]`) + `).removeAttribute('required')`))
-	st := tb.click(sel + ` button[name=action][value=grant]`)
-	if st < 400 || !tb.has(".error-message") {
-		t.Errorf("granting sensitive %s without explicit consent: status %d, page %q; want an error", sensitive.ID, st, tb.text("main"))
+	box := tb.in("article", sensitive.Name).element("checkbox", "I explicitly agree to this use of sensitive data.")
+	eval[bool](tb, "("+box+").removeAttribute('required') || true")
+	st := tb.in("article", sensitive.Name).click("button", "Share")
+	if st < 400 {
+		t.Errorf("granting sensitive %s without explicit consent: status %d, page %q; want an error", sensitive.Name, st, tb.text())
 	}
+	tb.in("alert", "").expectText("is sensitive data: tick the box to agree explicitly")
 	tb.open("/wallet")
-	if tb.card(sensitive.ID).On {
-		t.Fatalf("sensitive %s became active without explicit consent", sensitive.ID)
+	if tb.card(sensitive.Name).On {
+		t.Fatalf("sensitive %s became shared without explicit consent", sensitive.Name)
 	}
-	tb.grant(sensitive.ID, 30)
+	tb.grant(sensitive.Name, 30)
 }
 
 // exportDoc is the part of the export the test reads.
@@ -208,19 +237,41 @@ type exportDoc struct {
 	AccessLog   []json.RawMessage            `json:"access_log"`
 }
 
-// TestBrowserWalletData shows "My data" and downloads the export from the page (the page's
-// own fetch, with its cookie), checking it is complete: the categories and records the page
+// TestBrowserWalletData shows "My data" and downloads the export from the page's own link
+// (fetched with its cookie), checking it is complete: the categories and records the page
 // lists, the same data the API's export gives, consents, history, identifiers and access log.
 func TestBrowserWalletData(t *testing.T) {
 	s, tb := openWallet(t)
-	tb.click(`nav.tabs a[href="/wallet/data"]`)
-	tb.must(`nav.tabs a[href="/wallet/data"][aria-current="page"]`)
-	tb.must(`a[href="/wallet/export"][download]`)
-	tb.must(`a.button.danger[href="/wallet/erase"]`)
-	groups := eval[map[string]int](tb, `Object.fromEntries(Array.from(document.querySelectorAll('section.data-group')).map(function(g){
-	  return [g.id.replace(/^data-/, ''), g.querySelectorAll('.records li').length]; }))`)
+	nav := tb.in("navigation", "Symbiont")
+	nav.click("link", "My data")
+	if cur := nav.attr("link", "My data", "aria-current"); cur != "page" {
+		t.Errorf("the My data tab is not marked current (aria-current=%q)", cur)
+	}
+	tb.mustFind("link", "Erase everything…")
+	// Each category is a section headed "<label> (N records)", listing N records.
+	vocab, err := s.P.Consent.Vocabulary(context.Background(), brandID(t, s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups := map[string]int{}
+	heading := regexp.MustCompile(`^(.+) \((\d+) records?\)$`)
+	for _, h := range tb.page().names("region") {
+		m := heading.FindStringSubmatch(h)
+		if m == nil {
+			continue
+		}
+		n, _ := strconv.Atoi(m[2])
+		if items := len(tb.in("region", h).names("listitem")); items != n {
+			t.Errorf("%q lists %d records", h, items)
+		}
+		for _, c := range vocab.Categories {
+			if c.Label == m[1] {
+				groups[c.Name] = n
+			}
+		}
+	}
 	if len(groups) == 0 {
-		t.Fatalf("/wallet/data lists no data: %.500s", tb.text("main"))
+		t.Fatalf("/wallet/data lists no data: %.500s", tb.text())
 	}
 
 	type download struct {
@@ -229,7 +280,9 @@ func TestBrowserWalletData(t *testing.T) {
 		Disposition string    `json:"disposition"`
 		Body        exportDoc `json:"body"`
 	}
-	got := evalAsync[download](tb, `fetch(document.querySelector('a[href="/wallet/export"]').href, {credentials: 'same-origin'}).then(function(r){
+	link := tb.page().element("link", "Download everything (JSON)")
+	tb.mustFind("link", "Download everything (JSON)")
+	got := evalAsync[download](tb, `fetch((`+link+`).href, {credentials: 'same-origin'}).then(function(r){
 	  return r.json().then(function(b){ return {status: r.status, type: r.headers.get('content-type'),
 	    disposition: r.headers.get('content-disposition'), body: b}; }); })`)
 	if got.Status != http.StatusOK || !strings.HasPrefix(got.Type, "application/json") ||
@@ -276,6 +329,15 @@ func TestBrowserWalletData(t *testing.T) {
 	}
 }
 
+func brandID(t *testing.T, s *site) int64 {
+	t.Helper()
+	b, err := s.P.Tenants.BrandByPublicID(context.Background(), s.Demo.BrandID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.ID
+}
+
 func equalCounts(a, b map[string]int) bool {
 	if len(a) != len(b) {
 		return false
@@ -288,65 +350,66 @@ func equalCounts(a, b map[string]int) bool {
 	return true
 }
 
-// rewardInfo is one reward of the catalogue.
-type rewardInfo struct {
-	ID       string `json:"id"`
-	Price    string `json:"price"`
-	Disabled bool   `json:"disabled"`
-}
+var priceRE = regexp.MustCompile(`(\d[\d,]*) points(?: · (\d+) left)?`)
 
 // TestBrowserWalletRewards checks which rewards can be redeemed at the balance shown, redeems
 // one and checks the code and the new balance.
 func TestBrowserWalletRewards(t *testing.T) {
 	_, tb := openWallet(t)
-	tb.click(`nav.tabs a[href="/wallet/rewards"]`)
-	balance := tb.number("#balance")
-	rewards := eval[[]rewardInfo](tb, `Array.from(document.querySelectorAll('li.reward')).map(function(r){
-	  var b = r.querySelector('form button[type=submit]');
-	  return {id: r.id, price: r.querySelector('.price').textContent, disabled: !b || b.disabled}; })`)
-	if len(rewards) == 0 {
+	tb.in("navigation", "Symbiont").click("link", "My rewards")
+	balanceOf := func() int64 { return tb.number("the balance", tb.in("region", "Balance").text()) }
+	balance := balanceOf()
+	catalog := tb.in("region", "Rewards")
+	items := catalog.names("listitem")
+	if len(items) == 0 {
 		t.Fatal("no rewards in the catalogue")
 	}
-	var pick *rewardInfo
+	var pick string
 	var cost int64
-	for i, r := range rewards {
-		c, err := strconv.ParseInt(strings.ReplaceAll(firstNumber.FindString(r.Price), ",", ""), 10, 64)
-		if err != nil {
-			t.Fatalf("reward %s: no cost in %q", r.ID, r.Price)
+	for _, item := range items {
+		m := priceRE.FindStringSubmatch(item)
+		if m == nil {
+			t.Fatalf("reward %q shows no cost", item)
 		}
-		soldOut := strings.Contains(r.Price, " 0 left")
-		if want := c > balance || soldOut; r.Disabled != want {
-			t.Errorf("reward %s costs %d (%q), balance %d: button disabled=%v, want %v", r.ID, c, r.Price, balance, r.Disabled, want)
+		c, _ := strconv.ParseInt(strings.ReplaceAll(m[1], ",", ""), 10, 64)
+		disabled := catalog.in("listitem", item).disabled("button", "Redeem")
+		if want := c > balance || m[2] == "0"; disabled != want {
+			t.Errorf("reward %q costs %d, balance %d: Redeem disabled=%v, want %v", item, c, balance, disabled, want)
 		}
-		if !r.Disabled && (pick == nil || c > cost) {
-			pick, cost = &rewards[i], c
+		if !disabled && (pick == "" || c > cost) {
+			pick, cost = item, c
 		}
 	}
-	if pick == nil {
-		t.Fatalf("balance %d affords no reward: %+v", balance, rewards)
+	if pick == "" {
+		t.Fatalf("balance %d affords no reward: %q", balance, items)
 	}
-	if st := tb.click("#" + pick.ID + " form button[type=submit]"); st != http.StatusOK {
-		t.Fatalf("redeem %s: status %d: %s", pick.ID, st, tb.text("main"))
+	if st := catalog.in("listitem", pick).click("button", "Redeem"); st != http.StatusOK {
+		t.Fatalf("redeem %q: status %d: %s", pick, st, tb.text())
 	}
 	if p := tb.path(); !strings.HasPrefix(p, "/wallet/rewards?") || !strings.Contains(p, "done=redeemed") {
 		t.Errorf("after redeeming: at %s", p)
 	}
-	if f := tb.text("p.flash"); !strings.HasPrefix(f, "Redeemed") {
-		t.Errorf("flash after redeeming = %q", f)
+	tb.expectText("Redeemed. Your code is below.")
+	var codeRegion string
+	for _, r := range tb.page().names("status") {
+		if strings.HasPrefix(r, "Your code for ") {
+			codeRegion = r
+		}
 	}
-	code := tb.text(".redeem-code code")
+	if codeRegion == "" {
+		t.Fatalf("no code shown after redeeming: %.500s", tb.text())
+	}
+	code := regexp.MustCompile(`[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}`).FindString(tb.in("status", codeRegion).text())
 	if code == "" {
-		t.Fatalf("no code shown after redeeming: %.500s", tb.text("main"))
+		t.Fatalf("the code region shows no code: %q", tb.in("status", codeRegion).text())
 	}
-	if after := tb.number("#balance"); after != balance-cost {
-		t.Errorf("balance after redeeming %s (cost %d) = %d, want %d", pick.ID, cost, after, balance-cost)
+	if after := balanceOf(); after != balance-cost {
+		t.Errorf("balance after redeeming %q (cost %d) = %d, want %d", pick, cost, after, balance-cost)
 	}
-	if !strings.Contains(tb.text("main"), code) || tb.count("table code") == 0 {
-		t.Errorf("the redemption %s is not listed", code)
-	}
+	tb.in("region", "Your redemptions").expectText(code)
 	// Reloading the result page redeems nothing more (the POST was answered with a redirect).
 	tb.open(tb.path())
-	if after := tb.number("#balance"); after != balance-cost {
+	if after := balanceOf(); after != balance-cost {
 		t.Errorf("balance after reloading = %d, want %d", after, balance-cost)
 	}
 }
@@ -355,26 +418,34 @@ func TestBrowserWalletRewards(t *testing.T) {
 // ledger's checkpoint and none failed; the proof bundle downloads.
 func TestBrowserWalletActivity(t *testing.T) {
 	_, tb := openWallet(t)
-	tb.click(`nav.tabs a[href="/wallet/activity"]`)
-	n := tb.count("li.use")
-	v := tb.count("li.use .mark.verified")
-	if n == 0 || v == 0 {
-		t.Fatalf("activity: %d records, %d verified: %.500s", n, v, tb.text("main"))
+	tb.in("navigation", "Symbiont").click("link", "Who used my data")
+	uses := tb.in("list", "Who used my data").names("listitem")
+	var verified, pending, failed int
+	for _, u := range uses {
+		switch {
+		case strings.Contains(u, "✓ Verified"):
+			verified++
+		case strings.Contains(u, "… Being added to the ledger"):
+			pending++
+		case strings.Contains(u, "✗ Failed verification"):
+			failed++
+		}
 	}
-	tb.mustNot(".mark.failed")
-	if p := tb.count("li.use .mark.pending"); p+v != n {
-		t.Errorf("activity: %d records, %d verified, %d pending", n, v, p)
+	if len(uses) == 0 || verified == 0 {
+		t.Fatalf("activity: %d records, %d verified: %.500s", len(uses), verified, tb.text())
 	}
-	if s := tb.text("p.summary"); !strings.HasPrefix(s, strconv.Itoa(v)+" of these records verified") {
-		t.Errorf("summary %q, %d verified marks", s, v)
+	if failed > 0 || verified+pending != len(uses) {
+		t.Errorf("activity: %d records, %d verified, %d pending, %d failed", len(uses), verified, pending, failed)
 	}
+	tb.expectText(strconv.Itoa(verified) + " of these records verified")
+	tb.mustFind("link", "Download the proof bundle")
 	proofs := evalAsync[struct {
 		Status  int               `json:"status"`
 		Records []json.RawMessage `json:"records"`
-	}](tb, `fetch('/wallet/proofs', {credentials: 'same-origin'}).then(function(r){
+	}](tb, `fetch((`+tb.page().element("link", "Download the proof bundle")+`).href, {credentials: 'same-origin'}).then(function(r){
 	  return r.json().then(function(b){ return {status: r.status, records: b.records || []}; }); })`)
-	if proofs.Status != http.StatusOK || len(proofs.Records) < n {
-		t.Errorf("proof bundle: status %d, %d records (page shows %d)", proofs.Status, len(proofs.Records), n)
+	if proofs.Status != http.StatusOK || len(proofs.Records) < len(uses) {
+		t.Errorf("proof bundle: status %d, %d records (page shows %d)", proofs.Status, len(proofs.Records), len(uses))
 	}
 }
 
@@ -383,61 +454,51 @@ func TestBrowserWalletActivity(t *testing.T) {
 func TestBrowserWalletErase(t *testing.T) {
 	s, tb := openWallet(t)
 	tb.open("/wallet/data")
-	tb.click(`a[href="/wallet/erase"]`)
-	tb.must(`form.erase[data-confirm]`)
-	tb.do(chromedp.Click(chromedp.CSS(`form.erase input[name=confirm]`)))
-	msg, st := tb.clickConfirm(`form.erase button[type=submit]`)
+	tb.click("link", "Erase everything…")
+	tb.page().press("checkbox", "Erase everything?")
+	msg, st := tb.page().clickConfirm("button", "Erase everything")
 	if msg != "confirm: Erase everything?" {
 		t.Errorf("confirmation dialog = %q, want the form's data-confirm", msg)
 	}
 	if st != http.StatusOK || tb.path() != "/wallet/signed-out?done=erased" {
-		t.Fatalf("after erasing: status %d at %s: %.300s", st, tb.path(), tb.text("main"))
+		t.Fatalf("after erasing: status %d at %s: %.300s", st, tb.path(), tb.text())
 	}
-	if h := tb.text("h1"); h != "Your data was erased" {
-		t.Errorf("signed-out page heading %q", h)
-	}
-	if f := tb.text("p.flash"); f != "Your data was erased." {
-		t.Errorf("signed-out flash %q", f)
-	}
+	tb.mustFind("heading", "Your data was erased")
+	tb.in("status", "").expectText("Your data was erased.")
 	// The cookie is gone: /wallet asks for a link.
-	if st := tb.open("/wallet"); st != http.StatusUnauthorized || !tb.has(".error-message") {
-		t.Errorf("/wallet after erasing: status %d, %q", st, tb.text("main"))
+	if st := tb.open("/wallet"); st != http.StatusUnauthorized {
+		t.Errorf("/wallet after erasing: status %d, %q", st, tb.text())
 	}
+	tb.in("alert", "").expectText("Open your wallet from the link your brand gave you")
 	// And the link itself no longer opens the wallet.
-	if st := tb.open(s.Demo.WalletURL); st < 400 || tb.has("article.card.consent") {
-		t.Errorf("the wallet link after erasing: status %d at %s: %.300s", st, tb.path(), tb.text("main"))
+	if st := tb.open(s.Demo.WalletURL); st < 400 || len(tb.page().names("article")) > 0 {
+		t.Errorf("the wallet link after erasing: status %d at %s: %.300s", st, tb.path(), tb.text())
 	}
 }
 
 // TestBrowserWalletLanguage switches to Chinese with the header link and back.
 func TestBrowserWalletLanguage(t *testing.T) {
 	_, tb := openWallet(t)
-	if l := tb.attr("html", "lang"); l != "en" {
+	lang := func() string { return eval[string](tb, "document.documentElement.lang") }
+	if l := lang(); l != "en" {
 		t.Fatalf("html lang = %q, want en", l)
 	}
-	enTitle := tb.text("h1")
-	if l := tb.text("a.lang"); l != "中文" {
-		t.Fatalf("language link says %q, want 中文", l)
-	}
-	tb.click("a.lang")
-	if p, l := tb.path(), tb.attr("html", "lang"); p != "/wallet" || l != "zh-CN" {
+	tb.mustFind("heading", "What I share")
+	tb.click("link", "Language: 中文")
+	if p, l := tb.path(), lang(); p != "/wallet" || l != "zh-CN" {
 		t.Fatalf("after switching: at %s with lang %q, want /wallet and zh-CN", p, l)
 	}
-	if h := tb.text("h1"); h == enTitle || h != "我的授权" {
-		t.Errorf("Chinese heading %q", h)
-	}
-	if l := tb.text("a.lang"); l != "English" {
-		t.Errorf("language link in Chinese says %q", l)
-	}
+	tb.mustFind("heading", "我的授权")
 	// The choice is remembered across pages; switching back returns to the same page.
-	tb.click(`nav.tabs a[href="/wallet/rewards"]`)
-	if l := tb.attr("html", "lang"); l != "zh-CN" {
+	tb.in("navigation", "Symbiont").click("link", "我的奖励")
+	if l := lang(); l != "zh-CN" {
 		t.Errorf("/wallet/rewards after switching: lang %q", l)
 	}
-	tb.click("a.lang")
-	if p, l := tb.path(), tb.attr("html", "lang"); p != "/wallet/rewards" || l != "en" {
+	tb.click("link", "语言: English")
+	if p, l := tb.path(), lang(); p != "/wallet/rewards" || l != "en" {
 		t.Errorf("after switching back: at %s with lang %q, want /wallet/rewards and en", p, l)
 	}
+	tb.mustFind("heading", "My rewards")
 }
 
 // TestBrowserWalletPhone checks every wallet page at a phone's width (390x844), with every
@@ -453,18 +514,31 @@ func TestBrowserWalletPhone(t *testing.T) {
 				t.Errorf("%s: status %d", p, st)
 				continue
 			}
-			tb.do(chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('details').forEach(function(d){ d.open = true; })`))
+			tb.openDetails()
 			tb.noHorizontalScroll(phoneWidth)
 			if w := eval[int](tb, "window.innerWidth"); w != phoneWidth {
 				t.Errorf("%s (%s): innerWidth %d at a %dpx phone (zoomed out?)", p, lang, w, phoneWidth)
 			}
 		}
 	}
-	// Every tab is on screen (none hidden off the edge of a strip).
-	tb.open("/wallet")
-	hidden := eval[[]string](tb, `Array.from(document.querySelectorAll('nav.tabs a')).filter(function(a){
-	  var r = a.getBoundingClientRect(); return r.left < 0 || r.right > window.innerWidth; }).map(function(a){ return a.textContent; })`)
-	if n := tb.count("nav.tabs a"); n != 4 || len(hidden) > 0 {
-		t.Errorf("phone: %d tabs, off screen: %q", n, hidden)
+	// Every tab is on screen (none hidden off the edge of a strip), and each can be tapped.
+	tb.open("/lang?lang=en&back=/wallet")
+	nav := tb.in("navigation", "Symbiont")
+	tabs := nav.names("link")
+	if len(tabs) != 4 {
+		t.Errorf("phone: %d tabs: %q", len(tabs), tabs)
 	}
+	for _, name := range tabs {
+		nav.mustFind("link", name) // visible and not covered
+		off := eval[bool](tb, `(function(){ var r = (`+nav.element("link", name)+`).getBoundingClientRect(); return r.left < 0 || r.right > window.innerWidth; })()`)
+		if off {
+			t.Errorf("phone: the tab %q is off screen", name)
+		}
+	}
+}
+
+// openDetails opens every disclosure on the page, as a person reading everything would.
+func (tb *tab) openDetails() {
+	tb.t.Helper()
+	eval[bool](tb, `(function(){ document.querySelectorAll('details').forEach(function(d){ d.open = true; }); return true; })()`)
 }

@@ -331,28 +331,24 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, cs *consoleSes
 	data := map[string]any{"Days": days}
 
 	// Consent rate: the share of the brand's consumers with an active grant, per pair, at the
-	// end of each day (or now, for today), replayed from the consent history.
+	// end of each day (or now, for today), from the store's consent counters.
 	consentSec := &OverviewSection{}
 	if cs.can(tenant.ScopeConsents) {
-		var changes []store.ConsentChange
-		var created []time.Time
+		var cd *store.ConsentDays
 		if err := s.Store.View(ctx, func(tx store.Tx) (err error) {
-			if changes, err = tx.ConsentChanges(ctx, bid); err != nil {
-				return err
-			}
-			created, err = tx.ConsumerCreations(ctx, bid)
+			cd, err = tx.ConsentDays(ctx, bid, start, days, now)
 			return err
 		}); err != nil {
 			return err
 		}
-		consentSec.Chart = consentRates(changes, created, start, days, now, p, vocab)
+		consentSec.Chart = consentRates(cd, p, vocab)
 		consentSec.Chart.ID, consentSec.Chart.Labels = "chart-consent", labels
 		consentSec.Chart.Title = p.T("console.chart.consent.title", days)
-		consentSec.Chart.Desc = p.T("console.chart.consent.desc", len(created))
+		consentSec.Chart.Desc = p.T("console.chart.consent.desc", cd.Total)
 		consentSec.Chart.Note = p.T("console.chart.consent.note")
 		consentSec.Chart.TableLabel, consentSec.Chart.XHeader = p.T("console.chart.table"), p.T("console.chart.day")
 		consentSec.Chart.style()
-		data["Consumers"] = len(created)
+		data["Consumers"] = cd.Total
 	} else {
 		consentSec.Denied = tenant.ScopeConsents
 	}
@@ -402,64 +398,23 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, cs *consoleSes
 	return nil
 }
 
-// consentRates replays consent history into the share of consumers with an active grant per
-// category × purpose at the end of each day.
-func consentRates(changes []store.ConsentChange, created []time.Time, start time.Time, days int, now time.Time, p *Page, vocab symbiont.Vocabulary) *Chart {
-	type pair struct{ cat, pur string }
-	type state struct {
-		given   bool
-		expires time.Time
+// consentRates turns the daily counts into the share of consumers with an active grant per
+// category × purpose (capped at 1), one series per pair the brand ever recorded.
+func consentRates(cd *store.ConsentDays, p *Page, vocab symbiont.Vocabulary) *Chart {
+	order := make([]int, len(cd.Pairs))
+	for i := range order {
+		order[i] = i
 	}
-	sort.Slice(created, func(a, b int) bool { return created[a].Before(created[b]) })
-	pairs := map[pair]bool{}
-	for _, c := range changes {
-		pairs[pair{c.Category, c.Purpose}] = true
-	}
-	order := make([]pair, 0, len(pairs))
-	for k := range pairs {
-		order = append(order, k)
-	}
-	sort.Slice(order, func(a, b int) bool {
-		return order[a].cat+"/"+order[a].pur < order[b].cat+"/"+order[b].pur
-	})
-	idx := map[pair]int{}
+	key := func(i int) string { return cd.Pairs[i].Category + "/" + cd.Pairs[i].Purpose }
+	sort.Slice(order, func(a, b int) bool { return key(order[a]) < key(order[b]) })
 	series := make([]Series, len(order))
-	for i, k := range order {
-		idx[k] = i
-		series[i] = Series{Name: p.label("cat", k.cat, vocab) + " · " + p.label("pur", k.pur, vocab), Values: make([]float64, days)}
-	}
-	cur := map[int64]map[pair]state{}
-	next, born := 0, 0
-	for d := 0; d < days; d++ {
-		end := start.AddDate(0, 0, d+1)
-		if end.After(now) {
-			end = now
-		}
-		for ; next < len(changes) && !changes[next].At.After(end); next++ {
-			c := changes[next]
-			m := cur[c.ConsumerID]
-			if m == nil {
-				m = map[pair]state{}
-				cur[c.ConsumerID] = m
+	for si, i := range order {
+		pr := cd.Pairs[i]
+		series[si] = Series{Name: p.label("cat", pr.Category, vocab) + " · " + p.label("pur", pr.Purpose, vocab), Values: make([]float64, len(cd.Consumers))}
+		for d, born := range cd.Consumers {
+			if born > 0 {
+				series[si].Values[d] = min(1, float64(cd.Active[i][d])/float64(born))
 			}
-			m[pair{c.Category, c.Purpose}] = state{given: c.State == consent.StateGiven, expires: c.ExpiresAt}
-		}
-		for born < len(created) && !created[born].After(end) {
-			born++
-		}
-		if born == 0 {
-			continue
-		}
-		counts := make([]int, len(order))
-		for _, m := range cur {
-			for k, st := range m {
-				if st.given && (st.expires.IsZero() || end.Before(st.expires)) {
-					counts[idx[k]]++
-				}
-			}
-		}
-		for i, n := range counts {
-			series[i].Values[d] = min(1, float64(n)/float64(born))
 		}
 	}
 	return &Chart{Series: series, Percent: true}

@@ -200,6 +200,7 @@ type Card struct {
 	CategoryLabel, PurposeLabel string
 	What, Use                   string
 	Collected                   []string // event names and traits the tracking plan files under the category
+	PagesViewed                 bool     // browsing: pages and screens viewed are collected too
 	Sensitive                   bool
 	Active                      bool
 	State                       string
@@ -257,7 +258,6 @@ func (s *Server) cards(ctx context.Context, ws *walletSession, p *Page) ([]*Card
 			collected[cat] = append(collected[cat], tr)
 		}
 	}
-	collected["browsing"] = append(collected["browsing"], p.T("share.pages_viewed"))
 	for _, v := range collected {
 		sort.Strings(v)
 	}
@@ -269,7 +269,7 @@ func (s *Server) cards(ctx context.Context, ws *walletSession, p *Page) ([]*Card
 			return c
 		}
 		c := &Card{Category: cat, Purpose: pur, CategoryLabel: p.label("cat", cat, vocab), PurposeLabel: p.label("pur", pur, vocab),
-			What: p.describe("cat", cat, vocab), Use: p.describe("pur", pur, vocab), Collected: collected[cat]}
+			What: p.describe("cat", cat, vocab), Use: p.describe("pur", pur, vocab), Collected: collected[cat], PagesViewed: cat == "browsing"}
 		if t, ok := vocab.Category(cat); ok {
 			c.Sensitive = t.Sensitive
 		}
@@ -348,7 +348,11 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, ws *walletSessio
 		return symbiont.Errorf(symbiont.EINVALID, "%s", p.T("share.bad_action"))
 	}
 	if _, err := s.Consent.Apply(r.Context(), []*consent.Change{ch}, ""); err != nil {
-		return err
+		vocab, verr := s.Consent.Vocabulary(r.Context(), ws.actor.BrandID)
+		if verr != nil {
+			return err
+		}
+		return p.walletError(err, vocab, ch.Category, ch.Purpose, "")
 	}
 	redirect(w, r, "/wallet#"+ch.Category+"-"+ch.Purpose, done)
 	return nil
@@ -458,11 +462,16 @@ func download(w http.ResponseWriter, name string, v any) error {
 	if err != nil {
 		return err
 	}
+	sendFile(w, name, b)
+	return nil
+}
+
+// sendFile answers the JSON b as a file to save.
+func sendFile(w http.ResponseWriter, name string, b []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Write(append(b, '\n'))
-	return nil
 }
 
 func (s *Server) eraseConfirm(w http.ResponseWriter, r *http.Request, ws *walletSession, p *Page) error {
@@ -547,7 +556,7 @@ func (s *Server) activity(w http.ResponseWriter, r *http.Request, ws *walletSess
 	for a, b := 0, len(uses)-1; a < b; a, b = a+1, b-1 {
 		uses[a], uses[b] = uses[b], uses[a]
 	}
-	p.Data = map[string]any{"Uses": uses, "Verified": verified, "Size": doc.Log.Size, "Origin": doc.Log.Origin, "Key": doc.Log.Key}
+	p.Data = map[string]any{"Uses": uses, "Verified": verified, "Size": doc.Log.Size, "Origin": doc.Log.Origin, "Key": doc.Log.Key, "BaseURL": s.BaseURL}
 	s.render(w, "wallet_activity", p)
 	return nil
 }
@@ -574,7 +583,14 @@ func (s *Server) proofs(w http.ResponseWriter, r *http.Request, ws *walletSessio
 	if err != nil {
 		return err
 	}
-	return download(w, "symbiont-ledger-proofs.json", doc)
+	// Compact, as GET /v1/me/access-log answers it: indented, the proofs' positions one a line
+	// would make a long history's document 28 % larger.
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	sendFile(w, "symbiont-ledger-proofs.json", b)
+	return nil
 }
 
 // useText says a ledger record in plain words.
@@ -599,7 +615,7 @@ func (p *Page) useText(x *ledger.ExportRecord, vocab symbiont.Vocabulary) string
 	who := str("actor")
 	switch {
 	case strings.HasPrefix(who, "system:"):
-		who = p.T("use.feature." + strings.TrimPrefix(who, "system:"))
+		who = p.feature(strings.TrimPrefix(who, "system:"))
 	case strings.HasPrefix(who, "brand:") && strings.HasPrefix(x.Kind, "consent."):
 		who = p.T("use.brand_by")
 	case strings.HasPrefix(who, "brand:"):
@@ -625,7 +641,7 @@ func (p *Page) useText(x *ledger.ExportRecord, vocab symbiont.Vocabulary) string
 		pts, _ := d["points"].(float64)
 		return p.T("use."+x.Kind, int64(math.Abs(pts)))
 	}
-	return p.T("use.other", x.Kind)
+	return p.T("use.kind.other")
 }
 
 // rewardsPage is "my rewards": balance, tier, statement and the catalogue to redeem from.
@@ -651,7 +667,37 @@ func (s *Server) rewardsPage(w http.ResponseWriter, r *http.Request, ws *walletS
 	for _, rw := range cat {
 		names[rw.ID] = rw.Name
 	}
-	p.Data = map[string]any{"Summary": sum, "Catalog": cat, "Names": names, "Last": last, "Key": newKey()}
+	vocab, err := s.Consent.Vocabulary(r.Context(), ws.actor.BrandID)
+	if err != nil {
+		return err
+	}
+	// Every line in the page's language with the brand's labels (the API also has English).
+	type line struct {
+		At     time.Time
+		Text   string
+		Points int64
+	}
+	lines := make([]line, len(sum.Statement))
+	for i, l := range sum.Statement {
+		lines[i] = line{l.At, p.statementText(l, vocab, names), l.Points}
+	}
+	for _, red := range sum.Redemptions {
+		if _, ok := names[red.Reward]; !ok { // no longer in the catalogue: the name it had
+			for _, l := range sum.Statement {
+				if l.Detail != nil && l.Detail.Kind == rewards.LineRedemption && l.Detail.Reward == red.Reward && l.Detail.RewardName != "" {
+					names[red.Reward] = l.Detail.RewardName
+				}
+			}
+		}
+	}
+	tier := map[string]string{}
+	if t := sum.Tier; t != nil {
+		if t.Name != "" {
+			tier["Why"] = p.tierWhy(t)
+		}
+		tier["Next"] = p.tierNext(t)
+	}
+	p.Data = map[string]any{"Summary": sum, "Lines": lines, "Tier": tier, "Catalog": cat, "Names": names, "Last": last, "Key": newKey()}
 	s.render(w, "wallet_rewards", p)
 	return nil
 }
@@ -665,9 +711,18 @@ func newKey() string {
 }
 
 func (s *Server) redeem(w http.ResponseWriter, r *http.Request, ws *walletSession, p *Page) error {
-	red, _, err := s.Rewards.Redeem(r.Context(), ws.actor.BrandID, ws.actor.ConsumerID, r.PostForm.Get("reward"), r.PostForm.Get("idempotency_key"))
+	id := r.PostForm.Get("reward")
+	red, _, err := s.Rewards.Redeem(r.Context(), ws.actor.BrandID, ws.actor.ConsumerID, id, r.PostForm.Get("idempotency_key"))
 	if err != nil {
-		return err
+		name := id
+		if cat, cerr := s.Rewards.Catalog(r.Context(), ws.actor.BrandID, true); cerr == nil {
+			for _, rw := range cat {
+				if rw.ID == id {
+					name = rw.Name
+				}
+			}
+		}
+		return p.walletError(err, symbiont.Vocabulary{}, "", "", name)
 	}
 	redirect(w, r, "/wallet/rewards?code="+red.Code, "redeemed")
 	return nil

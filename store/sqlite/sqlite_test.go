@@ -240,3 +240,27 @@ func rawOpen(t *testing.T, path string) *sql.DB {
 	t.Cleanup(func() { db.Close() })
 	return db
 }
+
+// TestConsoleBackfill: migration 0007 computes, from the rows of a store written before it,
+// the same console counters the store keeps as it goes.
+func TestConsoleBackfill(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	sc := storetest.NewConsoleScenario(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, sqlite.DBFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range storetest.UndoConsoleMigration {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+	s = open(t, dir)
+	defer s.Close()
+	sc.Check(t, s)
+}

@@ -67,6 +67,9 @@ func (t *Tx) insertConsentRecord(ctx context.Context, r *consent.Record, previou
 			return consent.ErrChanged
 		}
 	}
+	if err := t.countConsent(ctx, r); err != nil { // the console's counters, now it is in
+		return err
+	}
 	return t.notifyConsent(ctx, r.BrandID, r.ConsumerID)
 }
 

@@ -1,75 +1,599 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/symbiont/symbiont/consent"
+	"github.com/symbiont/symbiont/rewards"
 	"github.com/symbiont/symbiont/store"
 )
 
+// The console's counters (table console_counts, migration 0007). Each row is a change (n) of
+// a counter on a day; a counter at a time is the sum of its rows up to then. The store adds
+// the rows in the transaction that changes what they count, so the overview reads a few
+// hundred rows and never scans consent history, consumers or events. The migration's comment
+// says what each metric counts and on which day; the functions that write them mirror its
+// backfill exactly.
+
 const dayMS = 86400000 // in the query text too
 
-// ConsentChanges returns every consent record of the brand, oldest first (routing fields only).
-func (t *Tx) ConsentChanges(ctx context.Context, brandID int64) ([]store.ConsentChange, error) {
-	rows, err := t.query(ctx, `SELECT consumer_id, category, purpose, state, at, expires_at FROM consent_records
-		WHERE brand_id = ? ORDER BY at, id`, brandID)
+// Metrics of console_counts.
+const (
+	metricConsent        = "consent"
+	metricConsumers      = "consumers"
+	metricEvents         = "events"
+	metricGrants         = "grants"
+	metricPoints         = "points"
+	metricHolders        = "holders"
+	metricRedemptions    = "redemptions"
+	metricRedeemedPoints = "redeemed_points"
+)
+
+// countShards is how many rows one counter is spread over on PostgreSQL.
+const countShards = 16
+
+// endDay is the day (its midnight, in ms) whose end-of-day checkpoint first includes the
+// instant t: a change at exactly midnight belongs to the day before. Integer division
+// truncates as the migration's SQL does.
+func endDay(t int64) int64 { return (t - 1) / dayMS * dayMS }
+
+// receivedDay is the UTC day an event received at t (ms) is counted on.
+func receivedDay(t int64) int64 { return t / dayMS * dayMS }
+
+type countKey struct {
+	brand  int64
+	metric string
+	day    int64
+	k1, k2 string
+}
+
+// counts are deltas to add to the counters.
+type counts map[countKey]int64
+
+func (c counts) add(brand int64, metric string, day int64, k1, k2 string, n int64) {
+	c[countKey{brand, metric, day, k1, k2}] += n
+}
+
+// addCounts adds deltas to the counters; a delta of 0 still makes its row (a pair's first
+// decision lists the pair). On SQLite they are written at once. On PostgreSQL they wait in
+// the transaction and flushCounts writes them just before it commits, in one statement, in key
+// order and on one random shard: concurrent transactions then hold the counters' row locks
+// for the shortest time, take them in the same order (no deadlock) and mostly take different
+// rows.
+func (t *Tx) addCounts(ctx context.Context, c counts) error {
+	if len(c) == 0 {
+		return nil
+	}
+	if !t.db.Shared() {
+		return t.writeCounts(ctx, c, 0)
+	}
+	if t.pending == nil {
+		t.pending = counts{}
+	}
+	for k, n := range c {
+		t.pending[k] += n
+	}
+	return nil
+}
+
+// flushCounts writes the deltas addCounts kept back (PostgreSQL).
+func (t *Tx) flushCounts(ctx context.Context) error {
+	if len(t.pending) == 0 {
+		return nil
+	}
+	c := t.pending
+	t.pending = nil
+	return t.writeCounts(ctx, c, rand.Int64N(countShards))
+}
+
+func (t *Tx) writeCounts(ctx context.Context, c counts, shard int64) error {
+	keys := make([]countKey, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b countKey) int {
+		return cmp.Or(cmp.Compare(a.brand, b.brand), strings.Compare(a.metric, b.metric), cmp.Compare(a.day, b.day),
+			strings.Compare(a.k1, b.k1), strings.Compare(a.k2, b.k2))
+	})
+	for from := 0; from < len(keys); from += 500 {
+		part := keys[from:min(from+500, len(keys))]
+		args := make([]any, 0, 7*len(part))
+		for _, k := range part {
+			args = append(args, k.brand, k.metric, k.day, k.k1, k.k2, c[k], shard)
+		}
+		if _, err := t.exec(ctx, `INSERT INTO console_counts (brand_id, metric, day, k1, k2, n, shard) VALUES `+placeholders(len(part), 7)+`
+			ON CONFLICT (brand_id, metric, day, k1, k2, shard) DO UPDATE SET n = console_counts.n + excluded.n`, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// --- Consent ----------------------------------------------------------------------------------
+
+// decision is a consent record as the consent counters need it.
+type decision struct {
+	id, at, expires int64 // expires 0: none
+	given           bool
+}
+
+// addIntervals adds sign × the active intervals of one consumer's decisions of one pair,
+// oldest first (by time, then id): a grant is active from its time until the next decision
+// or its expiry, whichever comes first.
+func addIntervals(c counts, brand int64, p store.Pair, ds []decision, sign int64) {
+	for i, d := range ds {
+		if !d.given {
+			continue
+		}
+		end, ends := d.expires, d.expires != 0
+		if i+1 < len(ds) && (!ends || ds[i+1].at < end) {
+			end, ends = ds[i+1].at, true
+		}
+		if ends && end <= d.at {
+			continue // ended before it began: never active at any checkpoint
+		}
+		c.add(brand, metricConsent, endDay(d.at), p.Category, p.Purpose, sign)
+		if ends {
+			c.add(brand, metricConsent, endDay(end), p.Category, p.Purpose, -sign)
+		}
+	}
+}
+
+func (t *Tx) decisions(ctx context.Context, q string, args ...any) ([]decision, error) {
+	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.ConsentChange
+	var out []decision
 	for rows.Next() {
-		var c store.ConsentChange
-		var at, exp int64
-		if err := rows.Scan(&c.ConsumerID, &c.Category, &c.Purpose, &c.State, &at, &exp); err != nil {
+		var d decision
+		var state string
+		if err := rows.Scan(&d.id, &state, &d.at, &d.expires); err != nil {
 			return nil, err
 		}
-		c.At = fromMS(at)
-		if exp != 0 {
-			c.ExpiresAt = fromMS(exp)
+		d.given = state == consent.StateGiven
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// countConsent adds what a record just inserted (r.ID set) changes in its pair's consent
+// counter. A record newer than the pair's latest only ends the latest's interval; one stamped
+// earlier (clocks of two nodes apart) replays the pair. Either way it reads the pair's few
+// records once (no sort in the engine: the order is made here).
+func (t *Tx) countConsent(ctx context.Context, r *consent.Record) error {
+	hist, err := t.decisions(ctx, `SELECT id, state, at, expires_at FROM consent_records WHERE consumer_id = ? AND category = ? AND purpose = ?`,
+		r.ConsumerID, r.Category, r.Purpose)
+	if err != nil {
+		return err
+	}
+	hist = slices.DeleteFunc(hist, func(d decision) bool { return d.id == r.ID })
+	byTime := func(a, b decision) int { return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.id, b.id)) }
+	at := ms(r.At)
+	if len(hist) > 0 {
+		latest := slices.MaxFunc(hist, byTime)
+		if at >= latest.at {
+			hist = []decision{latest}
+		} else {
+			slices.SortFunc(hist, byTime)
+		}
+	}
+	p := store.Pair{Category: r.Category, Purpose: r.Purpose}
+	c := counts{}
+	c.add(r.BrandID, metricConsent, endDay(at), p.Category, p.Purpose, 0)
+	addIntervals(c, r.BrandID, p, hist, -1)
+	// The new record sorts after every record at the same time: its id is the largest.
+	d := decision{id: r.ID, at: at, expires: ms(r.ExpiresAt), given: r.State == consent.StateGiven}
+	i, _ := slices.BinarySearchFunc(hist, d, byTime)
+	addIntervals(c, r.BrandID, p, slices.Insert(slices.Clone(hist), i, d), 1)
+	return t.addCounts(ctx, c)
+}
+
+// countMerge adds what merging from into into changes in the counters, before the merge: from
+// stops counting as a consumer; both histories replay as one, per pair; the points of both
+// become one balance.
+func (t *Tx) countMerge(ctx context.Context, brandID, from, into int64) error {
+	c := counts{}
+	var created, merged int64
+	err := t.queryRow(ctx, `SELECT created_at, merged_into FROM consumers WHERE id = ? AND brand_id = ?`, from, brandID).Scan(&created, &merged)
+	if err != nil && !isNoRows(err) {
+		return err
+	}
+	if err == nil && merged == 0 {
+		c.add(brandID, metricConsumers, endDay(created), "", "", -1)
+	}
+	rows, err := t.query(ctx, `SELECT consumer_id, category, purpose, id, state, at, expires_at FROM consent_records
+		WHERE consumer_id IN (?, ?) AND brand_id = ? ORDER BY at, id`, from, into, brandID)
+	if err != nil {
+		return err
+	}
+	type hist struct{ from, into, both []decision }
+	pairs := map[store.Pair]*hist{}
+	var order []store.Pair
+	for rows.Next() {
+		var who int64
+		var p store.Pair
+		var d decision
+		var state string
+		if err := rows.Scan(&who, &p.Category, &p.Purpose, &d.id, &state, &d.at, &d.expires); err != nil {
+			rows.Close()
+			return err
+		}
+		d.given = state == consent.StateGiven
+		h := pairs[p]
+		if h == nil {
+			h = &hist{}
+			pairs[p] = h
+			order = append(order, p)
+		}
+		if who == from {
+			h.from = append(h.from, d)
+		} else {
+			h.into = append(h.into, d)
+		}
+		h.both = append(h.both, d)
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	for _, p := range order {
+		h := pairs[p]
+		addIntervals(c, brandID, p, h.from, -1)
+		addIntervals(c, brandID, p, h.into, -1)
+		addIntervals(c, brandID, p, h.both, 1)
+	}
+	var bf, bi int64
+	for acct, b := range map[string]*int64{rewards.ConsumerAccount(from): &bf, rewards.ConsumerAccount(into): &bi} {
+		if err := t.queryRow(ctx, `SELECT balance FROM points_balances WHERE account = ?`, acct).Scan(b); err != nil && !isNoRows(err) {
+			return err
+		}
+	}
+	c.add(brandID, metricHolders, 0, "", "", held(bf+bi)-held(bf)-held(bi))
+	return t.addCounts(ctx, c)
+}
+
+func held(balance int64) int64 {
+	if balance > 0 {
+		return 1
+	}
+	return 0
+}
+
+// ConsentDays returns the brand's consent figures per day from start. A full day's figure is
+// its counters' rows up to that day; today's (at now) adds back the grants that expire later
+// today, whose -1 is on today's row but has not happened yet: they are current given
+// decisions with that expiry, found through the index of due expiries.
+func (t *Tx) ConsentDays(ctx context.Context, brandID int64, start time.Time, days int, now time.Time) (*store.ConsentDays, error) {
+	s, n := ms(start.UTC().Truncate(24*time.Hour)), ms(now)
+	last := endDay(n) // today's row: what has happened by now is on it or before it
+	out := &store.ConsentDays{Consumers: make([]int64, days)}
+	// Every pair, and each pair's count before the period.
+	rows, err := t.query(ctx, `SELECT k1, k2, SUM(CASE WHEN day < ? THEN n ELSE 0 END) FROM console_counts
+		WHERE brand_id = ? AND metric = 'consent' GROUP BY k1, k2`, s, brandID)
+	if err != nil {
+		return nil, err
+	}
+	var base []int64
+	for rows.Next() {
+		var p store.Pair
+		var b int64
+		if err := rows.Scan(&p.Category, &p.Purpose, &b); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out.Pairs, base = append(out.Pairs, p), append(base, b)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	sortPairs(out.Pairs, base)
+	idx := make(map[store.Pair]int, len(out.Pairs))
+	for i, p := range out.Pairs {
+		idx[p] = i
+	}
+	type change struct {
+		day  int64
+		pair int
+		n    int64
+	}
+	var changes []change
+	rows, err = t.query(ctx, `SELECT day, k1, k2, SUM(n) FROM console_counts WHERE brand_id = ? AND metric = 'consent' AND day >= ? AND day <= ?
+		GROUP BY day, k1, k2 ORDER BY day`, brandID, s, last)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var ch change
+		var p store.Pair
+		if err := rows.Scan(&ch.day, &p.Category, &p.Purpose, &ch.n); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ch.pair = idx[p]
+		changes = append(changes, ch)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	later := make([]int64, len(out.Pairs))
+	rows, err = t.query(ctx, `SELECT category, purpose, COUNT(*) FROM consents WHERE state = 'given' AND expires_at <> 0 AND expires_at > ? AND expires_at <= ?
+		AND brand_id = ? GROUP BY category, purpose`, n, last+dayMS, brandID)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var p store.Pair
+		var k int64
+		if err := rows.Scan(&p.Category, &p.Purpose, &k); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if i, ok := idx[p]; ok {
+			later[i] = k
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	out.Active = make([][]int64, len(out.Pairs))
+	for i := range out.Active {
+		out.Active[i] = make([]int64, days)
+	}
+	cur := slices.Clone(base)
+	next := 0
+	for d := range days {
+		day := s + int64(d)*dayMS
+		upTo, clipped := day, day+dayMS > n
+		if clipped {
+			upTo = last
+		}
+		for ; next < len(changes) && changes[next].day <= upTo; next++ {
+			cur[changes[next].pair] += changes[next].n
+		}
+		for i := range cur {
+			out.Active[i][d] = cur[i]
+			if clipped {
+				out.Active[i][d] += later[i]
+			}
+		}
+	}
+	// Consumers, the same way (a consumer is created at or before now: nothing to add back).
+	var cbase int64
+	if err := t.queryRow(ctx, `SELECT COALESCE(SUM(CASE WHEN day < ? THEN n ELSE 0 END), 0), COALESCE(SUM(n), 0) FROM console_counts
+		WHERE brand_id = ? AND metric = 'consumers'`, s, brandID).Scan(&cbase, &out.Total); err != nil {
+		return nil, err
+	}
+	byDay, err := t.dayCounts(ctx, brandID, metricConsumers, s, last)
+	if err != nil {
+		return nil, err
+	}
+	next = 0
+	for d := range days {
+		day := s + int64(d)*dayMS
+		upTo := day
+		if day+dayMS > n {
+			upTo = last
+		}
+		for ; next < len(byDay) && byDay[next].day <= upTo; next++ {
+			cbase += byDay[next].n
+		}
+		out.Consumers[d] = cbase
+	}
+	return out, nil
+}
+
+// sortPairs sorts pairs (and their values with them) by category, then purpose.
+func sortPairs(ps []store.Pair, vals []int64) {
+	idx := make([]int, len(ps))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int {
+		return cmp.Or(strings.Compare(ps[a].Category, ps[b].Category), strings.Compare(ps[a].Purpose, ps[b].Purpose))
+	})
+	sp, sv := make([]store.Pair, len(ps)), make([]int64, len(ps))
+	for i, j := range idx {
+		sp[i], sv[i] = ps[j], vals[j]
+	}
+	copy(ps, sp)
+	copy(vals, sv)
+}
+
+type dayCount struct{ day, n int64 }
+
+// dayCounts sums a one-key metric per day in [from, to], by day.
+func (t *Tx) dayCounts(ctx context.Context, brandID int64, metric string, from, to int64) ([]dayCount, error) {
+	rows, err := t.query(ctx, `SELECT day, SUM(n) FROM console_counts WHERE brand_id = ? AND metric = ? AND day >= ? AND day <= ?
+		GROUP BY day ORDER BY day`, brandID, metric, from, to)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []dayCount
+	for rows.Next() {
+		var c dayCount
+		if err := rows.Scan(&c.day, &c.n); err != nil {
+			return nil, err
 		}
 		out = append(out, c)
 	}
 	return out, rows.Err()
 }
 
-// ConsumerCreations returns when each live consumer of the brand was created.
-func (t *Tx) ConsumerCreations(ctx context.Context, brandID int64) ([]time.Time, error) {
-	rows, err := t.query(ctx, `SELECT created_at FROM consumers WHERE brand_id = ? AND merged_into = 0`, brandID)
+// --- Events -----------------------------------------------------------------------------------
+
+// countInserted adds the events an insert stored to their days.
+func (t *Tx) countInserted(ctx context.Context, events []*store.Event, inserted []bool) error {
+	c := counts{}
+	for i, ok := range inserted {
+		if ok {
+			e := events[i]
+			c.add(e.BrandID, metricEvents, receivedDay(ms(e.ReceivedAt)), "", "", 1)
+		}
+	}
+	return t.addCounts(ctx, c)
+}
+
+// eventDays counts the consumers' stored events per day received (routing columns only).
+func (t *Tx) eventDays(ctx context.Context, brandID int64, consumerIDs []int64) (map[int64]int64, error) {
+	out := map[int64]int64{}
+	scan := func(q string, args ...any) error {
+		rows, err := t.query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var d, k int64
+			if err := rows.Scan(&d, &k); err != nil {
+				return err
+			}
+			out[d*dayMS] += k
+		}
+		return rows.Err()
+	}
+	if t.db.dialect.PlacedEvents {
+		for _, c := range consumerIDs {
+			lo, hi := slotRange(c)
+			if err := scan(`SELECT received_at / 86400000, COUNT(*) FROM events WHERE slot >= ? AND slot < ? AND brand_id = ? GROUP BY received_at / 86400000`,
+				lo, hi, brandID); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	for from := 0; from < len(consumerIDs); from += 500 {
+		in, args := inList(consumerIDs[from:min(from+500, len(consumerIDs))])
+		if err := scan(`SELECT received_at / 86400000, COUNT(*) FROM events WHERE brand_id = ? AND consumer_id IN (`+in+`) GROUP BY received_at / 86400000`,
+			append([]any{brandID}, args...)...); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// uncountEvents takes the consumers' stored events off the counters, before they are deleted.
+func (t *Tx) uncountEvents(ctx context.Context, brandID int64, consumerIDs []int64) error {
+	days, err := t.eventDays(ctx, brandID, consumerIDs)
+	if err != nil {
+		return err
+	}
+	c := counts{}
+	for d, k := range days {
+		c.add(brandID, metricEvents, d, "", "", -k)
+	}
+	return t.addCounts(ctx, c)
+}
+
+// StoredEventsPerDay counts the brand's stored events per UTC day of arrival, from from's day.
+func (t *Tx) StoredEventsPerDay(ctx context.Context, brandID int64, from time.Time) ([]store.IngestCount, error) {
+	cs, err := t.dayCounts(ctx, brandID, metricEvents, receivedDay(ms(from)), math.MaxInt64)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.IngestCount
+	for _, c := range cs {
+		if c.n != 0 {
+			out = append(out, store.IngestCount{BrandID: brandID, Day: fromMS(c.day), Outcome: "accepted", Count: c.n})
+		}
+	}
+	return out, nil
+}
+
+// --- Rewards ----------------------------------------------------------------------------------
+
+// countGrant adds a paid grant to its pair's counter, with its end scheduled.
+func countGrant(c counts, g *rewards.Grant, sign int64) {
+	c.add(g.BrandID, metricGrants, 0, g.Category, g.Purpose, sign)
+	c.add(g.BrandID, metricGrants, endDay(ms(g.End)), g.Category, g.Purpose, -sign)
+}
+
+// Liability sums the points the brand's consumers hold, and counts the consumers holding any.
+func (t *Tx) Liability(ctx context.Context, brandID int64) (int64, int64, error) {
+	var pts, n int64
+	err := t.queryRow(ctx, `SELECT COALESCE(SUM(CASE WHEN metric = 'points' THEN n ELSE 0 END), 0), COALESCE(SUM(CASE WHEN metric = 'holders' THEN n ELSE 0 END), 0)
+		FROM console_counts WHERE brand_id = ? AND metric IN ('points', 'holders') AND day = 0`, brandID).Scan(&pts, &n)
+	return pts, n, err
+}
+
+// GrantsByCategory counts active paid grants by category and purpose: not ended, and ending
+// after now. Grants ending later today are on today's row already and are added back.
+func (t *Tx) GrantsByCategory(ctx context.Context, brandID int64, now time.Time) ([]rewards.CategoryCount, error) {
+	n := ms(now)
+	last := endDay(n)
+	active := map[store.Pair]int64{}
+	rows, err := t.query(ctx, `SELECT k1, k2, SUM(n) FROM console_counts WHERE brand_id = ? AND metric = 'grants' AND day <= ? GROUP BY k1, k2`, brandID, last)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var p store.Pair
+		var k int64
+		if err := rows.Scan(&p.Category, &p.Purpose, &k); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		active[p] += k
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	rows, err = t.query(ctx, `SELECT category, purpose, COUNT(*) FROM reward_grants WHERE ended_at = 0 AND ends_at > ? AND ends_at <= ? AND brand_id = ?
+		GROUP BY category, purpose`, n, last+dayMS, brandID)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var p store.Pair
+		var k int64
+		if err := rows.Scan(&p.Category, &p.Purpose, &k); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		active[p] += k
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	var out []rewards.CategoryCount
+	for p, k := range active {
+		if k > 0 {
+			out = append(out, rewards.CategoryCount{Category: p.Category, Purpose: p.Purpose, Active: k})
+		}
+	}
+	slices.SortFunc(out, func(a, b rewards.CategoryCount) int {
+		return cmp.Or(strings.Compare(a.Category, b.Category), strings.Compare(a.Purpose, b.Purpose))
+	})
+	return out, nil
+}
+
+// RedemptionReport sums redemptions by reward.
+func (t *Tx) RedemptionReport(ctx context.Context, brandID int64) ([]rewards.RewardCount, error) {
+	rows, err := t.query(ctx, `SELECT k1, SUM(CASE WHEN metric = 'redemptions' THEN n ELSE 0 END), SUM(CASE WHEN metric = 'redeemed_points' THEN n ELSE 0 END)
+		FROM console_counts WHERE brand_id = ? AND metric IN ('redemptions', 'redeemed_points') AND day = 0 GROUP BY k1 ORDER BY k1`, brandID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []time.Time
+	var out []rewards.RewardCount
 	for rows.Next() {
-		var at int64
-		if err := rows.Scan(&at); err != nil {
+		var c rewards.RewardCount
+		if err := rows.Scan(&c.Reward, &c.Count, &c.Points); err != nil {
 			return nil, err
 		}
-		out = append(out, fromMS(at))
+		out = append(out, c)
 	}
 	return out, rows.Err()
 }
 
-// StoredEventsPerDay counts the brand's stored events per UTC day of arrival since from. It
-// reads routing columns only, never a payload.
-func (t *Tx) StoredEventsPerDay(ctx context.Context, brandID int64, from time.Time) ([]store.IngestCount, error) {
-	rows, err := t.query(ctx, `SELECT received_at / 86400000 AS d, COUNT(*) FROM events
-		WHERE brand_id = ? AND received_at >= ? GROUP BY d ORDER BY d`, brandID, ms(from))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.IngestCount
-	for rows.Next() {
-		var d, n int64
-		if err := rows.Scan(&d, &n); err != nil {
-			return nil, err
-		}
-		out = append(out, store.IngestCount{BrandID: brandID, Day: fromMS(d * dayMS), Outcome: "accepted", Count: n})
-	}
-	return out, rows.Err()
-}
+// --- Ingestion tallies --------------------------------------------------------------------------
 
 // AddIngestCounts adds to the daily tallies.
 func (t *Tx) AddIngestCounts(ctx context.Context, counts []store.IngestCount) error {

@@ -234,6 +234,9 @@ func (db *DB) run(ctx context.Context, conn *sql.DB, readOnly bool, fn func(stor
 	if readOnly {
 		return nil
 	}
+	if err := tx.flushCounts(ctx); err != nil {
+		return err
+	}
 	if err := stx.Commit(); err != nil {
 		return fmt.Errorf("sqlstore: commit: %w", err)
 	}
@@ -249,6 +252,9 @@ type Tx struct {
 	req  *groupReq // group commit: the caller whose function runs (see OnUndo)
 	// readOnly: a View, whose statements are prepared once on the reader pool (readstmt.go).
 	readOnly bool
+	// pending are console counter deltas written just before the commit (PostgreSQL; see
+	// console.go).
+	pending counts
 }
 
 var _ store.Tx = (*Tx)(nil)

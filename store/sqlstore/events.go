@@ -55,7 +55,12 @@ func chunks(n int) []int {
 }
 
 // InsertEvents stores events, skipping duplicates of (consumer, MID).
-func (t *Tx) InsertEvents(ctx context.Context, events []*store.Event) ([]bool, error) {
+func (t *Tx) InsertEvents(ctx context.Context, events []*store.Event) (ins []bool, err error) {
+	defer func() { // the console's count of stored events, in this transaction
+		if err == nil {
+			err = t.countInserted(ctx, events, ins)
+		}
+	}()
 	inserted := make([]bool, len(events))
 	// A (consumer, MID) repeated within the call is a duplicate of its first occurrence.
 	type key struct {
@@ -175,6 +180,9 @@ func (t *Tx) ConsumerEvents(ctx context.Context, brandID, consumerID int64, cate
 func (t *Tx) DeleteConsumerData(ctx context.Context, brandID int64, consumerIDs []int64, at time.Time) (int64, error) {
 	if len(consumerIDs) == 0 {
 		return 0, nil
+	}
+	if err := t.uncountEvents(ctx, brandID, consumerIDs); err != nil { // the console's count
+		return 0, err
 	}
 	in, ids := inList(consumerIDs)
 	args := append([]any{brandID}, ids...)

@@ -12,8 +12,10 @@ import (
 // CreateConsumer inserts a new consumer and returns its id.
 func (t *Tx) CreateConsumer(ctx context.Context, brandID int64, at time.Time) (int64, error) {
 	var id int64
-	err := t.queryRow(ctx, `INSERT INTO consumers (brand_id, created_at) VALUES (?, ?) RETURNING id`, brandID, ms(at)).Scan(&id)
-	return id, err
+	if err := t.queryRow(ctx, `INSERT INTO consumers (brand_id, created_at) VALUES (?, ?) RETURNING id`, brandID, ms(at)).Scan(&id); err != nil {
+		return 0, err
+	}
+	return id, t.addCounts(ctx, counts{{brandID, metricConsumers, endDay(ms(at)), "", ""}: 1})
 }
 
 // Consumer returns a brand's consumer.
@@ -87,6 +89,14 @@ func (t *Tx) MergeConsumers(ctx context.Context, brandID, from, into int64, at t
 			return err
 		}
 	}
+	if err := t.countMerge(ctx, brandID, from, into); err != nil {
+		return err
+	}
+	// Events stored under both (a retry straddling the merge) are kept once.
+	before, err := t.eventDays(ctx, brandID, []int64{from, into})
+	if err != nil {
+		return err
+	}
 	steps := []struct {
 		q    string
 		args []any
@@ -138,7 +148,15 @@ func (t *Tx) MergeConsumers(ctx context.Context, brandID, from, into int64, at t
 			return err
 		}
 	}
-	return nil
+	after, err := t.eventDays(ctx, brandID, []int64{into})
+	if err != nil {
+		return err
+	}
+	c := counts{}
+	for d, n := range before {
+		c.add(brandID, metricEvents, d, "", "", after[d]-n)
+	}
+	return t.addCounts(ctx, c)
 }
 
 const moveEvents = "move events"

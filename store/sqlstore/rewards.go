@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -63,7 +65,12 @@ func (t *Tx) InsertGrant(ctx context.Context, g *rewards.Grant) error {
 	_, err := t.exec(ctx, `INSERT INTO reward_grants (`+grantCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		g.RecordID, g.ReceiptID, g.BrandID, g.ConsumerID, g.Category, g.Purpose, g.Version, ms(g.Start), ms(g.End), ms(g.Ended),
 		g.Days, boolInt(g.BonusPaid), boolInt(g.Settled), g.PointsPer30, g.Bonus, g.FactorMilli, g.Cap, g.DurationDays)
-	return err
+	if err != nil || !g.Ended.IsZero() {
+		return err
+	}
+	c := counts{}
+	countGrant(c, g, 1)
+	return t.addCounts(ctx, c)
 }
 
 // LatestGrant returns the consumer's newest grant of a pair, or nil.
@@ -78,8 +85,20 @@ func (t *Tx) LatestGrant(ctx context.Context, consumerID int64, category, purpos
 
 // EndGrant ends a grant (withdrawal, refusal, expiry or renewal).
 func (t *Tx) EndGrant(ctx context.Context, recordID int64, at time.Time) error {
-	_, err := t.exec(ctx, `UPDATE reward_grants SET ended_at = ? WHERE record_id = ? AND ended_at = 0`, ms(at), recordID)
-	return err
+	g := &rewards.Grant{}
+	var end int64
+	err := t.queryRow(ctx, `UPDATE reward_grants SET ended_at = ? WHERE record_id = ? AND ended_at = 0 RETURNING brand_id, category, purpose, ends_at`,
+		ms(at), recordID).Scan(&g.BrandID, &g.Category, &g.Purpose, &end)
+	if isNoRows(err) {
+		return nil // not found, or ended already
+	}
+	if err != nil {
+		return err
+	}
+	g.End = fromMS(end)
+	c := counts{}
+	countGrant(c, g, -1)
+	return t.addCounts(ctx, c)
 }
 
 // UnsettledGrants returns unsettled grants after a record id.
@@ -194,7 +213,15 @@ func (t *Tx) postJournals(ctx context.Context, js []*rewards.Journal) error {
 	lines := 0
 	for _, j := range js {
 		for i, p := range j.Postings {
-			args = append(args, j.ID, i, p.Account, p.Amount, p.Description, p.Ref)
+			detail := ""
+			if p.Detail != nil {
+				b, err := json.Marshal(p.Detail)
+				if err != nil {
+					return err
+				}
+				detail = string(b)
+			}
+			args = append(args, j.ID, i, p.Account, p.Amount, p.Description, p.Ref, detail)
 			a := acct{j.BrandID, p.Account}
 			if _, ok := delta[a]; !ok {
 				accounts = append(accounts, a)
@@ -203,12 +230,14 @@ func (t *Tx) postJournals(ctx context.Context, js []*rewards.Journal) error {
 			lines++
 		}
 	}
-	if _, err := t.exec(ctx, `INSERT INTO points_postings (journal_id, line, account, amount, description, ref) VALUES `+placeholders(lines, 6), args...); err != nil {
+	if _, err := t.exec(ctx, `INSERT INTO points_postings (journal_id, line, account, amount, description, ref, detail) VALUES `+placeholders(lines, 7), args...); err != nil {
 		return err
 	}
 	args = args[:0]
+	byName := make(map[string]acct, len(accounts))
 	for _, a := range accounts {
 		args = append(args, a.name, a.brand, delta[a])
+		byName[a.name] = a
 	}
 	rows, err = t.query(ctx, `INSERT INTO points_balances (account, brand_id, balance) VALUES `+placeholders(len(accounts), 3)+`
 		ON CONFLICT (account) DO UPDATE SET balance = points_balances.balance + excluded.balance RETURNING account, balance`, args...)
@@ -216,6 +245,7 @@ func (t *Tx) postJournals(ctx context.Context, js []*rewards.Journal) error {
 		return err
 	}
 	negative := false
+	c := counts{} // the console's liability: points consumers hold, and how many hold any
 	for rows.Next() {
 		var name string
 		var bal int64
@@ -223,9 +253,15 @@ func (t *Tx) postJournals(ctx context.Context, js []*rewards.Journal) error {
 			rows.Close()
 			return err
 		}
-		if bal < 0 && strings.HasPrefix(name, "consumer:") {
+		if !strings.HasPrefix(name, "consumer:") {
+			continue
+		}
+		if bal < 0 {
 			negative = true
 		}
+		a := byName[name]
+		c.add(a.brand, metricPoints, 0, "", "", delta[a])
+		c.add(a.brand, metricHolders, 0, "", "", held(bal)-held(bal-delta[a]))
 	}
 	if err := rows.Close(); err != nil {
 		return err
@@ -233,7 +269,7 @@ func (t *Tx) postJournals(ctx context.Context, js []*rewards.Journal) error {
 	if negative {
 		return symbiont.Errorf(symbiont.ECONFLICT, "Not enough points.").With("reason", "insufficient_points")
 	}
-	return nil
+	return t.addCounts(ctx, c)
 }
 
 // JournalByKey returns a journal by idempotency key (without postings), or nil.
@@ -264,7 +300,7 @@ func (t *Tx) Statement(ctx context.Context, account string, limit int) ([]reward
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := t.query(ctx, `SELECT j.at, j.kind, p.amount, p.description, p.ref FROM points_postings p JOIN points_journal j ON j.id = p.journal_id
+	rows, err := t.query(ctx, `SELECT j.at, j.kind, p.amount, p.description, p.ref, p.detail FROM points_postings p JOIN points_journal j ON j.id = p.journal_id
 		WHERE p.account = ? ORDER BY p.journal_id DESC, p.line LIMIT ?`, account, limit)
 	if err != nil {
 		return nil, err
@@ -274,8 +310,15 @@ func (t *Tx) Statement(ctx context.Context, account string, limit int) ([]reward
 	for rows.Next() {
 		var l rewards.StatementLine
 		var at int64
-		if err := rows.Scan(&at, &l.Kind, &l.Points, &l.Description, &l.Ref); err != nil {
+		var detail string
+		if err := rows.Scan(&at, &l.Kind, &l.Points, &l.Description, &l.Ref, &detail); err != nil {
 			return nil, err
+		}
+		if detail != "" {
+			l.Detail = &rewards.Detail{}
+			if err := json.Unmarshal([]byte(detail), l.Detail); err != nil {
+				return nil, fmt.Errorf("sqlstore: statement line detail: %w", err)
+			}
 		}
 		l.At = fromMS(at)
 		out = append(out, l)
@@ -466,8 +509,11 @@ func (t *Tx) TakeStock(ctx context.Context, brandID int64, id string) (bool, err
 
 // InsertRedemption stores a redemption.
 func (t *Tx) InsertRedemption(ctx context.Context, r *rewards.Redemption) error {
-	return t.queryRow(ctx, `INSERT INTO redemptions (brand_id, consumer_id, reward_id, cost, code, idempotency_key, at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		r.BrandID, r.ConsumerID, r.Reward, r.Cost, r.Code, r.IdempotencyKey, ms(r.At)).Scan(&r.ID)
+	if err := t.queryRow(ctx, `INSERT INTO redemptions (brand_id, consumer_id, reward_id, cost, code, idempotency_key, at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		r.BrandID, r.ConsumerID, r.Reward, r.Cost, r.Code, r.IdempotencyKey, ms(r.At)).Scan(&r.ID); err != nil {
+		return err
+	}
+	return t.addCounts(ctx, counts{{r.BrandID, metricRedemptions, 0, r.Reward, ""}: 1, {r.BrandID, metricRedeemedPoints, 0, r.Reward, ""}: r.Cost})
 }
 
 func (t *Tx) redemptions(ctx context.Context, q string, args ...any) ([]*rewards.Redemption, error) {
@@ -558,51 +604,6 @@ func (t *Tx) TierHolders(ctx context.Context, after int64, limit int) ([][2]int6
 			return nil, err
 		}
 		out = append(out, [2]int64{b, c})
-	}
-	return out, rows.Err()
-}
-
-// Liability sums the points the brand's consumers hold.
-func (t *Tx) Liability(ctx context.Context, brandID int64) (int64, int64, error) {
-	var pts, n int64
-	err := t.queryRow(ctx, `SELECT COALESCE(SUM(balance), 0), COUNT(*) FROM points_balances WHERE brand_id = ? AND account LIKE 'consumer:%' AND balance > 0`,
-		brandID).Scan(&pts, &n)
-	return pts, n, err
-}
-
-// GrantsByCategory counts active paid grants by category and purpose.
-func (t *Tx) GrantsByCategory(ctx context.Context, brandID int64, now time.Time) ([]rewards.CategoryCount, error) {
-	rows, err := t.query(ctx, `SELECT category, purpose, COUNT(*) FROM reward_grants WHERE brand_id = ? AND ended_at = 0 AND ends_at > ?
-		GROUP BY category, purpose ORDER BY category, purpose`, brandID, ms(now))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []rewards.CategoryCount
-	for rows.Next() {
-		var c rewards.CategoryCount
-		if err := rows.Scan(&c.Category, &c.Purpose, &c.Active); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
-}
-
-// RedemptionReport sums redemptions by reward.
-func (t *Tx) RedemptionReport(ctx context.Context, brandID int64) ([]rewards.RewardCount, error) {
-	rows, err := t.query(ctx, `SELECT reward_id, COUNT(*), SUM(cost) FROM redemptions WHERE brand_id = ? GROUP BY reward_id ORDER BY reward_id`, brandID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []rewards.RewardCount
-	for rows.Next() {
-		var c rewards.RewardCount
-		if err := rows.Scan(&c.Reward, &c.Count, &c.Points); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
 	}
 	return out, rows.Err()
 }

@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"InsertEventsChunks", testInsertEventsChunks},
 		{"ConsumerEvents", testConsumerEvents},
 		{"DeleteConsumerData", testDeleteConsumerData},
+		{"Console", testConsole},
 		{"TrackingPlan", testTrackingPlan},
 		{"SignalMap", testSignalMap},
 		{"AccessLog", testAccessLog},
