@@ -189,6 +189,9 @@ func TestMergeReloadKeepsWithdrawal(t *testing.T) {
 	var mu sync.Mutex
 	held, released, retried := false, false, false
 	paused, resume := make(chan struct{}), make(chan struct{})
+	var resumeOnce sync.Once
+	release := func() { resumeOnce.Do(func() { close(resume) }) }
+	t.Cleanup(func() { e.p.Consent.OnRefreshRead(nil); release() }) // a failed test must not leave the listener held
 	e.p.Consent.OnRefreshRead(func(brandID, consumerID int64, read []*consent.Record) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -214,7 +217,7 @@ func TestMergeReloadKeepsWithdrawal(t *testing.T) {
 	mu.Lock()
 	released = true
 	mu.Unlock()
-	close(resume)
+	release()
 	if res := <-done; num(res["accepted"]) != 1 {
 		t.Fatalf("identify: %v", res)
 	}

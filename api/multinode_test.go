@@ -136,6 +136,9 @@ func TestRefreshKeepsNewerLocalState(t *testing.T) {
 			var mu sync.Mutex
 			var held, released bool
 			paused, resume := make(chan struct{}), make(chan struct{})
+			var resumeOnce sync.Once
+			release := func() { resumeOnce.Do(func() { close(resume) }) }
+			t.Cleanup(func() { a.p.Consent.OnRefreshRead(nil); release() }) // a failed test must not leave the listener held
 			seen := make(chan bool, 1) // a's index, at the first refresh after the held one
 			a.p.Consent.OnRefreshRead(func(brandID, consumerID int64, read []*consent.Record) {
 				if consumerID != g.ConsumerID {
@@ -173,7 +176,7 @@ func TestRefreshKeepsNewerLocalState(t *testing.T) {
 			mu.Lock()
 			released = true
 			mu.Unlock()
-			close(resume)
+			release()
 			select {
 			case got := <-seen:
 				if got == tc.granted {
