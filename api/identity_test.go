@@ -191,7 +191,8 @@ func TestMergeReloadKeepsWithdrawal(t *testing.T) {
 	paused, resume := make(chan struct{}), make(chan struct{})
 	var resumeOnce sync.Once
 	release := func() { resumeOnce.Do(func() { close(resume) }) }
-	t.Cleanup(func() { e.p.Consent.OnRefreshRead(nil); release() }) // a failed test must not leave the listener held
+	// A failed test must not leave the reload held.
+	t.Cleanup(func() { e.p.Consent.OnRefreshRead(nil); release() })
 	e.p.Consent.OnRefreshRead(func(brandID, consumerID int64, read []*consent.Record) {
 		mu.Lock()
 		defer mu.Unlock()

@@ -138,7 +138,8 @@ func TestRefreshKeepsNewerLocalState(t *testing.T) {
 			paused, resume := make(chan struct{}), make(chan struct{})
 			var resumeOnce sync.Once
 			release := func() { resumeOnce.Do(func() { close(resume) }) }
-			t.Cleanup(func() { a.p.Consent.OnRefreshRead(nil); release() }) // a failed test must not leave the listener held
+			// A failed test must not leave the listener held.
+			t.Cleanup(func() { a.p.Consent.OnRefreshRead(nil); release() })
 			seen := make(chan bool, 1) // a's index, at the first refresh after the held one
 			a.p.Consent.OnRefreshRead(func(brandID, consumerID int64, read []*consent.Record) {
 				if consumerID != g.ConsumerID {
