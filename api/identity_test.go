@@ -1,8 +1,15 @@
 package api_test
 
 import (
+	"context"
+	"errors"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+
+	"github.com/symbiont/symbiont"
+	"github.com/symbiont/symbiont/consent"
 )
 
 // TestAnonymousConsentFollowsIdentify: a visitor consents before signing in; when they
@@ -164,4 +171,110 @@ func TestSensitiveConsent(t *testing.T) {
 	if r := e.do("POST", "/v1/vocabulary", b.SK, map[string]any{"kind": "category", "name": "health", "label": "Mine"}); r.Status != 409 {
 		t.Fatalf("redefining a built-in: %d", r.Status)
 	}
+}
+
+// TestMergeReloadKeepsWithdrawal: on SQLite the index itself decides what the group commit
+// admits. An identify merges an anonymous visitor into a member and reloads the member's grants;
+// that reload is held by a hook after its read while the member withdraws a grant. The merged
+// consumer must keep the withdrawal, not the grant the reload read before it.
+func TestMergeReloadKeepsWithdrawal(t *testing.T) {
+	e := newEnv(t)
+	b := e.setup("Aurora")
+	e.must(201, "POST", "/v1/consumers/anon-42/consents?id_type=anonymous_id", b.SK,
+		map[string]any{"category": "purchases", "purpose": "personalization"})
+	e.grant(b, "member-7", "contact", "service")
+	g := grantRecord(e, b, "member-7")
+	allowed := func() bool { return e.p.Consent.Allowed(g.BrandID, g.ConsumerID, "contact", "service") }
+
+	var mu sync.Mutex
+	held, released, retried := false, false, false
+	paused, resume := make(chan struct{}), make(chan struct{})
+	var resumeOnce sync.Once
+	release := func() { resumeOnce.Do(func() { close(resume) }) }
+	// A failed test must not leave the reload held.
+	t.Cleanup(func() { e.p.Consent.OnRefreshRead(nil); release() })
+	e.p.Consent.OnRefreshRead(func(brandID, consumerID int64, read []*consent.Record) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case consumerID != g.ConsumerID:
+		case !held && has(read, "purchases", "personalization") && has(read, "contact", "service"):
+			held = true
+			close(paused)
+			mu.Unlock()
+			<-resume
+			mu.Lock()
+		case released:
+			retried = true
+		}
+	})
+	defer e.p.Consent.OnRefreshRead(nil)
+	done := make(chan map[string]any)
+	go func() {
+		done <- e.batch(b, map[string]any{"type": "identify", "userId": "member-7", "anonymousId": "anon-42", "messageId": "i1"})
+	}()
+	waitChan(t, paused, "the merge never reloaded the member")
+	e.must(200, "DELETE", "/v1/consumers/member-7/consents/contact/service", b.SK, nil)
+	mu.Lock()
+	released = true
+	mu.Unlock()
+	release()
+	if res := <-done; num(res["accepted"]) != 1 {
+		t.Fatalf("identify: %v", res)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if allowed() {
+		t.Fatal("the merge's reload brought back contact for service, withdrawn while it was held")
+	}
+	if !retried {
+		t.Error("the stale reload was not read again")
+	}
+	if !e.p.Consent.Allowed(g.BrandID, g.ConsumerID, "purchases", "personalization") {
+		t.Error("the anonymous visitor's grant did not follow the merge")
+	}
+}
+
+// TestFailedWithdrawalIsReadBack: a change whose first withdrawal was already marked in the
+// index fails later in its transaction. The index then denies until it has read the consumer
+// back from the store (not from a copy in memory that a concurrent change may have outdated),
+// and ends with what the store holds: the grants still given.
+func TestFailedWithdrawalIsReadBack(t *testing.T) {
+	eachStore(t, func(t *testing.T, newEnv func(*testing.T) *env) {
+		e := newEnv(t)
+		var fail atomic.Bool
+		e.p.Consent.OnChange = append(e.p.Consent.OnChange, func(_ context.Context, _ any, r *consent.Record) error {
+			if fail.Load() && r.Category == "purchases" {
+				return errors.New("injected failure")
+			}
+			return nil
+		})
+		b := e.setup("Aurora")
+		e.grant(b, "guest-1", "contact", "service")
+		e.grant(b, "guest-1", "purchases", "personalization")
+		g := grantRecord(e, b, "guest-1")
+		var reads atomic.Int32
+		e.p.Consent.OnRefreshRead(func(_, consumerID int64, _ []*consent.Record) {
+			if consumerID == g.ConsumerID {
+				reads.Add(1)
+			}
+		})
+		defer e.p.Consent.OnRefreshRead(nil)
+		fail.Store(true)
+		withdraw := func(cat, purpose string) *consent.Change {
+			return &consent.Change{BrandID: g.BrandID, Consumer: consent.ConsumerRef{ID: g.ConsumerID}, Category: cat, Purpose: purpose,
+				State: consent.StateWithdrawn, Actor: symbiont.Actor{Kind: symbiont.ActorBrand}}
+		}
+		if _, err := e.p.Consent.Apply(t.Context(), []*consent.Change{withdraw("contact", "service"), withdraw("purchases", "personalization")}, ""); err == nil {
+			t.Fatal("the change did not fail")
+		}
+		if reads.Load() == 0 {
+			t.Error("the index was not read back from the store")
+		}
+		for _, pair := range [][2]string{{"contact", "service"}, {"purchases", "personalization"}} {
+			if !e.p.Consent.Allowed(g.BrandID, g.ConsumerID, pair[0], pair[1]) {
+				t.Errorf("%s for %s, still given in the store, is denied after the failed change", pair[0], pair[1])
+			}
+		}
+	})
 }

@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -132,31 +133,99 @@ func TestLedgerIndependentClient(t *testing.T) {
 		}
 	}
 
-	// The consumer's proof document is about these entries, and its proofs verify.
+	// The consumer's proof document is about these entries, and its proofs verify. It is read
+	// here as docs/api.md describes it (format 2), not with our decoder: the checkpoint once,
+	// every proof hash once in a table, each record's bytes, salt, index and proof (positions
+	// in the table); the commitment is computed as docs/ledger.md says.
 	wt := e.wallet(b, "alice")
-	var doc ledger.Export
-	if r := e.do("GET", "/v1/me/access-log", wt, nil); r.Status != 200 || json.Unmarshal(r.Body, &doc) != nil {
+	r := e.do("GET", "/v1/me/access-log", wt, nil)
+	var wire struct {
+		Format string `json:"format"`
+		Log    struct {
+			Checkpoint string `json:"checkpoint"`
+		} `json:"log"`
+		Hashes  []string `json:"hashes"`
+		Records []struct {
+			Record  string  `json:"record"`
+			Salt    string  `json:"salt"`
+			Index   *uint64 `json:"index"`
+			Proof   []int   `json:"proof"`
+			Pending bool    `json:"pending"`
+		} `json:"records"`
+	}
+	if r.Status != 200 || json.Unmarshal(r.Body, &wire) != nil || wire.Format != "symbiont-ledger-proofs/2" {
 		t.Fatalf("GET /v1/me/access-log: %d %s", r.Status, r.Body)
 	}
-	docCP, _, _, err := tlogformat.ParseCheckpoint([]byte(doc.Log.Checkpoint), origin, verifier)
-	if err != nil || docCP.Size != cp.Size || !bytes.Equal(docCP.Hash, cp.Hash) || doc.Log.Checkpoint != string(cpRaw) {
+	docCP, _, _, err := tlogformat.ParseCheckpoint([]byte(wire.Log.Checkpoint), origin, verifier)
+	if err != nil || docCP.Size != cp.Size || !bytes.Equal(docCP.Hash, cp.Hash) || wire.Log.Checkpoint != string(cpRaw) {
 		t.Fatalf("document checkpoint: %+v %v", docCP, err)
 	}
-	if len(doc.Records) != 3 {
-		t.Fatalf("alice has %d records", len(doc.Records))
+	if len(wire.Records) != 3 {
+		t.Fatalf("alice has %d records", len(wire.Records))
 	}
-	for _, x := range doc.Records {
-		c, _ := base64.StdEncoding.DecodeString(x.Commitment)
-		if x.Index == nil || !bytes.Equal(entries[*x.Index], c) {
-			t.Fatalf("alice's record %d (index %v) is not the entry at its index", x.N, x.Index)
+	if bytes.Count(r.Body, []byte("— "+origin)) != 1 {
+		t.Fatalf("the checkpoint's signature appears %d times in the document", bytes.Count(r.Body, []byte("— "+origin)))
+	}
+	seen := map[string]bool{}
+	for _, x := range wire.Hashes {
+		if seen[x] {
+			t.Fatalf("hash %s is in the document's table twice", x)
+		}
+		seen[x] = true
+	}
+	used := map[int]bool{}
+	for i, x := range wire.Records {
+		salt, _ := base64.StdEncoding.DecodeString(x.Salt)
+		sum := sha256.Sum256(append(append([]byte("symbiont-ledger-record/v1\x00"), x.Record...), salt...))
+		c := sum[:]
+		if x.Pending || x.Index == nil || !bytes.Equal(entries[*x.Index], c) {
+			t.Fatalf("alice's record %d (index %v) is not the entry at its index", i, x.Index)
 		}
 		var p [][]byte
-		for _, s := range x.Proof {
-			hb, _ := base64.StdEncoding.DecodeString(s)
+		for _, k := range x.Proof {
+			hb, _ := base64.StdEncoding.DecodeString(wire.Hashes[k])
+			p = append(p, hb)
+			used[k] = true
+		}
+		if err := proof.VerifyInclusion(h, *x.Index, docCP.Size, h.HashLeaf(c), p, docCP.Hash); err != nil {
+			t.Fatalf("alice's record %d: the document's inclusion proof: %v", i, err)
+		}
+	}
+	if len(used) != len(wire.Hashes) {
+		t.Fatalf("the document's table has %d hashes, its proofs use %d", len(wire.Hashes), len(used))
+	}
+	// Each record's proof as a C2SP tlog-proof (derived from the document), read as the spec
+	// says (c2sp.org/tlog-proof: header, index, hashes, blank line, checkpoint) and checked.
+	var doc ledger.Export
+	if err := json.Unmarshal(r.Body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for i, x := range wire.Records {
+		tp, err := doc.TlogProof(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		head, note, ok := strings.Cut(tp, "\n\n")
+		lines := strings.Split(head, "\n")
+		if !ok || len(lines) < 2 || lines[0] != "c2sp.org/tlog-proof@v1" || lines[1] != fmt.Sprintf("index %d", *x.Index) {
+			t.Fatalf("record %d: tlog-proof %q", i, tp)
+		}
+		pc, _, _, err := tlogformat.ParseCheckpoint([]byte(note), origin, verifier)
+		if err != nil {
+			t.Fatalf("record %d: the tlog-proof's checkpoint: %v", i, err)
+		}
+		var p [][]byte
+		for _, l := range lines[2:] {
+			hb, err := base64.StdEncoding.DecodeString(l)
+			if err != nil {
+				t.Fatalf("record %d: tlog-proof hash %q", i, l)
+			}
 			p = append(p, hb)
 		}
-		if err := proof.VerifyInclusion(h, uint64(*x.Index), docCP.Size, h.HashLeaf(c), p, docCP.Hash); err != nil {
-			t.Fatalf("alice's record %d: the document's inclusion proof: %v", x.N, err)
+		salt, _ := base64.StdEncoding.DecodeString(x.Salt)
+		sum := sha256.Sum256(append(append([]byte("symbiont-ledger-record/v1\x00"), x.Record...), salt...))
+		if err := proof.VerifyInclusion(h, *x.Index, pc.Size, h.HashLeaf(sum[:]), p, pc.Hash); err != nil {
+			t.Fatalf("record %d: the tlog-proof: %v", i, err)
 		}
 	}
 

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -99,4 +100,112 @@ func grantRecord(e *env, b brand, user string) *consent.Record {
 	}
 	return &consent.Record{BrandID: bb.ID, ConsumerID: cid, Category: "purchases", Purpose: "personalization",
 		State: consent.StateGiven, ExpiresAt: e.clock.Now().Add(24 * time.Hour)}
+}
+
+// TestRefreshKeepsNewerLocalState: node b's consent change makes node a reload the consumer
+// (Refresh). That reload reads the database, and is held by a hook before it updates a's index
+// while a records a consent change of its own for the same consumer. The stale read must not
+// overwrite a's newer state: neither bring back a grant just withdrawn on a (consent would fail
+// open) nor drop a grant just given on a. No sleeps: the hook holds the reload.
+func TestRefreshKeepsNewerLocalState(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// granted: contact for service is granted before a's own change; a's change flips it.
+		granted bool
+	}{
+		{"withdrawal", true},
+		{"grant", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dsn := storetest.PostgresDSN(t)
+			master := vault.NewMasterKey()
+			a := newEnvWith(t, platform.Config{PostgresDSN: dsn, MasterKey: master})
+			b := newEnvWith(t, platform.Config{PostgresDSN: dsn, MasterKey: master})
+			b.clock = a.clock
+			br := a.setup("Aurora")
+			a.grant(br, "guest-1", "purchases", "personalization")
+			if tc.granted {
+				a.grant(br, "guest-1", "contact", "service")
+			}
+			g := grantRecord(a, br, "guest-1")
+			allowed := func() bool { return a.p.Consent.Allowed(g.BrandID, g.ConsumerID, "contact", "service") }
+			if allowed() != tc.granted {
+				t.Fatalf("before: contact for service allowed = %v on node a", !tc.granted)
+			}
+
+			var mu sync.Mutex
+			var held, released bool
+			paused, resume := make(chan struct{}), make(chan struct{})
+			var resumeOnce sync.Once
+			release := func() { resumeOnce.Do(func() { close(resume) }) }
+			// A failed test must not leave the listener held.
+			t.Cleanup(func() { a.p.Consent.OnRefreshRead(nil); release() })
+			seen := make(chan bool, 1) // a's index, at the first refresh after the held one
+			a.p.Consent.OnRefreshRead(func(brandID, consumerID int64, read []*consent.Record) {
+				if consumerID != g.ConsumerID {
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case !held && has(read, "preferences", "personalization"): // read after b's change, before a's
+					if has(read, "contact", "service") != tc.granted {
+						t.Errorf("the held refresh read contact for service = %v", !tc.granted)
+					}
+					held = true
+					close(paused)
+					mu.Unlock()
+					<-resume
+					mu.Lock()
+				case released:
+					released = false
+					seen <- allowed()
+				}
+			})
+			b.grant(br, "guest-1", "preferences", "personalization")
+			waitChan(t, paused, "node a never refreshed guest-1 after node b's grant")
+
+			// a's own change commits while the refresh that read before it is held.
+			if tc.granted {
+				a.must(200, "DELETE", "/v1/consumers/guest-1/consents/contact/service", br.SK, nil)
+			} else {
+				a.grant(br, "guest-1", "contact", "service")
+			}
+			if allowed() == tc.granted {
+				t.Fatal("a's own change is not in its index")
+			}
+			mu.Lock()
+			released = true
+			mu.Unlock()
+			release()
+			select {
+			case got := <-seen:
+				if got == tc.granted {
+					t.Fatalf("after the held refresh: contact for service allowed = %v on node a, want %v (a stale read overwrote a's newer change)", got, !tc.granted)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("node a never refreshed guest-1 again")
+			}
+			a.p.Consent.OnRefreshRead(nil)
+			waitFor(t, func() bool { return allowed() != tc.granted }, "node a's index does not settle on its own change")
+		})
+	}
+}
+
+func has(rs []*consent.Record, category, purpose string) bool {
+	for _, r := range rs {
+		if r.Category == category && r.Purpose == purpose && r.State == consent.StateGiven {
+			return true
+		}
+	}
+	return false
+}
+
+func waitChan(t *testing.T, c <-chan struct{}, msg string) {
+	t.Helper()
+	select {
+	case <-c:
+	case <-time.After(10 * time.Second):
+		t.Fatal(msg)
+	}
 }

@@ -9,7 +9,8 @@ import (
 // Index holds every active grant in memory so that a consent decision is a map lookup and an
 // expiry check, with no I/O. It is loaded at start and updated by the same code that commits a
 // change: withdrawals before their transaction commits (so that nothing slips through while it
-// commits), grants after. Anything the index does not know is denied.
+// commits), grants after. Anything the index does not know is denied. Reloads from the
+// database (Reload, Load) never overwrite a newer state: see reload.go.
 //
 // A grant is packed into one uint64 (category and purpose as interned numbers, a flag, the
 // expiry in Unix seconds rounded down — so a grant ends up to a second early, never late), and
@@ -32,6 +33,14 @@ const indexShards = 64
 type indexShard struct {
 	mu sync.RWMutex
 	m  map[consumerKey]grants
+
+	// What keeps a reload from the database from overwriting newer state (see reload.go):
+	// seq counts changes, changed has each consumer's last one while reads are in flight, and
+	// holds the consumers this node is changing now.
+	seq     uint64
+	readers int
+	changed map[consumerKey]uint64
+	holds   map[consumerKey]*hold
 }
 
 type consumerKey struct{ brand, consumer int64 }
@@ -65,12 +74,6 @@ func (g *grants) each(fn func(w uint64) bool) {
 	}
 }
 
-func (g *grants) all() []uint64 {
-	var out []uint64
-	g.each(func(w uint64) bool { out = append(out, w); return true })
-	return out
-}
-
 func fromWords(ws []uint64) grants {
 	var g grants
 	n := copy(g.inline[:], ws)
@@ -85,6 +88,8 @@ func NewIndex() *Index {
 	ix := &Index{terms: map[termKey]uint64{}, names: map[termNumber]string{}, counts: map[int64]uint64{}}
 	for i := range ix.shards {
 		ix.shards[i].m = make(map[consumerKey]grants)
+		ix.shards[i].changed = make(map[consumerKey]uint64)
+		ix.shards[i].holds = make(map[consumerKey]*hold)
 	}
 	return ix
 }
@@ -234,7 +239,6 @@ func (ix *Index) pack(r *Record) (w uint64, ok bool) {
 // Set records r's state for its consumer, category and purpose: an active grant is added or
 // replaced, anything else removes the grant.
 func (ix *Index) Set(r *Record) {
-	const mask = termMask<<categoryBit | termMask<<purposeBit
 	w, ok := ix.pack(r)
 	if !ok {
 		// Cannot be numbered: make sure nothing stale admits it either.
@@ -245,6 +249,14 @@ func (ix *Index) Set(r *Record) {
 	k := consumerKey{r.BrandID, r.ConsumerID}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.setWord(k, w, r.State == StateGiven)
+	s.touch(k)
+}
+
+// setWord replaces k's grant of w's category and purpose with w, or removes it unless given
+// (s.mu held).
+func (s *indexShard) setWord(k consumerKey, w uint64, given bool) {
+	const mask = termMask<<categoryBit | termMask<<purposeBit
 	g := s.m[k]
 	var next []uint64
 	g.each(func(old uint64) bool {
@@ -253,38 +265,32 @@ func (ix *Index) Set(r *Record) {
 		}
 		return true
 	})
-	if r.State == StateGiven {
+	if given {
 		next = append(next, w)
 	}
-	if len(next) == 0 {
-		delete(s.m, k)
-	} else {
-		s.m[k] = fromWords(next)
-	}
+	s.put(k, next)
 }
 
-// snapshot returns the consumer's grants, for restoring after a failed change.
-func (ix *Index) snapshot(brand, consumer int64) []uint64 {
-	s := ix.shard(consumer)
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	g := s.m[consumerKey{brand, consumer}]
-	return g.all()
+// put sets k's grants to ws (s.mu held).
+func (s *indexShard) put(k consumerKey, ws []uint64) {
+	if len(ws) == 0 {
+		delete(s.m, k)
+	} else {
+		s.m[k] = fromWords(ws)
+	}
 }
 
 func (ix *Index) restore(brand, consumer int64, ws []uint64) {
 	s := ix.shard(consumer)
+	k := consumerKey{brand, consumer}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(ws) == 0 {
-		delete(s.m, consumerKey{brand, consumer})
-	} else {
-		s.m[consumerKey{brand, consumer}] = fromWords(ws)
-	}
+	s.put(k, ws)
+	s.touch(k)
 }
 
-// Replace sets the consumer's grants to exactly the active ones among current (after a merge).
-func (ix *Index) Replace(brand, consumer int64, current []*Record) {
+// words packs the active grants among current.
+func (ix *Index) words(current []*Record) []uint64 {
 	var ws []uint64
 	for _, r := range current {
 		if r.State == StateGiven {
@@ -293,7 +299,7 @@ func (ix *Index) Replace(brand, consumer int64, current []*Record) {
 			}
 		}
 	}
-	ix.restore(brand, consumer, ws)
+	return ws
 }
 
 // Forget drops every grant of the consumer (erasure, or merged away).

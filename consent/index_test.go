@@ -47,14 +47,9 @@ func TestIndex(t *testing.T) {
 	if ix.Allowed(1, 10, "purchases", "personalization", now) {
 		t.Error("withdrawal not applied")
 	}
-	snap := ix.snapshot(1, 10)
 	ix.Forget(1, 10)
 	if ix.Allowed(1, 10, "contact", "marketing", now) || ix.Len() != 0 {
 		t.Error("Forget")
-	}
-	ix.restore(1, 10, snap)
-	if !ix.Allowed(1, 10, "contact", "marketing", now) {
-		t.Error("restore")
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -71,6 +72,8 @@ type Service struct {
 	// states remembers consumers' current records, so that most changes are prepared
 	// without reading the store (see prepareFromMemory).
 	states *stateCache
+
+	refreshRead atomic.Pointer[func(brandID, consumerID int64, read []*Record)]
 }
 
 // NewService returns a consent service. Call Load before serving.
@@ -79,30 +82,56 @@ func NewService(db symbiont.Transactor[ServiceTx], graph *identity.Graph, keys R
 		states: newStateCache(1 << 18)}
 }
 
-// Load fills the index with every active grant.
+// Load fills the index with every active grant. Consumers changed on this node while it
+// streams are reloaded one by one after (see Index.Reload), so that none gets an older state.
 func (s *Service) Load(ctx context.Context, l Loader) (int, error) {
 	n := 0
+	ld := s.Index.beginLoad()
 	err := l.ForEachActiveConsent(ctx, func(r *Record) error {
-		s.Index.Set(r)
-		n++
+		if ld.set(r) {
+			n++
+		}
 		return nil
 	})
-	return n, err
+	skipped := ld.end()
+	if err != nil {
+		return n, err
+	}
+	for _, k := range skipped {
+		if err := s.Refresh(ctx, k.brand, k.consumer); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // Refresh reloads one consumer's grants into the index from the database (another node changed
-// them).
+// them, or a merge moved them), never over a change this node made meanwhile (Index.Reload).
 func (s *Service) Refresh(ctx context.Context, brandID, consumerID int64) error {
-	var cur []*Record
-	if err := s.db.View(ctx, func(tx ServiceTx) (err error) {
-		cur, err = tx.CurrentConsents(ctx, brandID, consumerID)
-		return err
-	}); err != nil {
-		return err
+	defer s.states.forget(brandID, consumerID) // changed elsewhere: prepare from the store
+	return s.Index.Reload(ctx, brandID, consumerID, func() ([]*Record, error) {
+		var cur []*Record
+		if err := s.db.View(ctx, func(tx ServiceTx) (err error) {
+			cur, err = tx.CurrentConsents(ctx, brandID, consumerID)
+			return err
+		}); err != nil {
+			return nil, err
+		}
+		if fn := s.refreshRead.Load(); fn != nil {
+			(*fn)(brandID, consumerID, cur)
+		}
+		return cur, nil
+	})
+}
+
+// OnRefreshRead makes every Refresh call fn between its read of the database and its update of
+// the index (nil: nothing). Tests use it to interleave a refresh with other changes.
+func (s *Service) OnRefreshRead(fn func(brandID, consumerID int64, read []*Record)) {
+	if fn == nil {
+		s.refreshRead.Store(nil)
+	} else {
+		s.refreshRead.Store(&fn)
 	}
-	s.Index.Replace(brandID, consumerID, cur)
-	s.states.forget(brandID, consumerID)
-	return nil
 }
 
 // Resync rebuilds the whole index from the database (after changes may have been missed).
@@ -581,7 +610,14 @@ func (s *Service) plan(a *applying, p *plan, current []*Record, writesOnly bool)
 // written then).
 func (s *Service) commit(ctx context.Context, a *applying, p *plan) ([]*Result, error) {
 	var results []*Result
-	var restore []func()
+	var marked []int64 // consumers whose withdrawals were marked in the index before commit
+	var holds []func()
+	release := func() {
+		for _, r := range holds {
+			r()
+		}
+	}
+	defer release()
 	var q *plan
 	err := s.db.Update(ctx, func(tx ServiceTx) (err error) {
 		if q = p; q == nil {
@@ -603,6 +639,7 @@ func (s *Service) commit(ctx context.Context, a *applying, p *plan) ([]*Result, 
 				return cmp.Or(err, ErrChanged)
 			}
 		}
+		holds = append(holds, s.Index.Hold(a.brandID, q.consumerID)) // until the index is updated
 		for _, w := range q.writes {
 			previous := w.previous
 			if w.follows > 0 { // its id is known only now
@@ -616,8 +653,7 @@ func (s *Service) commit(ctx context.Context, a *applying, p *plan) ([]*Result, 
 			}
 			if w.r.State != StateGiven {
 				// Deny from this moment, before the commit, so nothing slips in while it commits.
-				snap := s.Index.snapshot(a.brandID, q.consumerID)
-				restore = append(restore, func() { s.Index.restore(a.brandID, q.consumerID, snap) })
+				marked = append(marked, q.consumerID)
 				s.Index.Set(w.r)
 			}
 		}
@@ -626,11 +662,14 @@ func (s *Service) commit(ctx context.Context, a *applying, p *plan) ([]*Result, 
 		return a.idem.Record(ctx, tx, a.brandID, q.consumerID, string(b), a.now)
 	})
 	if err != nil {
-		for i := len(restore) - 1; i >= 0; i-- {
-			restore[i]()
-		}
 		if q != nil {
 			s.states.forget(a.brandID, q.consumerID)
+		}
+		// Rolled back: the marked withdrawals deny until the consumer is read back from the
+		// database (not restored from memory, which a concurrent change may have outdated).
+		release()
+		for _, id := range slices.Compact(marked) {
+			s.Refresh(context.WithoutCancel(ctx), a.brandID, id) // on failure it denies
 		}
 		return nil, err
 	}
@@ -771,6 +810,7 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 			}
 			// Only if the grant is still the current record: the consumer may have renewed
 			// meanwhile (or another node recorded the expiry).
+			release := s.Index.Hold(d.BrandID, d.ConsumerID) // until the index is updated
 			err = s.db.Update(ctx, func(tx ServiceTx) error {
 				if err := tx.LockConsumer(ctx, d.ConsumerID); err != nil {
 					return err
@@ -782,15 +822,16 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 			})
 			inserted := err == nil
 			s.states.forget(d.BrandID, d.ConsumerID)
+			if inserted { // a renewal in between must stay in the index
+				s.Index.Set(r)
+				total++
+			}
+			release()
 			if errors.Is(err, ErrChanged) {
 				err = nil
 			}
 			if err != nil {
 				return total, err
-			}
-			if inserted { // a renewal in between must stay in the index
-				s.Index.Set(r)
-				total++
 			}
 		}
 	}

@@ -344,20 +344,27 @@ func checkRedemptionsWhole(t *testing.T, s *server, sk, wt string, earned int, c
 			t.Errorf("report: %+v, listed %d", r, perReward[r.Reward])
 		}
 	}
-	// Every redemption is in the consumer's ledger chain, once.
+	// Every redemption is in the consumer's ledger chain, once. (What a record of the proof
+	// document says is its committed bytes, "record".)
 	var log struct {
 		Records []struct {
-			Kind    string `json:"kind"`
-			Details struct {
-				Journal string `json:"journal"`
-			} `json:"details"`
+			Record string `json:"record"`
 		} `json:"records"`
 	}
 	mustCall(t, "GET", s.Base+"/v1/me/access-log", wt, nil, http.StatusOK, &log)
 	var journals []string
-	for _, r := range log.Records {
+	for _, x := range log.Records {
+		var r struct {
+			Kind string `json:"kind"`
+			Body struct {
+				Journal string `json:"journal"`
+			} `json:"body"`
+		}
+		if err := json.Unmarshal([]byte(x.Record), &r); err != nil {
+			t.Fatalf("ledger record %q: %v", x.Record, err)
+		}
 		if r.Kind == "rewards.redemption" {
-			journals = append(journals, r.Details.Journal)
+			journals = append(journals, r.Body.Journal)
 		}
 	}
 	sort.Strings(journals)

@@ -201,7 +201,14 @@ func goSDKProgram(t *testing.T, module, version, endpointField string) string {
 		t.Fatal(err)
 	}
 	gomod := fmt.Sprintf("module symbiont-e2e-go-sdk\n\ngo 1.21\n\nrequire %s %s\n", module, version)
-	sum := sha256.Sum256([]byte(gomod + src.String()))
+	// The module's go.sum is pinned beside the template: with it the go command needs only the
+	// module proxy, never the checksum database (which some networks, this CI's included, cannot
+	// reach, and whose proxy answers 404 for some versions).
+	gosum, err := os.ReadFile(filepath.Join("testdata", "go_sdk", strings.ReplaceAll(module, "/", "+")+"@"+version+".sum"))
+	if err != nil {
+		t.Fatalf("the pinned go.sum of %s@%s: %v", module, version, err)
+	}
+	sum := sha256.Sum256([]byte(gomod + string(gosum) + src.String()))
 	dir := filepath.Join(sdkCacheDir("e2e-go"), strings.ReplaceAll(module, "/", "+")+"@"+version+"-"+hex.EncodeToString(sum[:6]))
 	bin := filepath.Join(dir, "sdk")
 	done := func(d string) bool {
@@ -215,6 +222,9 @@ func goSDKProgram(t *testing.T, module, version, endpointField string) string {
 			return err
 		}
 		if err := os.WriteFile(filepath.Join(tmp, "main.go"), src.Bytes(), 0o644); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(tmp, "go.sum"), gosum, 0o644); err != nil {
 			return err
 		}
 		for _, args := range [][]string{{"mod", "tidy"}, {"build", "-o", "sdk", "."}} {

@@ -387,11 +387,7 @@ func (s *Service) seal(ctx context.Context, brandID, cid int64, m *segment.Messa
 		binary.BigEndian.PutUint64(b[8:], nextSeq())
 		msgID = fmt.Sprintf("symbiont-%x", b)
 	}
-	ts := m.Timestamp
-	if ts.IsZero() {
-		ts = now
-	}
-	e := &store.Event{BrandID: brandID, ConsumerID: cid, Category: category, MID: MID(brandID, msgID, part), Timestamp: ts, ReceivedAt: now, KeyOwner: cid}
+	e := &store.Event{BrandID: brandID, ConsumerID: cid, Category: category, MID: MID(brandID, msgID, part), Timestamp: m.EventTime(now), ReceivedAt: now, KeyOwner: cid}
 	var err error
 	if e.Payload, err = s.vault.Seal(ctx, brandID, cid, raw, e.AppendAAD(nil)); err != nil {
 		return nil, err

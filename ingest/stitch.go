@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/symbiont/symbiont/consent"
 	"github.com/symbiont/symbiont/identity"
 	"github.com/symbiont/symbiont/segment"
 	"github.com/symbiont/symbiont/store"
@@ -21,6 +20,12 @@ func (s *Service) stitch(ctx context.Context, brandID int64, m *segment.Message,
 	var merged []int64
 	var into int64
 	linked := false
+	var holds []func() // a merge changes both consumers' consent: no reload applies meanwhile
+	defer func() {
+		for _, release := range holds {
+			release()
+		}
+	}()
 	err := s.store.Update(ctx, func(tx store.Tx) error {
 		merged, into, linked = nil, 0, false
 		look := func(kind, value string) (int64, []byte, error) {
@@ -68,6 +73,7 @@ func (s *Service) stitch(ctx context.Context, brandID int64, m *segment.Message,
 		case a == 0 && b == 0:
 			return nil // nobody we know
 		case a != 0 && b != 0 && a != b:
+			holds = append(holds, s.consent.Index.Hold(brandID, a), s.consent.Index.Hold(brandID, b))
 			if err := s.graph.Merge(ctx, tx, brandID, a, b, now); err != nil {
 				return err
 			}
@@ -97,17 +103,15 @@ func (s *Service) stitch(ctx context.Context, brandID int64, m *segment.Message,
 	if len(merged) > 0 {
 		// Consent follows the person: rebuild the merged consumer's grants in memory.
 		s.graph.Forget()
-		var cur []*consent.Record
-		if err := s.store.View(ctx, func(tx store.Tx) (err error) {
-			cur, err = tx.CurrentConsents(ctx, brandID, into)
-			return err
-		}); err != nil {
-			return false, err
-		}
 		for _, id := range merged {
 			s.consent.Index.Forget(brandID, id)
 		}
-		s.consent.Index.Replace(brandID, into, cur)
+		for _, release := range holds {
+			release() // before the reload, which waits for them
+		}
+		if err := s.consent.Refresh(ctx, brandID, into); err != nil {
+			return false, err
+		}
 	}
 	return linked, nil
 }

@@ -6,6 +6,7 @@ package ledger_test
 //	BenchmarkAppend/{consent,access}/{sqlite,postgres}  appends with their recording transaction
 //	BenchmarkAppend/ledger-only[,workers=1024]/…        appends alone (the comparison with Tessera)
 //	BenchmarkInclusionProof1M/{cold,warm}               inclusion proofs in a 1,000,000-entry log
+//	BenchmarkInclusionProof1M/{start,verify-full}       starting on it; verify --full of it
 //	BenchmarkVerify10k/{export,verify-first,verify-second}  a 10,000-record proof document
 //
 // BenchmarkInclusionProof1M builds its log once and keeps it under
@@ -43,6 +44,7 @@ import (
 	"github.com/symbiont/symbiont/platform"
 	"github.com/symbiont/symbiont/segment"
 	"github.com/symbiont/symbiont/store"
+	"github.com/symbiont/symbiont/store/sqlite"
 	"github.com/symbiont/symbiont/store/sqlstore"
 	"github.com/symbiont/symbiont/store/storetest"
 )
@@ -143,6 +145,19 @@ func integrateAll(b *testing.B, p *platform.Platform) int64 {
 		return 0
 	}
 	return cp.Size
+}
+
+// waitVerified waits until the background pass has verified the log up to size (so that it
+// does not run inside a measurement).
+func waitVerified(b *testing.B, p *platform.Platform, size int64) {
+	b.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for p.Ledger.Verified() < size {
+		if time.Now().After(deadline) {
+			b.Fatalf("the background pass verified %d of %d entries in 2 minutes", p.Ledger.Verified(), size)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // quantile returns the q-quantile of sorted durations in milliseconds.
@@ -600,6 +615,77 @@ func BenchmarkInclusionProof1M(b *testing.B) {
 		}
 		measure(b, env.p, size, root, indexes)
 	})
+	b.Run("start", once(func(b *testing.B) map[string]float64 { return benchmarkStart(b, dir) }))
+	b.Run("verify-full", once(func(b *testing.B) map[string]float64 { return benchmarkVerifyFull(b, dir) }))
+}
+
+// once runs a benchmark that measures a fixed number of runs whatever b.N (its metrics are
+// per run) the first time it is called, and reports the same metrics when the framework calls
+// it again with a larger b.N.
+func once(f func(b *testing.B) map[string]float64) func(b *testing.B) {
+	var metrics map[string]float64
+	return func(b *testing.B) {
+		if metrics == nil {
+			metrics = f(b)
+		}
+		b.ReportMetric(0, "ns/op")
+		for unit, v := range metrics {
+			b.ReportMetric(v, unit)
+		}
+	}
+}
+
+// benchmarkStart measures platform.Open on the 1,000,000-entry log, 5 times whatever b.N
+// (start-s: the median): the ledger's self-check from the verified state kept in the database
+// (written by the first start on the log, or by the runs before). first-s is the first of the
+// 5, which reads the whole log if no earlier start left a verified state.
+func benchmarkStart(b *testing.B, dir string) map[string]float64 {
+	ctx := context.Background()
+	var runs, cpu []time.Duration
+	var rep *ledger.CheckReport
+	for range 5 {
+		t0, c0 := time.Now(), processCPU()
+		p, err := platform.Open(ctx, platform.Config{DataDir: dir, AdminToken: benchAdminToken, ExpiryInterval: -1, AccrualInterval: -1, IntegrateEvery: time.Hour})
+		runs, cpu = append(runs, time.Since(t0)), append(cpu, processCPU()-c0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := p.Ledger.Healthy(); err != nil {
+			b.Fatal(err)
+		}
+		if rep, err = p.Ledger.VerifyIntegrated(ctx); err != nil || rep.Size != ledger1MEntries {
+			b.Fatalf("verified state after the start: %+v %v", rep, err)
+		}
+		if err := p.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	first := runs[0]
+	b.Logf("starts: %v, CPU %v", runs, cpu)
+	slices.Sort(runs)
+	slices.Sort(cpu)
+	return map[string]float64{"start-s": runs[len(runs)/2].Seconds(), "start-cpu-s": cpu[len(cpu)/2].Seconds(), "first-s": first.Seconds()}
+}
+
+// benchmarkVerifyFull measures what `symbiont verify --full --data DIR` runs on the
+// 1,000,000-entry log: ledger.CheckStored, every entry from the first, once whatever b.N.
+func benchmarkVerifyFull(b *testing.B, dir string) map[string]float64 {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	t0, c0 := time.Now(), processCPU()
+	_, rep, err := ledger.CheckStored(ctx, store.Narrow[ledger.IntegrationTx](st), ledger.CheckOptions{HeadFile: filepath.Join(dir, platform.LedgerHeadFile)})
+	elapsed, cpu := time.Since(t0), processCPU()-c0
+	if err != nil {
+		b.Fatal(err)
+	}
+	if rep.Size != ledger1MEntries || rep.Entries != ledger1MEntries {
+		b.Fatalf("checked %+v", rep)
+	}
+	return map[string]float64{"verify-full-s": elapsed.Seconds(), "verify-full-cpu-s": cpu.Seconds()}
 }
 
 // benchHTTPLog reads the log's checkpoint and tiles over HTTP, as `symbiont verify` does
@@ -686,7 +772,7 @@ func BenchmarkVerify10k(b *testing.B) {
 		}
 		return others[i%len(others)]
 	})
-	integrateAll(b, p)
+	waitVerified(b, p, integrateAll(b, p))
 	export := func() []byte {
 		doc, err := p.Ledger.Export(ctx, []int64{me})
 		if err != nil {
@@ -705,8 +791,8 @@ func BenchmarkVerify10k(b *testing.B) {
 	b.Cleanup(srv.Close)
 	log := &benchHTTPLog{base: srv.URL + "/ledger/", client: srv.Client()}
 	verify := func(raw []byte, prev *ledger.State) *ledger.State {
-		var doc ledger.Export
-		if err := json.Unmarshal(raw, &doc); err != nil {
+		doc, err := ledger.DecodeExport(raw) // as cmd/symbiont/verify.go reads the file
+		if err != nil {
 			b.Fatal(err)
 		}
 		key := ""
@@ -719,7 +805,7 @@ func BenchmarkVerify10k(b *testing.B) {
 			}
 			key = string(bytes.TrimSpace(k))
 		}
-		rep, next, err := ledger.VerifyExport(&doc, log, key, prev)
+		rep, next, err := ledger.VerifyExport(doc, log, key, prev)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -730,26 +816,31 @@ func BenchmarkVerify10k(b *testing.B) {
 	}
 	var raw1 []byte
 	b.Run("export", func(b *testing.B) {
+		c0 := processCPU()
 		for b.Loop() {
 			raw1 = export()
 		}
+		b.ReportMetric(float64((processCPU()-c0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
 		b.ReportMetric(float64(len(raw1))/(1<<20), "doc-MiB")
 	})
 	if raw1 == nil {
 		raw1 = export()
 	}
 	b.Run("verify-first", func(b *testing.B) {
+		c0 := processCPU()
 		for b.Loop() {
 			verify(raw1, nil)
 		}
+		b.ReportMetric(float64((processCPU()-c0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
 	})
 	state := verify(raw1, nil)
 	appendActs(1000, func(i int) int64 { return others[i%len(others)] })
-	integrateAll(b, p)
+	waitVerified(b, p, integrateAll(b, p))
 	raw2 := export()
 	b.Run("verify-second", func(b *testing.B) {
 		before := log.gets.Load()
 		runs := 0
+		c0 := processCPU()
 		for b.Loop() {
 			next := verify(raw2, state)
 			if next.Size != state.Size+1000 {
@@ -757,6 +848,58 @@ func BenchmarkVerify10k(b *testing.B) {
 			}
 			runs++
 		}
+		b.ReportMetric(float64((processCPU()-c0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
 		b.ReportMetric(float64(log.gets.Load()-before)/float64(runs), "http-gets/op")
 	})
+}
+
+// BenchmarkVerifyIntegrated measures the background pass (ledger.Service.VerifyIntegrated)
+// that keeps the verified state current, on SQLite: each iteration appends 5,000 access
+// records spread over 10,000 consumers whose chains already have entries, integrates them, and
+// times the pass over them (µs-per-entry, and the CPU time of the process during it).
+func BenchmarkVerifyIntegrated(b *testing.B) {
+	ctx := context.Background()
+	env := openBench(b, platform.Config{IntegrateEvery: time.Hour}) // the pass is run by hand
+	p := env.p
+	ids := env.createConsumers(b, "verified", 10_000)
+	appendN := func(n, offset int) {
+		for from := 0; from < n; from += 1000 {
+			if err := p.Store.Update(ctx, func(tx store.Tx) error {
+				for i := from; i < min(from+1000, n); i++ {
+					if _, err := p.Ledger.Append(ctx, tx, ledger.Act{BrandID: env.brand, ConsumerID: ids[(offset+i*7919)%len(ids)], Kind: ledger.KindAccessRead,
+						At: time.Now(), Body: map[string]any{"action": "read", "purpose": "personalization", "categories": []string{"purchases"},
+							"withheld": []string{}, "records": i % 50, "actor": "brand:bench"}}); err != nil {
+						return err
+					}
+				}
+				return nil
+			}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		integrateAll(b, p)
+	}
+	appendN(20_000, 0)
+	if _, err := p.Ledger.VerifyIntegrated(ctx); err != nil {
+		b.Fatal(err)
+	}
+	const perPass = 5000
+	var wall, cpu time.Duration
+	entries := int64(0)
+	k := 0
+	for b.Loop() {
+		b.StopTimer()
+		k++
+		appendN(perPass, k)
+		b.StartTimer()
+		t0, c0 := time.Now(), processCPU()
+		rep, err := p.Ledger.VerifyIntegrated(ctx)
+		wall, cpu = wall+time.Since(t0), cpu+processCPU()-c0
+		if err != nil || rep.Entries != perPass {
+			b.Fatalf("pass: %+v %v", rep, err)
+		}
+		entries += rep.Entries
+	}
+	b.ReportMetric(float64(wall.Microseconds())/float64(entries), "µs-per-entry")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(entries), "cpu-µs-per-entry")
 }

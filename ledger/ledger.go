@@ -92,6 +92,9 @@ type Entry struct {
 	At         time.Time
 }
 
+// ChainPos is a position in a chain: the chain's id and the record's n.
+type ChainPos struct{ Chain, N int64 }
+
 // Checkpoint is a signed tree head as stored.
 type Checkpoint struct {
 	Size int64
@@ -134,8 +137,17 @@ type IntegrationTx interface {
 	LedgerEntries(ctx context.Context, from, to int64) ([]*Entry, error)
 	// ChainEntries returns every entry of the chains, in chain order.
 	ChainEntries(ctx context.Context, chainIDs []int64) ([]*Entry, error)
-	// ForEachLedgerEntry streams every entry in insertion order (for the self-check).
+	// ForEachLedgerEntry streams every entry, chain by chain.
 	ForEachLedgerEntry(ctx context.Context, fn func(e *Entry) error) error
+	// The self-check's reads:
+	// ForEachPendingLedgerEntry streams the entries without an index, in insertion order.
+	ForEachPendingLedgerEntry(ctx context.Context, fn func(e *Entry) error) error
+	// LedgerLinks returns the entries at the chain positions (those that exist), with their
+	// chain, n, index and commitment only.
+	LedgerLinks(ctx context.Context, at []ChainPos) ([]*Entry, error)
+	// LedgerHashRange returns the stored hashes with indexes in [from, to), in order
+	// (ENOTFOUND if one is missing).
+	LedgerHashRange(ctx context.Context, from, to int64) ([][]byte, error)
 	Setting(ctx context.Context, name string) ([]byte, error)
 	PutSetting(ctx context.Context, name string, value []byte) error
 }

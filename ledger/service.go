@@ -71,9 +71,13 @@ type Service struct {
 
 	wake chan struct{}
 
-	mu     sync.RWMutex
-	latest *Checkpoint
-	broken error // set when the self-check found the stored log inconsistent
+	mu       sync.RWMutex
+	latest   *Checkpoint
+	broken   error // set when the self-check found the stored log inconsistent
+	verified int64 // the size of the verified state (selfcheck.go)
+	wrap     Wrapper
+	// verifiedHeads are the chain heads the background pass verified (selfcheck.go).
+	verifiedHeads *verifiedHeads
 
 	hashes  *hashCache
 	heads   *headCache // chain heads, with a single writer (see AppendAll)
@@ -89,7 +93,8 @@ func Open(ctx context.Context, db symbiont.Transactor[IntegrationTx], wrap Wrapp
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{db: db, opt: opt, clock: clock, wake: make(chan struct{}, 1), hashes: newHashCache(1 << 20), heads: newHeadCache(1 << 20)}
+	s := &Service{db: db, opt: opt, clock: clock, wake: make(chan struct{}, 1), hashes: newHashCache(1 << 20), heads: newHeadCache(1 << 20),
+		wrap: wrap, verifiedHeads: newVerifiedHeads(1 << 17)}
 	var skey string
 	err := db.Update(ctx, func(tx IntegrationTx) error {
 		origin, err := tx.Setting(ctx, settingOrigin)
@@ -285,6 +290,10 @@ func (s *Service) Healthy() error {
 // Run integrates pending entries until ctx ends: at most every IntegrateEvery while entries
 // arrive, so that checkpoints follow within about a second.
 func (s *Service) Run(ctx context.Context) {
+	// What is integrated is then checked in the background, so that a start has little to read.
+	var verifying sync.WaitGroup
+	verifying.Go(func() { s.verifyLoop(ctx, s.opt.IntegrateEvery) })
+	defer verifying.Wait()
 	t := time.NewTicker(s.opt.IntegrateEvery)
 	defer t.Stop()
 	for {

@@ -55,8 +55,8 @@ type Report struct {
 // an error saying precisely what is wrong.
 func VerifyExport(doc *Export, log Log, key string, prev *State) (*Report, *State, error) {
 	rep := &Report{}
-	if doc.Format != ExportFormat {
-		return nil, nil, fmt.Errorf("not a ledger proof document (format %q, want %q)", doc.Format, ExportFormat)
+	if doc.Format != ExportFormat && doc.Format != ExportFormatV1 {
+		return nil, nil, fmt.Errorf("not a ledger proof document (format %q, want %q or the older %q)", doc.Format, ExportFormat, ExportFormatV1)
 	}
 	if doc.Log.Key != key {
 		return nil, nil, fmt.Errorf("the document names log key %q, but the trusted key is %q", doc.Log.Key, key)
@@ -121,11 +121,14 @@ func VerifyExport(doc *Export, log Log, key string, prev *State) (*Report, *Stat
 	}
 	// Each record: opens to its commitment, is what the document says, is in the log.
 	chains := map[string][]*ExportRecord{}
+	prevOf := make(map[*ExportRecord]string, len(doc.Records)) // what each record names as the one before it
 	for i := range doc.Records {
 		x := &doc.Records[i]
-		if err := x.Check(cur.Origin, docCP); err != nil {
+		r, err := x.check(cur.Origin, docCP)
+		if err != nil {
 			return nil, nil, err
 		}
+		prevOf[x] = r.Prev
 		if x.Pending {
 			rep.Pending++
 		}
@@ -159,9 +162,7 @@ func VerifyExport(doc *Export, log Log, key string, prev *State) (*Report, *Stat
 			} else if !x.Pending && pendingFrom >= 0 {
 				return nil, nil, fmt.Errorf("chain %s: record %d is proven but record %d before it is shown as pending", subject, x.N, pendingFrom)
 			}
-			var r Record
-			json.Unmarshal([]byte(x.Record), &r)
-			if r.Prev != prevC {
+			if prevOf[x] != prevC {
 				return nil, nil, fmt.Errorf("chain %s: record %d does not follow record %d (a record was replaced or reordered)", subject, x.N, x.N-1)
 			}
 			prevC = x.Commitment
@@ -199,42 +200,50 @@ func VerifyExport(doc *Export, log Log, key string, prev *State) (*Report, *Stat
 // Check verifies one record of a proof document: it opens to its commitment, says what the
 // committed record says, belongs to the log named origin, and (unless pending) is included in
 // the log under cp, the document's checkpoint already opened with the log's key.
+//
+// In a document of format 2 the record's details are read from its committed bytes and its
+// commitment is computed from them, so a record altered in the file is reported as not in the
+// log at its index (there is no separate claim to contradict).
 func (x *ExportRecord) Check(origin string, cp *ParsedCheckpoint) error {
+	_, err := x.check(origin, cp)
+	return err
+}
+
+func (x *ExportRecord) check(origin string, cp *ParsedCheckpoint) (*Record, error) {
 	where := fmt.Sprintf("record %d of %s", x.N, x.Subject)
 	salt, err := base64.StdEncoding.DecodeString(x.Salt)
 	if err != nil {
-		return fmt.Errorf("%s: malformed salt", where)
+		return nil, fmt.Errorf("%s: malformed salt", where)
 	}
 	commitment := Commit([]byte(x.Record), salt)
 	if base64.StdEncoding.EncodeToString(commitment) != x.Commitment {
-		return fmt.Errorf("%s: the record and salt do not open its commitment: the record was altered", where)
+		return nil, fmt.Errorf("%s: the record and salt do not open its commitment: the record was altered", where)
 	}
-	var r Record
-	if err := json.Unmarshal([]byte(x.Record), &r); err != nil {
-		return fmt.Errorf("%s: the record is not JSON", where)
+	r, err := x.open()
+	if err != nil {
+		return nil, fmt.Errorf("%s: the record is not JSON", where)
 	}
-	if r.Subject != x.Subject || r.N != x.N || r.Kind != x.Kind || !r.At.Equal(x.At) || !jsonEqual(r.Body, x.Details) {
-		return fmt.Errorf("%s: the details shown differ from the committed record", where)
+	if r.Subject != x.Subject || r.N != x.N || r.Kind != x.Kind || !r.At.Equal(x.At) ||
+		!(bytes.Equal(r.Body, x.Details) || jsonEqual(r.Body, x.Details)) {
+		return nil, fmt.Errorf("%s: the details shown differ from the committed record", where)
 	}
 	if r.Log != origin {
-		return fmt.Errorf("%s: committed to log %q", where, r.Log)
+		return nil, fmt.Errorf("%s: committed to log %q", where, r.Log)
 	}
 	if x.Pending {
-		return nil
+		return r, nil
 	}
 	if cp == nil || x.Index == nil {
-		return fmt.Errorf("%s: no index or checkpoint to prove it against", where)
+		return nil, fmt.Errorf("%s: no index or checkpoint to prove it against", where)
 	}
-	proof := make([][]byte, len(x.Proof))
-	for j, h := range x.Proof {
-		if proof[j], err = base64.StdEncoding.DecodeString(h); err != nil {
-			return fmt.Errorf("%s: malformed proof", where)
-		}
+	proof, err := x.proofBytes()
+	if err != nil {
+		return nil, err
 	}
 	if err := CheckInclusion(commitment, *x.Index, proof, cp.Size, cp.Root); err != nil {
-		return fmt.Errorf("%s: not in the log at index %d under the checkpoint (size %d): %v", where, *x.Index, cp.Size, err)
+		return nil, fmt.Errorf("%s: not in the log at index %d under the checkpoint (size %d): %v (the record or its salt was altered, or the proof is not its own)", where, *x.Index, cp.Size, err)
 	}
-	return nil
+	return r, nil
 }
 
 func jsonEqual(a, b []byte) bool {

@@ -8,9 +8,11 @@
 #            32 concurrent callers, SQLite and PostgreSQL; appends alone (ledger-only, 32 and
 #            1,024 callers), the comparison with Tessera (-benchtime 10s)
 #   proof    BenchmarkInclusionProof1M: inclusion proofs in a 1,000,000-entry log, cold and warm
-#            (-benchtime 10000x). The log is built once (a minute or two, ~540 MB) and kept under
-#            ~/.cache/symbiont/bench-ledger-1m/; delete it to rebuild.
-#   verify   BenchmarkVerify10k: export and `symbiont verify` of a 10,000-record document
+#            (-benchtime 10000x); starting the platform on it (start: 5 starts a run) and
+#            `symbiont verify --full` of it (verify-full). The log is built once (a minute or
+#            two, ~540 MB) and kept under ~/.cache/symbiont/bench-ledger-1m/; delete it to rebuild.
+#   verify   BenchmarkVerify10k: export and `symbiont verify` of a 10,000-record document (and
+#            its size)
 #   acts     the acts alone on SQLite (consent and access, 32 callers), 10 s each
 #   tessera  BenchmarkTesseraPOSIXAppend: Tessera's POSIX log, same entries and callers
 #   versus   ours (consent, access, ledger-only at 32 and 1,024 callers, SQLite) and Tessera
@@ -33,7 +35,7 @@ while [ $# -gt 0 ]; do
 	-n) count="$2"; shift 2 ;;
 	append | acts | proof | verify | tessera | versus) what+=("$1"); shift ;;
 	all) what+=(append proof verify tessera); shift ;;
-	*) sed -n '2,25p' "$0" >&2; exit 2 ;;
+	*) sed -n '2,27p' "$0" >&2; exit 2 ;;
 	esac
 done
 [ ${#what[@]} -gt 0 ] || what=(append proof verify tessera)

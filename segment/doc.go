@@ -35,8 +35,9 @@
 //   - Nesting deeper than 64 levels is rejected (reason "too_deep"); no SDK payload comes close,
 //     and it keeps later decoders of Raw out of trouble.
 //   - Unknown fields (_metadata, receivedAt, category, custom ones) are kept in Raw and not
-//     interpreted. originalTimestamp, which the mobile SDKs send, is validated like the other
-//     timestamps and reported in Message.OriginalTimestamp.
+//     interpreted. originalTimestamp, which the mobile SDKs and RudderStack's send, is validated
+//     like the other timestamps and reported in Message.OriginalTimestamp; Message.EventTime
+//     combines it with sentAt as Segment does.
 //   - Batch-level "context" and "integrations" apply to every message of the batch that has
 //     none of its own (Segment: "the context and integrations objects apply to all calls in the
 //     request"); a message's own object wins whole, it is not deep-merged. Batch-level "sentAt"

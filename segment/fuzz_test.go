@@ -57,6 +57,11 @@ func checkBatchInvariants(t *testing.T, b *Batch, err error) {
 			t.Fatalf("message %d: Raw is %d bytes", i, len(m.Raw))
 		}
 		checkMessage(t, m)
+		// Whatever the device's clocks say, they never place an event after its receipt.
+		recv := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+		if et := m.EventTime(recv); m.Timestamp.IsZero() && et.After(recv) {
+			t.Fatalf("message %d: event time %s after receipt %s", i, et, recv)
+		}
 	}
 }
 

@@ -135,3 +135,40 @@ func daysIn(year, month int) int {
 	}
 	return 31
 }
+
+// EventTime returns when the message's event happened, given when Symbiont received it, by
+// Segment's rule ("Timestamps in Segment", segment-docs src/connections/spec/common.md):
+//
+//   - timestamp, when sent, as sent: the sender states the time (server libraries, imports
+//     of past events).
+//   - else originalTimestamp (the device's clock when the call was made; RudderStack's SDKs and
+//     Segment's mobile libraries send it instead of timestamp) corrected for the device's
+//     clock skew with sentAt (the device's clock when the request left; the message's, or the
+//     batch's): receivedAt − (sentAt − originalTimestamp). sentAt and receivedAt are taken to
+//     be the same instant, so their difference is the skew.
+//   - A device clock cannot place an event after it arrived: when sentAt precedes
+//     originalTimestamp (the device's clock was set back between the call and the send), the
+//     gap means nothing and the event time is receivedAt; without sentAt, originalTimestamp is
+//     used as is, but never later than receivedAt.
+//   - else receivedAt.
+func (m *Message) EventTime(receivedAt time.Time) time.Time {
+	switch {
+	case !m.Timestamp.IsZero():
+		return m.Timestamp
+	case m.OriginalTimestamp.IsZero():
+		return receivedAt
+	case m.SentAt.IsZero():
+		if m.OriginalTimestamp.After(receivedAt) {
+			return receivedAt
+		}
+		return m.OriginalTimestamp
+	case m.SentAt.Before(m.OriginalTimestamp):
+		return receivedAt
+	}
+	// Shifted by the skew; the cap only matters when a clock centuries off saturates Sub.
+	t := m.OriginalTimestamp.Add(receivedAt.Sub(m.SentAt))
+	if t.After(receivedAt) {
+		return receivedAt
+	}
+	return t
+}

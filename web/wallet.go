@@ -462,11 +462,16 @@ func download(w http.ResponseWriter, name string, v any) error {
 	if err != nil {
 		return err
 	}
+	sendFile(w, name, b)
+	return nil
+}
+
+// sendFile answers the JSON b as a file to save.
+func sendFile(w http.ResponseWriter, name string, b []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Write(append(b, '\n'))
-	return nil
 }
 
 func (s *Server) eraseConfirm(w http.ResponseWriter, r *http.Request, ws *walletSession, p *Page) error {
@@ -578,7 +583,14 @@ func (s *Server) proofs(w http.ResponseWriter, r *http.Request, ws *walletSessio
 	if err != nil {
 		return err
 	}
-	return download(w, "symbiont-ledger-proofs.json", doc)
+	// Compact, as GET /v1/me/access-log answers it: indented, the proofs' positions one a line
+	// would make a long history's document 28 % larger.
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	sendFile(w, "symbiont-ledger-proofs.json", b)
+	return nil
 }
 
 // useText says a ledger record in plain words.

@@ -2,6 +2,7 @@
 //
 //	symbiont serve [--demo] [--addr 127.0.0.1:8080] [--data DIR] [--postgres DSN]
 //	symbiont verify --ledger BASE_URL FILE
+//	symbiont verify --full [--data DIR] [--postgres DSN]
 //	symbiont version
 //
 // Every flag has a SYMBIONT_* environment equivalent (--base-url is SYMBIONT_BASE_URL); the
@@ -40,7 +41,11 @@ var version = ""
 func main() {
 	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "symbiont:", err)
-		os.Exit(1)
+		code := 1
+		if ee := (*exitError)(nil); errors.As(err, &ee) {
+			code = ee.code
+		}
+		os.Exit(code)
 	}
 }
 
@@ -49,6 +54,7 @@ const usage = `Usage: symbiont <command> [flags]
 Commands:
   serve     run the platform (HTTP API, ingestion, wallet); --demo seeds a demo brand
   verify    verify a consumer's ledger proofs: symbiont verify --ledger BASE_URL FILE
+            or re-check the whole stored log (operator): symbiont verify --full --data DIR
   version   print the version
 
 Run "symbiont <command> -h" for a command's flags.
@@ -63,7 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr)
 	case "verify":
-		return verify(args[1:], stdout, stderr)
+		return verify(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "symbiont", buildVersion())
 		return nil

@@ -58,13 +58,28 @@ func Open(ctx context.Context, dsn string, maxConns int) (*sqlstore.DB, error) {
 		st.Close()
 		return nil, fmt.Errorf("postgres: current schema: %w", err)
 	}
-	h := fnv.New64a()
-	h.Write([]byte(schema))
-	st.LockSpace = int64(h.Sum64()>>48) << 47
+	st.LockSpace = int64(schemaHash(schema)>>48) << 47
+	// NOTIFY channels are database-wide too: without a channel of its own, a node would reload
+	// consumers of its schema whenever another schema announced a change to a consumer with the
+	// same id.
+	st.Channel = ChangeChannel(schema)
 	st.Listen = func(ctx context.Context, channel string, fn func(payload string), onError func(error)) error {
 		return listen(ctx, dsn, channel, fn, onError)
 	}
 	return st, nil
+}
+
+// ChangeChannel returns the notification channel of the nodes sharing schema:
+// "symbiont_changes_" and 16 hex digits of the schema name's FNV-1a 64-bit hash (a channel name
+// is an identifier of at most 63 bytes, and schema names can be as long and hold any character).
+func ChangeChannel(schema string) string {
+	return fmt.Sprintf("symbiont_changes_%016x", schemaHash(schema))
+}
+
+func schemaHash(schema string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(schema))
+	return h.Sum64()
 }
 
 // listen delivers the payloads of notifications on channel until ctx ends, reconnecting after

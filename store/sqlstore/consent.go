@@ -238,18 +238,13 @@ func (t *Tx) ActiveGrants(ctx context.Context, consumerIDs []int64) ([]consent.G
 	return out, rows.Err()
 }
 
-// ChangeChannel is the PostgreSQL notification channel on which every change other nodes may
-// have cached is announced (see store.Change): "consent:brand:consumer", "key:id",
-// "plan:brand", "signals:brand", "vocab:brand".
-const ChangeChannel = "symbiont_changes"
-
 // notify announces a change to other nodes when the store is shared. NOTIFY is
 // transactional: it is delivered only if the transaction commits.
 func (t *Tx) notify(ctx context.Context, payload string) error {
 	if !t.db.Shared() {
 		return nil
 	}
-	_, err := t.exec(ctx, `SELECT pg_notify(?, ?)`, ChangeChannel, payload)
+	_, err := t.exec(ctx, `SELECT pg_notify(?, ?)`, t.db.Channel, payload)
 	return err
 }
 

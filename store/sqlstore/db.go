@@ -61,6 +61,11 @@ type DB struct {
 	// below 2^47) so that schemas sharing a database have keys of their own.
 	LockSpace int64
 
+	// Channel, set by store/postgres, is the PostgreSQL notification channel of the schema, on
+	// which every change other nodes may have cached is announced (see store.Change):
+	// "consent:brand:consumer", "key:id", "plan:brand", "signals:brand", "vocab:brand".
+	Channel string
+
 	// Listen, set by store/postgres, delivers the payloads of notifications on a channel;
 	// fn("") is called on each (re)connection, and onError with each failure.
 	Listen    func(ctx context.Context, channel string, fn func(payload string), onError func(error)) error
@@ -114,7 +119,7 @@ func (db *DB) ListenChanges(ctx context.Context, fn func(store.Change), onError 
 	if db.Listen == nil {
 		return nil
 	}
-	return db.Listen(ctx, ChangeChannel, func(payload string) {
+	return db.Listen(ctx, db.Channel, func(payload string) {
 		if payload == "" {
 			fn(store.Change{Kind: store.ChangeConnected})
 		} else if c, ok := parseChange(payload); ok {

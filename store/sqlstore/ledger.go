@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/symbiont/symbiont/ledger"
 )
@@ -274,4 +275,74 @@ func (t *Tx) ChainEntries(ctx context.Context, chainIDs []int64) ([]*ledger.Entr
 // ForEachLedgerEntry streams every entry, chain by chain.
 func (t *Tx) ForEachLedgerEntry(ctx context.Context, fn func(e *ledger.Entry) error) error {
 	return t.eachEntry(ctx, fn, `SELECT `+entryCols+` FROM ledger_entries ORDER BY chain_id, n`)
+}
+
+// ForEachPendingLedgerEntry streams the entries without an index, in insertion order, with
+// every column (the self-check; integration reads only ids and commitments).
+func (t *Tx) ForEachPendingLedgerEntry(ctx context.Context, fn func(e *ledger.Entry) error) error {
+	return t.eachEntry(ctx, fn, `SELECT `+entryCols+` FROM ledger_entries WHERE idx IS NULL ORDER BY id`)
+}
+
+// LedgerLinks returns the index and commitment of the entries at the given chain positions
+// (those that exist), down the (chain_id, n) index.
+func (t *Tx) LedgerLinks(ctx context.Context, at []ledger.ChainPos) ([]*ledger.Entry, error) {
+	var out []*ledger.Entry
+	const batch = 200
+	for from := 0; from < len(at); from += batch {
+		part := at[from:min(from+batch, len(at))]
+		args := make([]any, 0, 2*len(part))
+		where := strings.TrimSuffix(strings.Repeat("(chain_id = ? AND n = ?) OR ", len(part)), " OR ")
+		for _, p := range part {
+			args = append(args, p.Chain, p.N)
+		}
+		rows, err := t.query(ctx, `SELECT chain_id, n, idx, commitment FROM ledger_entries WHERE `+where, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			e := &ledger.Entry{Index: -1}
+			var idx *int64
+			if err := rows.Scan(&e.ChainID, &e.N, &idx, &e.Commitment); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if idx != nil {
+				e.Index = *idx
+			}
+			out = append(out, e)
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// LedgerHashRange returns the stored hashes with indexes in [from, to), in order
+// (ENOTFOUND if one is missing).
+func (t *Tx) LedgerHashRange(ctx context.Context, from, to int64) ([][]byte, error) {
+	rows, err := t.query(ctx, `SELECT id, hash FROM ledger_hashes WHERE id >= ? AND id < ? ORDER BY id`, from, to)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make([][]byte, 0, max(0, to-from))
+	for rows.Next() {
+		var id int64
+		var h []byte
+		if err := rows.Scan(&id, &h); err != nil {
+			return nil, err
+		}
+		if id != from+int64(len(out)) {
+			break
+		}
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if int64(len(out)) != max(0, to-from) {
+		return nil, notFound(errNoRows, "Ledger hash "+strconv.FormatInt(from+int64(len(out)), 10))
+	}
+	return out, nil
 }

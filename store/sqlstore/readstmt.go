@@ -20,6 +20,9 @@ type readStmts struct {
 	mu     sync.Mutex
 	m      map[string]*sql.Stmt // nil value: being prepared
 	closed bool
+	// busy counts preparations under way: Close waits for them, so that none opens a
+	// connection (and the database's files) after the store is closed.
+	busy sync.WaitGroup
 }
 
 // readStmt returns the statement for q prepared on the reader pool, or nil when it is not
@@ -39,7 +42,9 @@ func (db *DB) readStmt(q string) *sql.Stmt {
 		return st
 	}
 	rs.m[q] = nil
+	rs.busy.Add(1)
 	go func() {
+		defer rs.busy.Done()
 		st, err := db.reader.PrepareContext(context.Background(), q)
 		rs.mu.Lock()
 		defer rs.mu.Unlock()
@@ -55,10 +60,10 @@ func (db *DB) readStmt(q string) *sql.Stmt {
 	return nil
 }
 
-// close closes the prepared statements; later ones are closed as they finish preparing.
+// close closes the prepared statements, waiting for those being prepared (which close
+// themselves once they see closed).
 func (rs *readStmts) close() []error {
 	rs.mu.Lock()
-	defer rs.mu.Unlock()
 	rs.closed = true
 	var errs []error
 	for _, st := range rs.m {
@@ -66,6 +71,8 @@ func (rs *readStmts) close() []error {
 			errs = append(errs, st.Close())
 		}
 	}
+	rs.mu.Unlock()
+	rs.busy.Wait()
 	return errs
 }
 

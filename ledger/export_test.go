@@ -1,0 +1,4 @@
+package ledger
+
+// CanonicalChainFields is canonicalChainFields, for FuzzChainFields.
+var CanonicalChainFields = canonicalChainFields
