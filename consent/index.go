@@ -237,7 +237,10 @@ func (ix *Index) pack(r *Record) (w uint64, ok bool) {
 }
 
 // Set records r's state for its consumer, category and purpose: an active grant is added or
-// replaced, anything else removes the grant.
+// replaced, anything else removes the grant. While changes of the consumer are held (Hold),
+// a record older than one already set for its pair (a lower ID: records of one pair are
+// written in order, each on top of the last) is ignored, so that a grant set after its
+// commit never lands on a withdrawal that committed after it.
 func (ix *Index) Set(r *Record) {
 	w, ok := ix.pack(r)
 	if !ok {
@@ -249,6 +252,16 @@ func (ix *Index) Set(r *Record) {
 	k := consumerKey{r.BrandID, r.ConsumerID}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if h := s.holds[k]; h != nil && r.ID != 0 {
+		pair := w & (termMask<<categoryBit | termMask<<purposeBit)
+		if h.latest[pair] > r.ID {
+			return
+		}
+		if h.latest == nil {
+			h.latest = map[uint64]int64{}
+		}
+		h.latest[pair] = r.ID
+	}
 	s.setWord(k, w, r.State == StateGiven)
 	s.touch(k)
 }

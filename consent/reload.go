@@ -29,6 +29,9 @@ import (
 type hold struct {
 	n    int
 	done chan struct{} // made by the first reload to wait; closed when n falls to 0
+	// latest is the ID of the newest record Set for each pair (category and purpose bits of
+	// its word) while held: concurrent changes of one pair update the index in commit order.
+	latest map[uint64]int64
 }
 
 // maxReloads bounds the reads of one Reload when the consumer keeps changing meanwhile.
