@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/store"
@@ -74,4 +76,115 @@ func grepDir(t *testing.T, dir, s string) (where []string) {
 		}
 	}
 	return where
+}
+
+// TestMigration0008EventsInArrivalOrder: events stored before migration 0008, placed by their
+// message digest, are renumbered into each consumer's arrival order; afterwards deduplication
+// is still exact (a stored message is a duplicate, a new one is not), reads return everything
+// in order, new events go after the old, and erasure leaves nothing the writer still counts.
+func TestMigration0008EventsInArrivalOrder(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	b := write(t, s, "brand-0008", 7)
+	s.Close()
+	// The pre-0008 layout: slot = consumer << 24 | digest bits (a probe moved m3 past m1).
+	old := []struct {
+		consumer, low, seq int64
+		mid                string
+	}{
+		{7, 900, 1, "m1"}, {9, 5, 2, "n1"}, {7, 17, 3, "m2"}, {7, 901, 4, "m3"}, {9, 3, 5, "n2"},
+	}
+	db := rawOpen(t, filepath.Join(dir, sqlite.DBFile))
+	for _, q := range []string{
+		`DELETE FROM schema_migrations WHERE version = 8`,
+		`DELETE FROM events`,
+		`UPDATE sequences SET value = 5 WHERE name = 'events'`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	for _, o := range old {
+		if _, err := db.Exec(`INSERT INTO events (slot, seq, brand_id, consumer_id, category, mid, ts, received_at, key_owner, payload) VALUES (?, ?, ?, ?, 'email', ?, ?, ?, ?, ?)`,
+			o.consumer<<24|o.low, o.seq, b.ID, o.consumer, []byte(o.mid), t0.UnixMilli(), t0.UnixMilli()+o.seq, o.consumer, []byte("p-"+o.mid)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	s = open(t, dir)
+	defer s.Close()
+	db = rawOpen(t, filepath.Join(dir, sqlite.DBFile))
+	slots := func(consumer int64) (out []int64) {
+		t.Helper()
+		rows, err := db.Query(`SELECT slot - (? << 24), seq FROM events WHERE slot >= ? << 24 AND slot < (? + 1) << 24 ORDER BY slot`, consumer, consumer, consumer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var n, seq int64
+			if err := rows.Scan(&n, &seq); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, n, seq)
+		}
+		return out
+	}
+	if got, want := slots(7), []int64{0, 1, 1, 3, 2, 4}; !slices.Equal(got, want) {
+		t.Errorf("consumer 7 after 0008 (slot, seq…) = %v, want %v", got, want)
+	}
+	if got, want := slots(9), []int64{0, 2, 1, 5}; !slices.Equal(got, want) {
+		t.Errorf("consumer 9 after 0008 (slot, seq…) = %v, want %v", got, want)
+	}
+
+	ev := func(consumer int64, mid string) *store.Event {
+		return &store.Event{BrandID: b.ID, ConsumerID: consumer, Category: "email", MID: []byte(mid), Timestamp: t0, ReceivedAt: t0.Add(time.Second), KeyOwner: consumer, Payload: []byte("p-" + mid)}
+	}
+	insert := func(es ...*store.Event) (ins []bool) {
+		t.Helper()
+		if err := s.Update(t.Context(), func(tx store.Tx) (err error) {
+			ins, err = tx.InsertEvents(t.Context(), es)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return ins
+	}
+	m4 := ev(7, "m4")
+	if got, want := insert(ev(7, "m3"), m4, ev(9, "n1"), ev(9, "m1")), []bool{false, true, false, true}; !slices.Equal(got, want) {
+		t.Errorf("InsertEvents(stored, new, stored, other consumer's) = %v, want %v", got, want)
+	}
+	if m4.ID != 6 {
+		t.Errorf("the new event's id = %d, want 6 (after the migrated ones)", m4.ID)
+	}
+	if got, want := slots(7), []int64{0, 1, 1, 3, 2, 4, 3, 6}; !slices.Equal(got, want) {
+		t.Errorf("consumer 7 after an insert (slot, seq…) = %v, want %v", got, want)
+	}
+	var got []string
+	if err := s.View(t.Context(), func(tx store.Tx) error {
+		es, err := tx.ConsumerEvents(t.Context(), b.ID, 7, nil, 0)
+		for _, e := range es {
+			got = append(got, string(e.MID))
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"m1", "m2", "m3", "m4"}; !slices.Equal(got, want) {
+		t.Errorf("ConsumerEvents(7) = %v, want %v", got, want)
+	}
+	// Erasure: the consumer's messages are gone from the writer's sets too.
+	if err := s.Update(t.Context(), func(tx store.Tx) error {
+		_, err := tx.DeleteConsumerData(t.Context(), b.ID, []int64{7}, t0)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := insert(ev(7, "m1"), ev(9, "n2")), []bool{true, false}; !slices.Equal(got, want) {
+		t.Errorf("InsertEvents(erased consumer's, stored) = %v, want %v", got, want)
+	}
+	if got, want := slots(7), []int64{0, 8}; !slices.Equal(got, want) {
+		t.Errorf("consumer 7 after erasure and an insert (slot, seq…) = %v, want %v", got, want)
+	}
 }

@@ -83,6 +83,9 @@ type DB struct {
 	wstats      writerStats
 
 	readStmts readStmts // prepared on the reader pool (see readstmt.go)
+
+	// mids is the writer's per-consumer MID sets (placed events; see placed.go).
+	mids *midCache
 }
 
 // Open wraps connections into a store and prepares its hot statements. keysDB holds the
@@ -91,6 +94,9 @@ type DB struct {
 func Open(ctx context.Context, writer, reader, keysDB *sql.DB, d Dialect, writeMu *sync.Mutex, closers ...func() error) (*DB, error) {
 	db := &DB{writer: writer, reader: reader, keysDB: keysDB, dialect: d, writeMu: writeMu, closers: closers}
 	db.keys = &keyStore{db: db}
+	if d.PlacedEvents {
+		db.mids = &midCache{sets: map[int64]*midSet{}, max: DefaultMIDCache}
+	}
 	if d.GroupCommit {
 		if err := db.startGroupCommit(ctx); err != nil {
 			db.Close()
@@ -304,6 +310,19 @@ func (t *Tx) queryPrepared(ctx context.Context, query string, args ...any) (*sql
 		return t.tx.QueryContext(ctx, q, args...)
 	}
 	return t.tx.StmtContext(ctx, v.(*sql.Stmt)).QueryContext(ctx, args...)
+}
+
+// execPrepared is exec through a statement prepared once (see queryPrepared).
+func (t *Tx) execPrepared(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if t.conn != nil {
+		return t.exec(ctx, query, args...)
+	}
+	q := t.db.q(query)
+	v, ok := t.db.prepared.Load(q)
+	if !ok {
+		return t.tx.ExecContext(ctx, q, args...)
+	}
+	return t.tx.StmtContext(ctx, v.(*sql.Stmt)).ExecContext(ctx, args...)
 }
 
 // maxConnStmts bounds the statements kept prepared on the writer connection. Queries with

@@ -29,9 +29,9 @@ func chunkSizes() []int {
 // insertEventsSQL is the multi-row insert of rows events for the dialect.
 func insertEventsSQL(d Dialect, rows int) string {
 	if d.PlacedEvents {
-		// OR IGNORE: a taken slot skips the row instead of aborting the statement.
-		return `INSERT OR IGNORE INTO events (slot, seq, brand_id, consumer_id, category, mid, ts, received_at, key_owner, payload) VALUES ` +
-			placeholders(rows, 10) + ` RETURNING slot`
+		// Slots are chosen free by the writer (placed.go): no conflict clause and no RETURNING.
+		return `INSERT INTO events (slot, seq, brand_id, consumer_id, category, mid, ts, received_at, key_owner, payload) VALUES ` +
+			placeholders(rows, 10)
 	}
 	return `INSERT INTO events (brand_id, consumer_id, category, mid, ts, received_at, key_owner, payload) VALUES ` +
 		placeholders(rows, 8) + ` ON CONFLICT (consumer_id, mid) DO NOTHING RETURNING id, consumer_id, mid`
@@ -193,6 +193,7 @@ func (t *Tx) DeleteConsumerData(ctx context.Context, brandID int64, consumerIDs 
 	}
 	var n int64
 	if t.db.dialect.PlacedEvents {
+		t.forgetPlaced(consumerIDs)
 		for _, c := range consumerIDs {
 			lo, hi := slotRange(c)
 			res, err := t.exec(ctx, `DELETE FROM events WHERE slot >= ? AND slot < ? AND brand_id = ?`, lo, hi, brandID)

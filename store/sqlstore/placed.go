@@ -1,10 +1,11 @@
 package sqlstore
 
 import (
-	"bytes"
+	"cmp"
 	"context"
-	"encoding/binary"
+	"database/sql"
 	"fmt"
+	"slices"
 
 	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/store"
@@ -13,19 +14,19 @@ import (
 // Placed events (SQLite).
 //
 // SQLite stores a table in the B-tree of its integer key, so the key decides where a row lives.
-// Events are keyed by slot = consumer_id << SlotBits | s, where s starts at the low SlotBits
-// bits of the message digest (MID) and moves on to the next free slot of the consumer's range
-// on a collision (linear probing, wrapping around). So:
+// Events are keyed by slot = consumer_id << SlotBits | n, where n is the consumer's own arrival
+// count (0, 1, 2, …; migration 0008 renumbered older rows so). So:
 //
 //   - one consumer's events are contiguous: reading them is one range scan;
-//   - the slot is also the dedup key: a message's copy can only sit at its home slot or further
-//     along an unbroken run of occupied slots, since single slots are never freed (whole
-//     consumers are, on erasure and merge);
-//   - a commit writes about one table page per consumer it touches and maintains no index,
-//     where an append-only table plus a (consumer, mid) index would write both.
-//
-// With 2^24 slots per consumer, a consumer with 10,000 events has a 0.06% chance per event of
-// needing a second probe.
+//   - a consumer's new events go to the end of its range, in arrival order: a commit writes
+//     about one table page per consumer it touches (appending to its last page), where placing
+//     events at random positions (by their message digest, as before 0008) wrote about one
+//     page per event, and maintains no index;
+//   - deduplication of (consumer, MID) is not in the key: the writer keeps each consumer's set
+//     of stored MIDs in memory (midCache below), loaded from the consumer's range the first
+//     time a transaction writes its events and kept while the writer is the only one changing
+//     that range. Since one writer connection does every write, the set is exact: it is the
+//     range's MIDs as the writer's own transaction sees them, undone with the transaction.
 const (
 	SlotBits = 24
 	slotMask = 1<<SlotBits - 1
@@ -38,138 +39,195 @@ func slotRange(consumer int64) (lo, hi int64) {
 	return consumer << SlotBits, (consumer + 1) << SlotBits
 }
 
-// homeSlot is where a message's probe sequence starts.
-func homeSlot(consumer int64, mid []byte) int64 {
-	var h uint32
-	if len(mid) >= 4 {
-		h = binary.BigEndian.Uint32(mid)
-	}
-	return consumer<<SlotBits | int64(h&slotMask)
+// midSet is what the writer knows of one consumer's stored events: their MIDs and the next
+// free slot number.
+type midSet struct {
+	next int64 // the low SlotBits bits of the next event's slot
+	m16  map[[16]byte]struct{}
+	// other holds MIDs that are not 16 bytes (ingest's are; the store accepts any).
+	other map[string]struct{}
 }
 
-// nextSlot is the slot after s in the consumer's range, wrapping around.
-func nextSlot(s int64) int64 { return s&^slotMask | (s+1)&slotMask }
+func (s *midSet) has(mid []byte) bool {
+	if len(mid) == 16 {
+		_, ok := s.m16[[16]byte(mid)]
+		return ok
+	}
+	_, ok := s.other[string(mid)]
+	return ok
+}
 
-// insertPlaced stores events[todo] (already free of in-call duplicates), setting inserted and
-// each inserted event's ID (its arrival sequence).
+func (s *midSet) add(mid []byte) {
+	if len(mid) == 16 {
+		s.m16[[16]byte(mid)] = struct{}{}
+		return
+	}
+	if s.other == nil {
+		s.other = map[string]struct{}{}
+	}
+	s.other[string(mid)] = struct{}{}
+}
+
+func (s *midSet) len() int { return len(s.m16) + len(s.other) }
+
+// DefaultMIDCache bounds the MIDs the writer keeps in memory (about 40 bytes each).
+const DefaultMIDCache = 4 << 20
+
+// midCache holds the writer's per-consumer MID sets. Only the writer uses it (its committer and
+// runner goroutines, which hand over through channels), so it needs no lock. Entries are
+// dropped whole — on eviction, on erasure and merge, and when a transaction that changed them
+// is undone — and reloaded from the table on next use; dropping is therefore always safe.
+type midCache struct {
+	sets map[int64]*midSet
+	n    int // MIDs held
+	max  int
+}
+
+func (c *midCache) drop(consumer int64) {
+	if s, ok := c.sets[consumer]; ok {
+		c.n -= s.len()
+		delete(c.sets, consumer)
+	}
+}
+
+// evict drops consumers not in keep until at most max MIDs remain (the consumers of the call
+// at hand stay, so a single huge consumer may exceed the bound for as long as it is used).
+func (c *midCache) evict(keep map[int64]bool) {
+	for id := range c.sets { // map order: a random victim each time
+		if c.n <= c.max {
+			return
+		}
+		if !keep[id] {
+			c.drop(id)
+		}
+	}
+}
+
+// midSet returns the writer's set for consumer, loading it from the table when absent.
+func (t *Tx) midSet(ctx context.Context, consumer int64) (*midSet, error) {
+	c := t.db.mids
+	if s, ok := c.sets[consumer]; ok {
+		return s, nil
+	}
+	lo, hi := slotRange(consumer)
+	rows, err := t.query(ctx, `SELECT slot, mid FROM events WHERE slot >= ? AND slot < ?`, lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	s := &midSet{m16: map[[16]byte]struct{}{}}
+	for rows.Next() {
+		var slot int64
+		var mid sql.RawBytes
+		if err := rows.Scan(&slot, &mid); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		s.add(mid)
+		s.next = max(s.next, slot-lo+1)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	c.sets[consumer] = s
+	c.n += s.len()
+	return s, nil
+}
+
+// trackUndo arranges for the consumers' sets to be dropped should this transaction's writes be
+// undone, and returns the set of consumers to add to. Without a writer that can report an
+// undo (never for SQLite, which always groups), the sets are dropped when fn returns.
+func (t *Tx) trackUndo(fn func(touched map[int64]bool) error) error {
+	touched := map[int64]bool{}
+	dropAll := func() {
+		for id := range touched {
+			t.db.mids.drop(id)
+		}
+	}
+	if !t.OnUndo(dropAll) {
+		defer dropAll()
+	}
+	return fn(touched)
+}
+
+// insertPlaced stores events[todo] (already free of in-call duplicates) that the consumers'
+// sets do not hold, setting inserted and each inserted event's ID (its arrival sequence).
 func (t *Tx) insertPlaced(ctx context.Context, events []*store.Event, todo []int, inserted []bool) error {
 	if len(todo) == 0 {
 		return nil
 	}
-	var last int64
-	if err := t.queryRow(ctx, `UPDATE sequences SET value = value + ? WHERE name = 'events' RETURNING value`, len(todo)).Scan(&last); err != nil {
-		return err
-	}
-	// Optimistic placement: each event at its home slot, moved along past slots this call has
-	// taken. A slot the table already holds makes the insert skip the row; those rows are
-	// settled one by one below by probing the table.
-	used := make(map[int64]bool, len(todo))
-	slots := make([]int64, len(todo))
-	for j, i := range todo {
-		e := events[i]
-		if e.ConsumerID <= 0 || e.ConsumerID > maxConsumer {
-			return fmt.Errorf("sqlstore: consumer id %d out of range for placed events", e.ConsumerID)
+	return t.trackUndo(func(touched map[int64]bool) error {
+		for _, i := range todo {
+			touched[events[i].ConsumerID] = true
 		}
-		s := homeSlot(e.ConsumerID, e.MID)
-		for used[s] {
-			s = nextSlot(s)
+		t.db.mids.evict(touched)
+		type row struct {
+			slot int64
+			i    int
 		}
-		used[s] = true
-		slots[j] = s
-		e.ID = last - int64(len(todo)) + int64(j) + 1
-	}
-	bySlot := make(map[int64]int, len(todo))
-	start := 0
-	for _, size := range chunks(len(todo)) {
-		part := todo[start : start+size]
-		base := start
-		start += size
-		args := make([]any, 0, len(part)*10)
-		for j, i := range part {
+		rows := make([]row, 0, len(todo))
+		for _, i := range todo {
 			e := events[i]
-			s := slots[base+j]
-			bySlot[s] = i
-			args = append(args, s, e.ID, e.BrandID, e.ConsumerID, e.Category, e.MID, ms(e.Timestamp), ms(e.ReceivedAt), e.KeyOwner, e.Payload)
-		}
-		rows, err := t.queryPrepared(ctx, insertEventsSQL(t.db.dialect, len(part)), args...)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var s int64
-			if err := rows.Scan(&s); err != nil {
-				rows.Close()
+			if e.ConsumerID <= 0 || e.ConsumerID > maxConsumer {
+				return fmt.Errorf("sqlstore: consumer id %d out of range for placed events", e.ConsumerID)
+			}
+			set, err := t.midSet(ctx, e.ConsumerID)
+			if err != nil {
 				return err
 			}
-			inserted[bySlot[s]] = true
+			if set.has(e.MID) {
+				continue // stored before: a duplicate
+			}
+			if set.next > slotMask {
+				return symbiont.Errorf(symbiont.ECONFLICT, "The consumer holds the maximum of %d events.", slotMask+1)
+			}
+			rows = append(rows, row{e.ConsumerID<<SlotBits | set.next, i})
+			set.next++
+			set.add(e.MID)
+			t.db.mids.n++
 		}
-		if err := rows.Close(); err != nil {
+		if len(rows) == 0 {
+			return nil
+		}
+		var last int64
+		if err := t.queryRow(ctx, `UPDATE sequences SET value = value + ? WHERE name = 'events' RETURNING value`, len(rows)).Scan(&last); err != nil {
 			return err
 		}
-	}
-	for _, i := range todo {
-		if inserted[i] {
-			continue
+		for j, r := range rows { // ids in the order of the call
+			events[r.i].ID = last - int64(len(rows)) + int64(j) + 1
+			inserted[r.i] = true
 		}
-		ok, err := t.placeOne(ctx, events[i])
-		if err != nil {
-			return err
+		// Rows go in key order, so that one statement's rows of a consumer land on the same
+		// page one after the other: the statement journal then copies each page once.
+		slices.SortFunc(rows, func(a, b row) int { return cmp.Compare(a.slot, b.slot) })
+		start := 0
+		for _, size := range chunks(len(rows)) {
+			part := rows[start : start+size]
+			start += size
+			args := make([]any, 0, len(part)*10)
+			for _, r := range part {
+				e := events[r.i]
+				args = append(args, r.slot, e.ID, e.BrandID, e.ConsumerID, e.Category, e.MID, ms(e.Timestamp), ms(e.ReceivedAt), e.KeyOwner, e.Payload)
+			}
+			res, err := t.execPrepared(ctx, insertEventsSQL(t.db.dialect, len(part)), args...)
+			if err != nil {
+				return err
+			}
+			// Every slot was free by the set's count: a row not stored would be an event
+			// acknowledged and lost, so anything else fails the transaction.
+			if n, err := res.RowsAffected(); err != nil || n != int64(len(part)) {
+				return fmt.Errorf("sqlstore: %d of %d events stored (%v): the writer's view of the events table is wrong", n, len(part), err)
+			}
 		}
-		inserted[i] = ok
-		if !ok {
-			events[i].ID = 0 // a duplicate: its sequence number goes unused
-		}
-	}
-	return nil
+		return nil
+	})
 }
 
-// probeWindow is how many slots one probing query reads.
-const probeWindow = 64
-
-// placeOne walks e's probe sequence: it finds e's copy (a duplicate: false) or the first free
-// slot, where it stores e (true).
-func (t *Tx) placeOne(ctx context.Context, e *store.Event) (bool, error) {
-	s := homeSlot(e.ConsumerID, e.MID)
-	for walked := 0; walked <= slotMask; {
-		// Read the window [s, s+probeWindow) of the consumer's range (up to its end).
-		end := min(s+probeWindow, s|slotMask+1)
-		taken := map[int64][]byte{}
-		rows, err := t.query(ctx, `SELECT slot, mid FROM events WHERE slot >= ? AND slot < ?`, s, end)
-		if err != nil {
-			return false, err
-		}
-		for rows.Next() {
-			var slot int64
-			var mid []byte
-			if err := rows.Scan(&slot, &mid); err != nil {
-				rows.Close()
-				return false, err
-			}
-			taken[slot] = mid
-		}
-		if err := rows.Close(); err != nil {
-			return false, err
-		}
-		for ; s < end; s++ {
-			mid, ok := taken[s]
-			if !ok {
-				_, err := t.exec(ctx, `INSERT INTO events (slot, seq, brand_id, consumer_id, category, mid, ts, received_at, key_owner, payload)
-					VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, s, e.ID, e.BrandID, e.ConsumerID, e.Category, e.MID, ms(e.Timestamp), ms(e.ReceivedAt), e.KeyOwner, e.Payload)
-				return err == nil, err
-			}
-			if bytes.Equal(mid, e.MID) {
-				return false, nil
-			}
-			walked++
-		}
-		s = nextSlot(end - 1) // wraps to the range's start after its last slot
-	}
-	return false, symbiont.Errorf(symbiont.ECONFLICT, "The consumer holds the maximum of %d events.", slotMask+1)
-}
-
-// movePlaced moves from's events into into's range, keeping one copy of a message stored
-// under both.
+// movePlaced moves from's events to the end of into's range, in their arrival order, keeping
+// one copy of a message stored under both.
 func (t *Tx) movePlaced(ctx context.Context, brandID, from, into int64) error {
+	if into <= 0 || into > maxConsumer {
+		return fmt.Errorf("sqlstore: consumer id %d out of range for placed events", into)
+	}
 	lo, hi := slotRange(from)
 	rows, err := t.query(ctx, `SELECT seq, category, mid, ts, received_at, key_owner, payload FROM events WHERE slot >= ? AND slot < ? AND brand_id = ? ORDER BY seq`, lo, hi, brandID)
 	if err != nil {
@@ -189,16 +247,45 @@ func (t *Tx) movePlaced(ctx context.Context, brandID, from, into int64) error {
 	if err := rows.Close(); err != nil {
 		return err
 	}
-	if _, err := t.exec(ctx, `DELETE FROM events WHERE slot >= ? AND slot < ? AND brand_id = ?`, lo, hi, brandID); err != nil {
-		return err
-	}
-	if into > maxConsumer {
-		return fmt.Errorf("sqlstore: consumer id %d out of range for placed events", into)
-	}
-	for _, e := range moving {
-		if _, err := t.placeOne(ctx, e); err != nil {
+	return t.trackUndo(func(touched map[int64]bool) error {
+		touched[from], touched[into] = true, true
+		if _, err := t.exec(ctx, `DELETE FROM events WHERE slot >= ? AND slot < ? AND brand_id = ?`, lo, hi, brandID); err != nil {
 			return err
 		}
+		t.db.mids.drop(from)
+		set, err := t.midSet(ctx, into)
+		if err != nil {
+			return err
+		}
+		for _, e := range moving {
+			if set.has(e.MID) {
+				continue
+			}
+			if set.next > slotMask {
+				return symbiont.Errorf(symbiont.ECONFLICT, "The consumer holds the maximum of %d events.", slotMask+1)
+			}
+			if _, err := t.exec(ctx, `INSERT INTO events (slot, seq, brand_id, consumer_id, category, mid, ts, received_at, key_owner, payload)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, into<<SlotBits|set.next, e.ID, e.BrandID, e.ConsumerID, e.Category, e.MID, ms(e.Timestamp), ms(e.ReceivedAt), e.KeyOwner, e.Payload); err != nil {
+				return err
+			}
+			set.next++
+			set.add(e.MID)
+			t.db.mids.n++
+		}
+		return nil
+	})
+}
+
+// forgetPlaced drops the writer's sets of consumers whose events a transaction deletes.
+func (t *Tx) forgetPlaced(consumers []int64) {
+	if t.db.mids == nil {
+		return
 	}
-	return nil
+	_ = t.trackUndo(func(touched map[int64]bool) error {
+		for _, c := range consumers {
+			touched[c] = true
+			t.db.mids.drop(c)
+		}
+		return nil
+	})
 }
