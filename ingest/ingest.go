@@ -87,8 +87,8 @@ type Service struct {
 
 // Options tune the pipeline.
 type Options struct {
-	// Writers is the number of concurrent committing writers: 1 for SQLite (one writer is all
-	// it allows), more for PostgreSQL.
+	// Writers is the number of concurrent committing writers: 2 by default (for SQLite, one
+	// commits while the other's group is being made durable), more for PostgreSQL.
 	Writers int
 	// MaxGroup bounds the events committed in one transaction.
 	MaxGroup int
@@ -97,7 +97,10 @@ type Options struct {
 // NewService returns a started pipeline; Close stops it after draining.
 func NewService(st store.Store, cs *consent.Service, graph *identity.Graph, v *vault.Vault, clock symbiont.Clock, log *slog.Logger, reg prometheus.Registerer, opt Options) *Service {
 	if opt.Writers <= 0 {
-		opt.Writers = 1
+		// SQLite has one writer, but its commits are pipelined (store/sqlstore/group.go): while
+		// one group waits for its fsync, a second writer has the next group committed, so
+		// the store's writer never waits for the disk. More would only queue.
+		opt.Writers = 2
 	}
 	if opt.MaxGroup <= 0 {
 		opt.MaxGroup = 2000

@@ -42,6 +42,10 @@ type Dialect struct {
 	// GroupCommit: concurrent Update transactions are committed together (SQLite, which has
 	// one writer and an fsync per commit).
 	GroupCommit bool
+	// SyncCommit, with GroupCommit, makes every commit so far durable: the writer's COMMIT
+	// then does not wait for the disk, and callers are answered after this returns (see
+	// group.go). It must be safe to call from another goroutine than the writer's.
+	SyncCommit func() error
 }
 
 // DB is an open store.
@@ -81,6 +85,7 @@ type DB struct {
 	groupClosed bool
 	closeErr    error
 	wstats      writerStats
+	pipe        *pipeline // group commit with SyncCommit
 
 	readStmts readStmts // prepared on the reader pool (see readstmt.go)
 
@@ -238,7 +243,9 @@ func (db *DB) run(ctx context.Context, conn *sql.DB, readOnly bool, fn func(stor
 		return err
 	}
 	if readOnly {
-		return nil
+		// What fn read may include a commit not yet durable (pipelined commit, group.go):
+		// it goes to the caller only once it is.
+		return db.durableBarrier()
 	}
 	if err := tx.flushCounts(ctx); err != nil {
 		return err

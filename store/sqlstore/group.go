@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/pprof"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,8 +20,24 @@ import (
 // the commit fails, every caller in the group sees that error. A transaction alone in its group
 // needs no savepoint, and one that asks to be alone (UpdateAlone: a large, self-batched
 // transaction, for which a savepoint would copy every page it touches into the sub-journal)
-// is never grouped. A caller returns only after the commit, so "acknowledged means
+// is never grouped. A caller returns only after its commit is durable, so "acknowledged means
 // durable" holds as before.
+//
+// Durability is pipelined (Dialect.SyncCommit): the writer connection commits without an fsync
+// (SQLite's synchronous=NORMAL in WAL mode) and hands the group to the syncer goroutine, which
+// makes the log durable (one fdatasync for every group committed since its last one) and only
+// then answers the group's callers, while the writer already runs the next group. So the fsync
+// wait is off the writer. Ordering keeps it exact: a later group is answered only after a sync
+// that started after its own COMMIT, which covers every earlier group too, so whatever a later
+// transaction read of an earlier one (a duplicate, a chain head) is durable when it is
+// answered. A failed sync fails the store: no caller of that group or any later one is told
+// its transaction committed, and every later Update and View fails (the process must restart,
+// and SQLite's recovery decides what survived).
+//
+// Readers (View, on other connections) could see a commit before it is durable. A View
+// therefore waits, after its function returns and before its results go to its caller, until
+// every commit that had started when it finished is durable (durableBarrier): nothing read can
+// vanish in a crash after it was shown. When nothing is being synced it does not wait.
 //
 // The committer runs callers' functions on one long-lived goroutine of its own (the runner),
 // not on the callers' goroutines: a panic or a runtime.Goexit in a function then reaches only
@@ -47,8 +64,11 @@ type groupReq struct {
 // errExited is reported when a transaction function ended its goroutine (runtime.Goexit).
 var errExited = errors.New("sqlstore: the transaction function exited without returning")
 
-// writerLabels mark the writer's goroutines in CPU profiles.
-var writerLabels = pprof.Labels("symbiont", "sqlite-writer")
+// writerLabels mark the writer's goroutines in CPU profiles; syncerLabels the syncer's.
+var (
+	writerLabels = pprof.Labels("symbiont", "sqlite-writer")
+	syncerLabels = pprof.Labels("symbiont", "sqlite-syncer")
+)
 
 // WriterStats is what the single writer (SQLite group commit) has done since the store opened.
 type WriterStats struct {
@@ -60,6 +80,88 @@ type WriterStats struct {
 }
 
 type writerStats struct{ busy, txs, groups atomic.Int64 }
+
+// pipeline is the state shared by the writer, the syncer and readers (see durableBarrier).
+type pipeline struct {
+	sync func() error // nil: COMMIT is durable by itself
+	ch   chan *syncJob
+	done chan struct{}
+	// started counts COMMITs begun; durable is the count of those settled (durable, or failed).
+	started atomic.Int64
+	mu      sync.Mutex
+	cond    *sync.Cond
+	durable int64
+	failed  error // set once by a failed sync; under mu
+}
+
+type syncJob struct {
+	n      int64 // the COMMIT's number in started
+	err    error // the COMMIT's own error: nothing to sync
+	finish func(error)
+}
+
+// fail reports why the store can no longer acknowledge anything, nil while it can.
+func (p *pipeline) fail() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.failed
+}
+
+// syncLoop makes committed groups durable in order and answers them.
+func (p *pipeline) syncLoop() {
+	defer close(p.done)
+	for j := range p.ch {
+		jobs := []*syncJob{j}
+	more:
+		for {
+			select {
+			case j2, ok := <-p.ch:
+				if !ok {
+					break more
+				}
+				jobs = append(jobs, j2)
+			default:
+				break more
+			}
+		}
+		err := p.fail()
+		if err == nil {
+			if err = p.sync(); err != nil {
+				err = fmt.Errorf("sqlstore: the write-ahead log could not be made durable; the store stops: %w", err)
+				p.mu.Lock()
+				p.failed = err
+				p.mu.Unlock()
+			}
+		}
+		for _, j := range jobs {
+			if j.err != nil {
+				j.finish(j.err)
+			} else {
+				j.finish(err)
+			}
+		}
+		p.mu.Lock()
+		p.durable = jobs[len(jobs)-1].n
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	}
+}
+
+// durableBarrier waits until every COMMIT begun so far is settled; it reports the store's
+// failure, if any.
+func (db *DB) durableBarrier() error {
+	p := db.pipe
+	if p == nil {
+		return nil
+	}
+	n := p.started.Load()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.durable < n && p.failed == nil {
+		p.cond.Wait()
+	}
+	return p.failed
+}
 
 // WriterStats reports the writer's work so far (zero without group commit); benchmarks divide
 // Busy by Transactions to get the writer time per act.
@@ -77,8 +179,20 @@ func (db *DB) startGroupCommit(ctx context.Context) error {
 	db.wconn, db.connStmts = conn, map[string]*sql.Stmt{}
 	db.group = make(chan *groupReq, 4*maxGroup)
 	db.groupDone = make(chan struct{})
+	if db.dialect.SyncCommit != nil {
+		p := &pipeline{sync: db.dialect.SyncCommit, ch: make(chan *syncJob, 4*maxGroup), done: make(chan struct{})}
+		p.cond = sync.NewCond(&p.mu)
+		db.pipe = p
+		go pprof.Do(context.Background(), syncerLabels, func(context.Context) { p.syncLoop() })
+	}
 	go pprof.Do(context.Background(), writerLabels, func(context.Context) {
 		defer close(db.groupDone)
+		defer func() { // after the last group: let the syncer answer it and stop
+			if db.pipe != nil {
+				close(db.pipe.ch)
+				<-db.pipe.done
+			}
+		}()
 		var run runner
 		defer run.stop()
 		for req := range db.group {
@@ -153,10 +267,16 @@ func (db *DB) commitGroup(run *runner, batch []*groupReq) {
 			}
 			close(r.done)
 		}
-		db.wstats.busy.Add(int64(time.Since(start)))
 		if committed > 0 {
 			db.wstats.txs.Add(committed)
 			db.wstats.groups.Add(1)
+		}
+	}
+	defer func() { db.wstats.busy.Add(int64(time.Since(start))) }()
+	if db.pipe != nil {
+		if err := db.pipe.fail(); err != nil {
+			finish(err)
+			return
 		}
 	}
 	ctx := context.Background()
@@ -218,6 +338,17 @@ func (db *DB) commitGroup(run *runner, batch []*groupReq) {
 	if ok == 0 {
 		rollback()
 		finish(nil)
+		return
+	}
+	if p := db.pipe; p != nil {
+		// The syncer answers the group once its COMMIT is durable; readers that might see
+		// this COMMIT wait for that too (durableBarrier), so it is counted before it begins.
+		j := &syncJob{n: p.started.Add(1), finish: finish}
+		if err := exec("COMMIT"); err != nil {
+			rollback()
+			j.err = fmt.Errorf("sqlstore: commit: %w", err)
+		}
+		p.ch <- j
 		return
 	}
 	if err := exec("COMMIT"); err != nil {

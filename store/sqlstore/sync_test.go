@@ -1,0 +1,121 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	_ "modernc.org/sqlite"
+
+	"github.com/symbiont/symbiont/store"
+)
+
+// pipelined opens a bare group-commit store on one table t(v) whose durability is sync.
+func pipelined(t *testing.T, sync func() error) *DB {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "p.db")
+	open := func() *sql.DB {
+		d, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(5000)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.SetMaxOpenConns(1)
+		return d
+	}
+	w, r := open(), open()
+	if _, err := w.Exec(`CREATE TABLE t (v INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(t.Context(), w, r, w, Dialect{Name: "sqlite", GroupCommit: true, SyncCommit: sync}, nil, r.Close, w.Close)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func insertV(db *DB, v int) error {
+	return db.Update(context.Background(), func(tx store.Tx) error {
+		_, err := tx.(*Tx).exec(context.Background(), `INSERT INTO t (v) VALUES (?)`, v)
+		return err
+	})
+}
+
+func countV(db *DB) (n int, err error) {
+	err = db.View(context.Background(), func(tx store.Tx) error {
+		return tx.(*Tx).queryRow(context.Background(), `SELECT COUNT(*) FROM t`).Scan(&n)
+	})
+	return n, err
+}
+
+// TestFailedSyncFailsTheStore: when the log cannot be made durable, the group's callers are
+// not told they committed, and the store accepts no write and serves no read after.
+func TestFailedSyncFailsTheStore(t *testing.T) {
+	errDisk := errors.New("disk gone")
+	var failing atomic.Bool
+	var syncs atomic.Int64
+	db := pipelined(t, func() error {
+		syncs.Add(1)
+		if failing.Load() {
+			return errDisk
+		}
+		return nil
+	})
+	if err := insertV(db, 1); err != nil {
+		t.Fatal(err)
+	}
+	if syncs.Load() == 0 {
+		t.Fatal("a commit was answered without a sync")
+	}
+	failing.Store(true)
+	if err := insertV(db, 2); !errors.Is(err, errDisk) {
+		t.Fatalf("Update whose sync failed = %v, want %v", err, errDisk)
+	}
+	if err := insertV(db, 3); !errors.Is(err, errDisk) {
+		t.Errorf("Update after a failed sync = %v, want %v", err, errDisk)
+	}
+	if _, err := countV(db); !errors.Is(err, errDisk) {
+		t.Errorf("View after a failed sync = %v, want %v", err, errDisk)
+	}
+}
+
+// TestViewWaitsForDurability: a read that may see a commit not yet durable returns only once
+// it is.
+func TestViewWaitsForDurability(t *testing.T) {
+	var hold atomic.Bool
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	db := pipelined(t, func() error {
+		if hold.Load() {
+			entered <- struct{}{}
+			<-release
+		}
+		return nil
+	})
+	hold.Store(true)
+	var wg sync.WaitGroup
+	var updErr error
+	wg.Go(func() { updErr = insertV(db, 1) })
+	<-entered // committed, not yet durable
+	var released atomic.Bool
+	var sawReleased bool
+	var n int
+	var viewErr error
+	wg.Go(func() {
+		n, viewErr = countV(db)
+		sawReleased = released.Load()
+	})
+	released.Store(true)
+	hold.Store(false)
+	close(release)
+	wg.Wait()
+	if updErr != nil || viewErr != nil {
+		t.Fatal(updErr, viewErr)
+	}
+	if n == 1 && !sawReleased {
+		t.Error("a View returned a commit before it was durable")
+	}
+}
