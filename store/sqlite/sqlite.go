@@ -45,9 +45,9 @@ var dialect = sqlstore.Dialect{Name: "sqlite", KeyTable: "data_keys",
 	// A destroyed key's pages stay in keys.db-wal until a checkpoint (which, with the
 	// default auto-checkpoint, may be much later): copy them into keys.db, where secure_delete
 	// has zeroed the key, and truncate the log. The row is (busy, log frames, checkpointed).
-	PurgeKeys:    "PRAGMA wal_checkpoint(TRUNCATE)",
-	PlacedEvents: true,
-	GroupCommit:  true,
+	PurgeKeys:   "PRAGMA wal_checkpoint(TRUNCATE)",
+	WriterDedup: true,
+	GroupCommit: true,
 }
 
 // Connection roles.
@@ -78,6 +78,9 @@ func dsn(path string, role int) string {
 	cache := "cache_size(-32768)" // 32 MiB per connection
 	if role == roleWriter {
 		cache = "cache_size(-262144)" // 256 MiB: the writer touches a page per consumer it writes to
+		if v := os.Getenv("SYMBIONT_EXP_CACHE"); v != "" {
+			cache = "cache_size(-" + v + ")"
+		}
 	}
 	v.Add("_pragma", cache)
 	switch role {

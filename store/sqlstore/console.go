@@ -459,16 +459,6 @@ func (t *Tx) eventDays(ctx context.Context, brandID int64, consumerIDs []int64) 
 		}
 		return rows.Err()
 	}
-	if t.db.dialect.PlacedEvents {
-		for _, c := range consumerIDs {
-			lo, hi := slotRange(c)
-			if err := scan(`SELECT received_at / 86400000, COUNT(*) FROM events WHERE slot >= ? AND slot < ? AND brand_id = ? GROUP BY received_at / 86400000`,
-				lo, hi, brandID); err != nil {
-				return nil, err
-			}
-		}
-		return out, nil
-	}
 	for from := 0; from < len(consumerIDs); from += 500 {
 		in, args := inList(consumerIDs[from:min(from+500, len(consumerIDs))])
 		if err := scan(`SELECT received_at / 86400000, COUNT(*) FROM events WHERE brand_id = ? AND consumer_id IN (`+in+`) GROUP BY received_at / 86400000`,

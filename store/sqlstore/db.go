@@ -34,11 +34,11 @@ type Dialect struct {
 	// removes destroyed keys from wherever else the engine still keeps them (for SQLite: the
 	// write-ahead log, which holds the key's pages until a checkpoint).
 	PurgeKeys string
-	// PlacedEvents: the events table is keyed by slot, placed by consumer and message (see
-	// placed.go), with ids from the sequences table (SQLite, whose tables are clustered by
-	// their integer key). Otherwise events have an identity id and a (consumer_id, mid)
-	// unique index (PostgreSQL).
-	PlacedEvents bool
+	// WriterDedup: the events table has no unique (consumer_id, mid) index; the single writer
+	// settles duplicates from its in-memory MID sets and takes ids from the sequences table
+	// (SQLite: events are appended in id order, see dedup.go). Otherwise the unique index
+	// settles them (PostgreSQL).
+	WriterDedup bool
 	// GroupCommit: concurrent Update transactions are committed together (SQLite, which has
 	// one writer and an fsync per commit).
 	GroupCommit bool
@@ -89,7 +89,7 @@ type DB struct {
 
 	readStmts readStmts // prepared on the reader pool (see readstmt.go)
 
-	// mids is the writer's per-consumer MID sets (placed events; see placed.go).
+	// mids is the writer's per-consumer MID sets (WriterDedup; see dedup.go).
 	mids *midCache
 }
 
@@ -99,7 +99,7 @@ type DB struct {
 func Open(ctx context.Context, writer, reader, keysDB *sql.DB, d Dialect, writeMu *sync.Mutex, closers ...func() error) (*DB, error) {
 	db := &DB{writer: writer, reader: reader, keysDB: keysDB, dialect: d, writeMu: writeMu, closers: closers}
 	db.keys = &keyStore{db: db}
-	if d.PlacedEvents {
+	if d.WriterDedup {
 		db.mids = &midCache{sets: map[int64]*midSet{}, max: DefaultMIDCache}
 	}
 	if d.GroupCommit {

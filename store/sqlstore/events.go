@@ -28,10 +28,10 @@ func chunkSizes() []int {
 
 // insertEventsSQL is the multi-row insert of rows events for the dialect.
 func insertEventsSQL(d Dialect, rows int) string {
-	if d.PlacedEvents {
-		// Slots are chosen free by the writer (placed.go): no conflict clause and no RETURNING.
-		return `INSERT INTO events (slot, seq, brand_id, consumer_id, category, mid, ts, received_at, key_owner, payload) VALUES ` +
-			placeholders(rows, 10)
+	if d.WriterDedup {
+		// The writer has settled duplicates and ids (dedup.go): no conflict clause, no RETURNING.
+		return `INSERT INTO events (id, brand_id, consumer_id, category, mid, ts, received_at, key_owner, payload) VALUES ` +
+			placeholders(rows, 9)
 	}
 	return `INSERT INTO events (brand_id, consumer_id, category, mid, ts, received_at, key_owner, payload) VALUES ` +
 		placeholders(rows, 8) + ` ON CONFLICT (consumer_id, mid) DO NOTHING RETURNING id, consumer_id, mid`
@@ -77,8 +77,8 @@ func (t *Tx) InsertEvents(ctx context.Context, events []*store.Event) (ins []boo
 		first[k] = i
 		todo = append(todo, i)
 	}
-	if t.db.dialect.PlacedEvents {
-		return inserted, t.insertPlaced(ctx, events, todo, inserted)
+	if t.db.dialect.WriterDedup {
+		return inserted, t.insertDeduped(ctx, events, todo, inserted)
 	}
 	start := 0
 	for _, size := range chunks(len(todo)) {
@@ -111,18 +111,13 @@ func (t *Tx) InsertEvents(ctx context.Context, events []*store.Event) (ins []boo
 	return inserted, nil
 }
 
-// ConsumerEvents returns a consumer's events in the given categories in arrival order. Placed
-// events are one range scan; otherwise they come off the (consumer_id, mid) index. Either way
-// they come in mid order, and sorting pointers in Go is far cheaper than having the engine sort
-// rows with their payloads.
+// ConsumerEvents returns a consumer's events in the given categories in arrival order. They
+// come off the consumer's index (SQLite: events_consumer, in id order; PostgreSQL: the
+// (consumer_id, mid) index, in mid order), and sorting pointers in Go is far cheaper than
+// having the engine sort rows with their payloads.
 func (t *Tx) ConsumerEvents(ctx context.Context, brandID, consumerID int64, categories []string, limit int) ([]*store.Event, error) {
 	q := `SELECT id, category, mid, ts, received_at, key_owner, payload FROM events WHERE consumer_id = ? AND brand_id = ?`
 	args := []any{consumerID, brandID}
-	if t.db.dialect.PlacedEvents {
-		lo, hi := slotRange(consumerID)
-		q = `SELECT seq, category, mid, ts, received_at, key_owner, payload FROM events WHERE slot >= ? AND slot < ? AND brand_id = ?`
-		args = []any{lo, hi, brandID}
-	}
 	if len(categories) > 0 {
 		in, cargs := inList(categories)
 		q += ` AND category IN (` + in + `)`
@@ -191,25 +186,14 @@ func (t *Tx) DeleteConsumerData(ctx context.Context, brandID int64, consumerIDs 
 			return 0, err
 		}
 	}
-	var n int64
-	if t.db.dialect.PlacedEvents {
-		t.forgetPlaced(consumerIDs)
-		for _, c := range consumerIDs {
-			lo, hi := slotRange(c)
-			res, err := t.exec(ctx, `DELETE FROM events WHERE slot >= ? AND slot < ? AND brand_id = ?`, lo, hi, brandID)
-			if err != nil {
-				return 0, err
-			}
-			k, _ := res.RowsAffected()
-			n += k
-		}
-	} else {
-		res, err := t.exec(ctx, `DELETE FROM events WHERE brand_id = ? AND consumer_id IN (`+in+`)`, args...)
-		if err != nil {
-			return 0, err
-		}
-		n, _ = res.RowsAffected()
+	if t.db.dialect.WriterDedup {
+		t.forgetMIDs(consumerIDs)
 	}
+	res, err := t.exec(ctx, `DELETE FROM events WHERE brand_id = ? AND consumer_id IN (`+in+`)`, args...)
+	if err != nil {
+		return 0, err
+	}
+	n, _ := res.RowsAffected()
 	for _, q := range []string{
 		`DELETE FROM identifiers WHERE brand_id = ? AND consumer_id IN (` + in + `)`,
 		`DELETE FROM consents WHERE brand_id = ? AND consumer_id IN (` + in + `)`,

@@ -164,8 +164,9 @@ const moveEvents = "move events"
 // moveEvents gives from's events to into; a message stored under both (a retry straddling the
 // merge) is kept once.
 func (t *Tx) moveEvents(ctx context.Context, brandID, from, into int64) error {
-	if t.db.dialect.PlacedEvents {
-		return t.movePlaced(ctx, brandID, from, into)
+	if t.db.dialect.WriterDedup {
+		// The writer's MID sets of both consumers change (or are undone): drop them.
+		t.forgetMIDs([]int64{from, into})
 	}
 	if _, err := t.exec(ctx, `DELETE FROM events WHERE brand_id = ? AND consumer_id = ? AND mid IN (SELECT mid FROM events WHERE consumer_id = ?)`, brandID, from, into); err != nil {
 		return err
