@@ -12,9 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"os"
 	"sort"
-	"strconv"
 	"sync"
 	"time"
 
@@ -106,12 +104,6 @@ func NewService(st store.Store, cs *consent.Service, graph *identity.Graph, v *v
 	}
 	if opt.MaxGroup <= 0 {
 		opt.MaxGroup = 2000
-	}
-	if v, _ := strconv.Atoi(os.Getenv("SYMBIONT_EXP_GROUP")); v > 0 {
-		opt.MaxGroup = v
-	}
-	if v, _ := strconv.Atoi(os.Getenv("SYMBIONT_EXP_WRITERS")); v > 0 {
-		opt.Writers = v
 	}
 	s := &Service{store: st, consent: cs, graph: graph, vault: v, clock: clock, log: log, plans: map[int64]*Plan{}, counts: newTally(),
 		received:  prometheus.NewCounter(prometheus.CounterOpts{Name: "symbiont_events_received_total", Help: "Events received."}),

@@ -54,7 +54,7 @@ type Config struct {
 	// MaxShared is the over-merge guard (identity.Graph.MaxShared): 0 means the default,
 	// a negative value disables the guard.
 	MaxShared int
-	Writers   int // ingest writers; 0: 1 for SQLite, 4 for PostgreSQL
+	Writers   int // ingest writers; 0: 2 for SQLite (pipelined commit), 4 for PostgreSQL
 	Clock     symbiont.Clock
 	Log       *slog.Logger
 	// ExpiryInterval is how often expired grants are recorded (0: 30 s; <0: never).

@@ -136,7 +136,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	maxShared := fs.Int("max-shared-identifier", identity.DefaultMaxShared, "over-merge guard: an email, phone or external id already linked to this many consumers is not linked to more (0 disables the guard)")
-	writers := fs.Int("writers", 0, "concurrent ingest writers (0: 1 for SQLite, 4 for PostgreSQL)")
+	writers := fs.Int("writers", 0, "concurrent ingest writers (0: 2 for SQLite, 4 for PostgreSQL)")
 	rateIngest := fs.Float64("rate-ingest", api.DefaultLimits.IngestPerKey, "ingestion requests per second per key (0: unlimited)")
 	rateAPI := fs.Float64("rate-api", api.DefaultLimits.APIPerKey, "API requests per second per secret key (0: unlimited)")
 	rateWallet := fs.Float64("rate-wallet", api.DefaultLimits.WalletPerUser, "requests per second per wallet session (0: unlimited)")
