@@ -204,6 +204,13 @@ func (s *Service) gather(ctx context.Context, tx store.Tx, req Request, cats []s
 	}
 	if len(rd.denied) > 0 {
 		if cur == nil {
+			// The reasons: from what the consent service remembers when it agrees with the
+			// index (it may be a change behind), else from the snapshot.
+			if mem, ok := s.consent.Remembered(req.BrandID, req.ConsumerID); ok && agrees(mem, rd.denied, req.Purpose, rd.at) {
+				cur = mem
+			}
+		}
+		if cur == nil {
 			var err error
 			if cur, err = tx.ConsentStates(ctx, req.BrandID, req.ConsumerID); err != nil {
 				return nil, err
@@ -307,6 +314,17 @@ func reason(cur []*consent.Record, category, purpose string, now time.Time) stri
 		}
 	}
 	return ReasonNoConsent
+}
+
+// agrees reports whether remembered records deny every category the index denied: one that
+// still says granted is older than the index (a withdrawal not yet remembered).
+func agrees(mem []*consent.Record, denied []string, purpose string, now time.Time) bool {
+	for _, c := range denied {
+		if reason(mem, c, purpose, now) == "" {
+			return false
+		}
+	}
+	return true
 }
 
 func dedupe(s []string) []string {

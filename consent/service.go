@@ -142,6 +142,14 @@ func (s *Service) Resync(ctx context.Context, l Loader) (int, error) {
 	return s.Load(ctx, l)
 }
 
+// Remembered returns the consumer's current records as this process last read or wrote them
+// (trimmed: ids, pairs, states and expiries), or false when it does not remember them. They
+// are never authoritative — the index decides — but they explain a denial without a read:
+// the access service takes the reasons for withheld categories from them.
+func (s *Service) Remembered(brandID, consumerID int64) ([]*Record, bool) {
+	return s.states.get(brandID, consumerID)
+}
+
 // Allowed reports whether the consumer's data of the category may be used for the purpose now.
 func (s *Service) Allowed(brandID, consumerID int64, category, purpose string) bool {
 	return s.Index.Allowed(brandID, consumerID, category, purpose, s.clock.Now())
