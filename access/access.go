@@ -119,18 +119,25 @@ func (s *Service) Read(ctx context.Context, req Request) (*Data, error) {
 				return nil, err
 			}
 		}
+		var rec *store.AccessRecord
+		var entry *ledger.Prepared
+		if rd != nil { // encoded before the write transaction
+			if rec, entry, err = s.accessRecord(req, rd); err != nil {
+				return nil, err
+			}
+		}
 		err := s.store.Update(ctx, func(tx store.Tx) (err error) {
 			if rd == nil {
 				if rd, err = s.gather(ctx, tx, req, cats); err != nil {
 					return err
 				}
+				if rec, entry, err = s.accessRecord(req, rd); err != nil {
+					return err
+				}
 			} else if err := s.stillGranted(ctx, tx, req, rd.allowed); err != nil {
 				return err
 			}
-			return s.recordAccess(ctx, tx, &store.AccessRecord{
-				BrandID: req.BrandID, ConsumerID: req.ConsumerID, Actor: req.Actor.Label(), Purpose: req.Purpose,
-				Categories: rd.allowed, Withheld: rd.denied, Records: len(rd.events), Action: "read", RequestID: req.RequestID, At: rd.at,
-			})
+			return s.recordPrepared(ctx, tx, rec, entry)
 		})
 		if errors.Is(err, errWithdrawn) && try < maxSnapshots {
 			continue
@@ -164,9 +171,6 @@ type reading struct {
 // gather decides each category for the purpose and reads the sealed events of the allowed
 // ones, in tx: a read-only snapshot, or the write transaction.
 func (s *Service) gather(ctx context.Context, tx store.Tx, req Request, cats []string) (*reading, error) {
-	if _, err := tx.Consumer(ctx, req.BrandID, req.ConsumerID); err != nil {
-		return nil, err
-	}
 	rd := &reading{at: s.clock.Now(), out: &Data{Purpose: req.Purpose, Data: map[string][]json.RawMessage{}, Withheld: []Withheld{}}}
 	// From the in-memory index, or, when other nodes share the database and this node's index
 	// may lag, from the database's current consent.
@@ -188,7 +192,24 @@ func (s *Service) gather(ctx context.Context, tx store.Tx, req Request, cats []s
 			rd.denied = append(rd.denied, c)
 		}
 	}
+	// The consumer must exist. When this node's index grants them anything, they do: erasure
+	// withdraws every grant before it deletes a consumer (and the write transaction decides
+	// again from the index), a merge moves grants within the brand, and the index holds only
+	// consents this store recorded. Otherwise (nothing granted, or other nodes share the
+	// database) the snapshot is asked: an unknown consumer is ENOTFOUND.
+	if len(rd.allowed) == 0 || s.store.Shared() {
+		if _, err := tx.Consumer(ctx, req.BrandID, req.ConsumerID); err != nil {
+			return nil, err
+		}
+	}
 	if len(rd.denied) > 0 {
+		if cur == nil {
+			// The reasons: from what the consent service remembers when it agrees with the
+			// index (it may be a change behind), else from the snapshot.
+			if mem, ok := s.consent.Remembered(req.BrandID, req.ConsumerID); ok && agrees(mem, rd.denied, req.Purpose, rd.at) {
+				cur = mem
+			}
+		}
 		if cur == nil {
 			var err error
 			if cur, err = tx.ConsentStates(ctx, req.BrandID, req.ConsumerID); err != nil {
@@ -295,6 +316,17 @@ func reason(cur []*consent.Record, category, purpose string, now time.Time) stri
 	return ReasonNoConsent
 }
 
+// agrees reports whether remembered records deny every category the index denied: one that
+// still says granted is older than the index (a withdrawal not yet remembered).
+func agrees(mem []*consent.Record, denied []string, purpose string, now time.Time) bool {
+	for _, c := range denied {
+		if reason(mem, c, purpose, now) == "" {
+			return false
+		}
+	}
+	return true
+}
+
 func dedupe(s []string) []string {
 	out := make([]string, 0, len(s))
 	for _, v := range s {
@@ -308,19 +340,53 @@ func dedupe(s []string) []string {
 // recordAccess records an access in the access log and in the verifiable ledger, in the
 // access's transaction.
 func (s *Service) recordAccess(ctx context.Context, tx store.Tx, r *store.AccessRecord) error {
+	entry, err := s.prepareEntry(r)
+	if err != nil {
+		return err
+	}
+	return s.recordPrepared(ctx, tx, r, entry)
+}
+
+// recordPrepared is recordAccess of a record whose ledger entry is prepared (nil: no ledger).
+func (s *Service) recordPrepared(ctx context.Context, tx store.Tx, r *store.AccessRecord, entry *ledger.Prepared) error {
 	if err := tx.InsertAccess(ctx, r); err != nil {
 		return err
 	}
-	if s.Ledger == nil {
+	if entry == nil {
 		return nil
 	}
-	body := map[string]any{"action": r.Action, "purpose": r.Purpose, "categories": nonNil(r.Categories), "withheld": nonNil(r.Withheld),
-		"records": r.Records, "actor": r.Actor}
-	if r.RequestID != "" {
-		body["request_id"] = r.RequestID
-	}
-	_, err := s.Ledger.Append(ctx, tx, ledger.Act{BrandID: r.BrandID, ConsumerID: r.ConsumerID, Kind: "access." + r.Action, At: r.At, Body: body})
+	_, err := s.Ledger.AppendPrepared(ctx, tx, entry)
 	return err
+}
+
+// accessRecord is the record of a read and its ledger entry, encoded (ledger.Prepare).
+func (s *Service) accessRecord(req Request, rd *reading) (*store.AccessRecord, *ledger.Prepared, error) {
+	r := &store.AccessRecord{BrandID: req.BrandID, ConsumerID: req.ConsumerID, Actor: req.Actor.Label(), Purpose: req.Purpose,
+		Categories: rd.allowed, Withheld: rd.denied, Records: len(rd.events), Action: "read", RequestID: req.RequestID, At: rd.at}
+	entry, err := s.prepareEntry(r)
+	return r, entry, err
+}
+
+// accessBody is the body of an access record's ledger entry. Its fields are in the order of
+// their names, as the map it replaced encoded them (the bytes of the records are unchanged).
+type accessBody struct {
+	Action     string   `json:"action"`
+	Actor      string   `json:"actor"`
+	Categories []string `json:"categories"`
+	Purpose    string   `json:"purpose"`
+	Records    int      `json:"records"`
+	RequestID  string   `json:"request_id,omitempty"`
+	Withheld   []string `json:"withheld"`
+}
+
+// prepareEntry encodes an access record's ledger entry; nil without a ledger.
+func (s *Service) prepareEntry(r *store.AccessRecord) (*ledger.Prepared, error) {
+	if s.Ledger == nil {
+		return nil, nil
+	}
+	body := &accessBody{Action: r.Action, Actor: r.Actor, Categories: nonNil(r.Categories), Purpose: r.Purpose, Records: r.Records,
+		RequestID: r.RequestID, Withheld: nonNil(r.Withheld)}
+	return s.Ledger.Prepare(ledger.Act{BrandID: r.BrandID, ConsumerID: r.ConsumerID, Kind: "access." + r.Action, At: r.At, Body: body})
 }
 
 func nonNil(s []string) []string {

@@ -142,6 +142,14 @@ func (s *Service) Resync(ctx context.Context, l Loader) (int, error) {
 	return s.Load(ctx, l)
 }
 
+// Remembered returns the consumer's current records as this process last read or wrote them
+// (trimmed: ids, pairs, states and expiries), or false when it does not remember them. They
+// are never authoritative — the index decides — but they explain a denial without a read:
+// the access service takes the reasons for withheld categories from them.
+func (s *Service) Remembered(brandID, consumerID int64) ([]*Record, bool) {
+	return s.states.get(brandID, consumerID)
+}
+
 // Allowed reports whether the consumer's data of the category may be used for the purpose now.
 func (s *Service) Allowed(brandID, consumerID int64, category, purpose string) bool {
 	return s.Index.Allowed(brandID, consumerID, category, purpose, s.clock.Now())
@@ -456,7 +464,7 @@ type planned struct {
 	r        *Record
 	previous int64
 	follows  int
-	act      ledger.Act
+	entry    *ledger.Prepared // its ledger entry, encoded (nil without a ledger)
 }
 
 // prepare reads what the changes depend on in tx and builds their records and receipts.
@@ -592,7 +600,7 @@ func (s *Service) plan(a *applying, p *plan, current []*Record, writesOnly bool)
 		if r.Receipt, err = SignReceipt(claimsOf(r, a.issuer, sub, previous), a.priv); err != nil {
 			return false, err
 		}
-		if w.act, err = ledgerAct(r); err != nil {
+		if w.entry, err = s.prepareEntry(r); err != nil {
 			return false, err
 		}
 		byPair[[2]string{c.Category, c.Purpose}] = r
@@ -648,7 +656,7 @@ func (s *Service) commit(ctx context.Context, a *applying, p *plan) ([]*Result, 
 			if err := tx.InsertConsentRecordAfter(ctx, w.r, previous); err != nil {
 				return err
 			}
-			if err := s.record(ctx, tx, w.r, w.act); err != nil {
+			if err := s.record(ctx, tx, w.r, w.entry); err != nil {
 				return err
 			}
 			if w.r.State != StateGiven {
@@ -720,9 +728,9 @@ func (s *Service) findReceipts(ctx context.Context, tx ServiceTx, brandID int64,
 	return nil
 }
 
-// record runs the OnChange functions and appends a consent change (its act made by ledgerAct)
-// to the verifiable ledger, in the change's transaction.
-func (s *Service) record(ctx context.Context, tx ServiceTx, r *Record, act ledger.Act) error {
+// record runs the OnChange functions and appends a consent change (its entry made by
+// prepareEntry) to the verifiable ledger, in the change's transaction.
+func (s *Service) record(ctx context.Context, tx ServiceTx, r *Record, entry *ledger.Prepared) error {
 	for _, fn := range s.OnChange {
 		if err := fn(ctx, tx, r); err != nil {
 			return err
@@ -731,26 +739,41 @@ func (s *Service) record(ctx context.Context, tx ServiceTx, r *Record, act ledge
 	if s.Ledger == nil {
 		return nil
 	}
-	_, err := s.Ledger.Append(ctx, tx, act)
+	_, err := s.Ledger.AppendPrepared(ctx, tx, entry)
 	return err
 }
 
-// ledgerAct is the ledger's account of a consent record, its body encoded already (before the
-// write transaction).
-func ledgerAct(r *Record) (ledger.Act, error) {
-	body := map[string]any{"receipt_id": r.ReceiptID, "category": r.Category, "purpose": r.Purpose, "state": r.State,
-		"legal_basis": r.LegalBasis, "method": r.Method, "actor": r.Actor}
+// prepareEntry encodes the ledger's account of a consent record before the write transaction
+// (ledger.Prepare); nil without a ledger.
+func (s *Service) prepareEntry(r *Record) (*ledger.Prepared, error) {
+	if s.Ledger == nil {
+		return nil, nil
+	}
+	return s.Ledger.Prepare(ledgerAct(r))
+}
+
+// ledgerBody is the body of a consent record's ledger entry. Its fields are in the order of
+// their names, as the map it replaced encoded them (the bytes of the records are unchanged).
+type ledgerBody struct {
+	Actor        string `json:"actor"`
+	Category     string `json:"category"`
+	ExpiresAt    string `json:"expires_at,omitempty"`
+	Jurisdiction string `json:"jurisdiction,omitempty"`
+	LegalBasis   string `json:"legal_basis"`
+	Method       string `json:"method"`
+	Purpose      string `json:"purpose"`
+	ReceiptID    string `json:"receipt_id"`
+	State        string `json:"state"`
+}
+
+// ledgerAct is the ledger's account of a consent record.
+func ledgerAct(r *Record) ledger.Act {
+	body := &ledgerBody{Actor: r.Actor, Category: r.Category, Jurisdiction: r.Jurisdiction, LegalBasis: r.LegalBasis,
+		Method: r.Method, Purpose: r.Purpose, ReceiptID: r.ReceiptID, State: r.State}
 	if !r.ExpiresAt.IsZero() {
-		body["expires_at"] = r.ExpiresAt.UTC().Format(time.RFC3339)
+		body.ExpiresAt = r.ExpiresAt.UTC().Format(time.RFC3339)
 	}
-	if r.Jurisdiction != "" {
-		body["jurisdiction"] = r.Jurisdiction
-	}
-	b, err := json.Marshal(body)
-	if err != nil {
-		return ledger.Act{}, fmt.Errorf("consent: ledger body: %w", err)
-	}
-	return ledger.Act{BrandID: r.BrandID, ConsumerID: r.ConsumerID, Kind: "consent." + r.State, At: r.At, Body: json.RawMessage(b)}, nil
+	return ledger.Act{BrandID: r.BrandID, ConsumerID: r.ConsumerID, Kind: "consent." + r.State, At: r.At, Body: body}
 }
 
 // NewReceiptID returns a fresh receipt id.
@@ -804,7 +827,7 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 			if r.Receipt, err = SignReceipt(claimsOf(r, issuer, s.graph.Subject(d.BrandID, d.ConsumerID), d.ReceiptID), priv); err != nil {
 				return total, err
 			}
-			act, err := ledgerAct(r)
+			entry, err := s.prepareEntry(r)
 			if err != nil {
 				return total, err
 			}
@@ -818,7 +841,7 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 				if err := tx.InsertConsentRecordAfter(ctx, r, d.ID); err != nil {
 					return err
 				}
-				return s.record(ctx, tx, r, act)
+				return s.record(ctx, tx, r, entry)
 			})
 			inserted := err == nil
 			s.states.forget(d.BrandID, d.ConsumerID)

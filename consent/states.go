@@ -1,6 +1,9 @@
 package consent
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
 // stateCache remembers, per consumer, the current record of each category × purpose as this
 // process last read or wrote it: enough to prepare a change (the record it follows, whether it
@@ -23,18 +26,33 @@ func (c *stateCache) get(brandID, consumerID int64) ([]*Record, bool) {
 	return recs, ok
 }
 
-// put remembers the consumer's current records, all of them, as read from the store.
+// put remembers the consumer's current records, all of them, as read from the store. A
+// snapshot read before a change that committed (and was remembered, wrote) since never
+// replaces that change's record: per pair the newer record stays, the one with the larger
+// id (ids are taken in commit order within a pair, whose changes hold the consumer's lock).
 func (c *stateCache) put(brandID, consumerID int64, current []*Record) {
 	recs := make([]*Record, len(current))
 	for i, r := range current {
 		recs[i] = trimmed(r)
 	}
+	key := [2]int64{brandID, consumerID}
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.m[key]; ok {
+		for _, o := range old {
+			i := slices.IndexFunc(recs, func(r *Record) bool { return r.Category == o.Category && r.Purpose == o.Purpose })
+			switch {
+			case i < 0:
+				recs = append(recs, o) // written after the snapshot
+			case o.ID > recs[i].ID:
+				recs[i] = o
+			}
+		}
+	}
 	if len(c.m) >= c.max {
 		clear(c.m)
 	}
-	c.m[[2]int64{brandID, consumerID}] = recs
-	c.mu.Unlock()
+	c.m[key] = recs
 }
 
 // wrote records committed writes. Each must follow what is remembered for its pair; if one

@@ -27,6 +27,9 @@ type Graph struct {
 	keys   map[int64][]byte
 	logKey []byte
 	cache  map[cacheKey]int64
+	// subjects remembers Subject's answers: every consent change and every ledger append asks
+	// for one, and each is an HMAC with its own key setup (~5 µs). They never change.
+	subjects map[[2]int64]string
 }
 
 type cacheKey struct {
@@ -37,9 +40,13 @@ type cacheKey struct {
 
 const maxCache = 1 << 20
 
+// maxSubjects bounds the remembered subjects (about 100 bytes each).
+const maxSubjects = 1 << 18
+
 // NewGraph returns a graph hashing identifiers with keys derived by derive.
 func NewGraph(derive func(label string) []byte) *Graph {
-	return &Graph{derive: derive, MaxShared: DefaultMaxShared, keys: map[int64][]byte{}, cache: map[cacheKey]int64{}}
+	return &Graph{derive: derive, MaxShared: DefaultMaxShared, keys: map[int64][]byte{}, cache: map[cacheKey]int64{},
+		subjects: map[[2]int64]string{}}
 }
 
 // Hash returns the keyed hash of an already normalised identifier.
@@ -63,8 +70,22 @@ func (g *Graph) Hash(brandID int64, kind, normalized string) []byte {
 // Subject is a brand's pseudonym for a consumer: the subject of their consent receipts and the
 // name of their ledger chain, so that neither shows who they are.
 func (g *Graph) Subject(brandID, consumerID int64) string {
+	k := [2]int64{brandID, consumerID}
+	g.mu.RLock()
+	sub, ok := g.subjects[k]
+	g.mu.RUnlock()
+	if ok {
+		return sub
+	}
 	h := g.Hash(brandID, "receipt_subject", strconv.FormatInt(consumerID, 10))
-	return "sub_" + base64.RawURLEncoding.EncodeToString(h[:15])
+	sub = "sub_" + base64.RawURLEncoding.EncodeToString(h[:15])
+	g.mu.Lock()
+	if len(g.subjects) >= maxSubjects {
+		clear(g.subjects)
+	}
+	g.subjects[k] = sub
+	g.mu.Unlock()
+	return sub
 }
 
 // Idempotency keys a client's idempotency key and the request it came with for storage: both

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -79,10 +80,12 @@ type Service struct {
 	// verifiedHeads are the chain heads the background pass verified (selfcheck.go).
 	verifiedHeads *verifiedHeads
 
-	hashes  *hashCache
-	heads   *headCache // chain heads, with a single writer (see AppendAll)
-	intMu   sync.Mutex // one integration at a time in this process
-	checked int64      // entries the last self-check read
+	hashes *hashCache
+	heads  *headCache // chain heads, with a single writer (see AppendAll)
+	// recordHeads are the first bytes of every record of a brand (public id → []byte).
+	recordHeads sync.Map
+	intMu       sync.Mutex // one integration at a time in this process
+	checked     int64      // entries the last self-check read
 }
 
 // Open loads (or, on first start, creates) the log's origin and signing key.
@@ -179,25 +182,120 @@ func (s *Service) Append(ctx context.Context, tx Tx, a Act) (*Entry, error) {
 	return es[0], nil
 }
 
+// Prepared is an act encoded ahead of its write transaction (Prepare): all of its record but
+// its place in the chain (n and prev), which only the write transaction knows, and its salt.
+type Prepared struct {
+	brandID, consumerID int64
+	at                  time.Time
+	sub                 []byte // the subject as a JSON string
+	tail                []byte // `,"kind":…,"at":…,"body":…}`
+	salt                []byte
+}
+
+// Prepare encodes an act for AppendPrepared. It needs no transaction: on SQLite it runs on the
+// caller's goroutine, before the write transaction, so that the single writer only splices
+// the chain position into the record and hashes it (encoding, the subject's HMAC and the salt
+// cost ~10 µs of its time an entry otherwise).
+func (s *Service) Prepare(a Act) (*Prepared, error) {
+	body, err := json.Marshal(a.Body)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: record body: %w", err)
+	}
+	at := a.At.UTC().Truncate(time.Millisecond)
+	tail, err := encodeJSON(struct {
+		Kind string          `json:"kind"`
+		At   time.Time       `json:"at"`
+		Body json.RawMessage `json:"body"`
+	}{a.Kind, at, body})
+	if err != nil {
+		return nil, err
+	}
+	tail[0] = ','
+	sub, err := encodeJSON(s.opt.Subject(a.BrandID, a.ConsumerID))
+	if err != nil {
+		return nil, err
+	}
+	salt := make([]byte, 32)
+	rand.Read(salt)
+	return &Prepared{brandID: a.BrandID, consumerID: a.ConsumerID, at: at, sub: sub, tail: tail, salt: salt}, nil
+}
+
+// encodeJSON is v as Record.Encode writes it: no HTML escaping, no trailing newline.
+func encodeJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// record returns the canonical bytes of the prepared act's record at position n after prev:
+// exactly what Record.Encode gives for it (TestPreparedEncoding), spliced from the parts.
+func (s *Service) record(p *Prepared, brand string, n int64, prev string) ([]byte, error) {
+	head, err := s.recordHead(brand)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, len(head)+len(p.sub)+len(prev)+len(p.tail)+40)
+	b = append(b, head...)
+	b = append(b, `,"sub":`...)
+	b = append(b, p.sub...)
+	b = append(b, `,"n":`...)
+	b = strconv.AppendInt(b, n, 10)
+	b = append(b, `,"prev":"`...) // base64: nothing in it is escaped
+	b = append(b, prev...)
+	b = append(b, '"')
+	return append(b, p.tail...), nil
+}
+
+// recordHead is the start of every record of a brand: `{"v":…,"log":…,"brand":…`.
+func (s *Service) recordHead(brand string) ([]byte, error) {
+	if h, ok := s.recordHeads.Load(brand); ok {
+		return h.([]byte), nil
+	}
+	h, err := encodeJSON(struct {
+		Version int    `json:"v"`
+		Log     string `json:"log"`
+		Brand   string `json:"brand"`
+	}{Version, s.origin, brand})
+	if err != nil {
+		return nil, err
+	}
+	h = h[:len(h)-1] // without the closing brace
+	s.recordHeads.Store(brand, h)
+	return h, nil
+}
+
 // AppendAll records several acts in the caller's transaction, in order (acts about one
 // consumer extend their chain one after the other), with at most one query for the chains'
 // heads and one insert for all entries.
+func (s *Service) AppendAll(ctx context.Context, tx Tx, acts []Act) ([]*Entry, error) {
+	ps := make([]*Prepared, len(acts))
+	for i, a := range acts {
+		var err error
+		if ps[i], err = s.Prepare(a); err != nil {
+			return nil, err
+		}
+	}
+	return s.AppendPrepared(ctx, tx, ps...)
+}
+
+// AppendPrepared is AppendAll of acts made ready by Prepare (each appended at most once).
 //
 // The heads come from memory when the store has a single writer in this process (SQLite: the
 // transaction offers OnUndo): the head an append leaves is remembered at once and forgotten if
 // the transaction's writes are undone, before any other transaction runs, so the cache only
 // ever holds what the writer's own view of the table says. Elsewhere (PostgreSQL, where other
 // nodes append too) every append reads its chains' heads under their consumer locks.
-func (s *Service) AppendAll(ctx context.Context, tx Tx, acts []Act) ([]*Entry, error) {
-	var chains []int64
-	seen := map[int64]bool{}
-	for _, a := range acts {
-		if !seen[a.ConsumerID] {
-			seen[a.ConsumerID] = true
-			chains = append(chains, a.ConsumerID)
-		}
+func (s *Service) AppendPrepared(ctx context.Context, tx Tx, ps ...*Prepared) ([]*Entry, error) {
+	chains := make([]int64, 0, len(ps))
+	for _, p := range ps {
+		chains = append(chains, p.consumerID)
 	}
-	slices.Sort(chains) // lock in one order everywhere: no deadlocks between nodes
+	slices.Sort(chains)
+	chains = slices.Compact(chains) // lock in one order everywhere: no deadlocks between nodes
 	for _, c := range chains {
 		if err := tx.LockConsumer(ctx, c); err != nil {
 			return nil, err
@@ -225,28 +323,19 @@ func (s *Service) AppendAll(ctx context.Context, tx Tx, acts []Act) ([]*Entry, e
 			heads[c] = h
 		}
 	}
-	out := make([]*Entry, len(acts))
-	for i, a := range acts {
-		brand, err := s.opt.BrandID(ctx, tx, a.BrandID)
+	out := make([]*Entry, len(ps))
+	for i, p := range ps {
+		brand, err := s.opt.BrandID(ctx, tx, p.brandID)
 		if err != nil {
 			return nil, err
 		}
-		body, err := json.Marshal(a.Body)
-		if err != nil {
-			return nil, fmt.Errorf("ledger: record body: %w", err)
-		}
-		h := heads[a.ConsumerID]
-		at := a.At.UTC().Truncate(time.Millisecond)
-		r := Record{Version: Version, Log: s.origin, Brand: brand, Subject: s.opt.Subject(a.BrandID, a.ConsumerID), N: h.N + 1,
-			Kind: a.Kind, At: at, Body: body, Prev: h.Commitment}
-		rec, err := r.Encode()
+		h := heads[p.consumerID]
+		rec, err := s.record(p, brand, h.N+1, h.Commitment)
 		if err != nil {
 			return nil, err
 		}
-		salt := make([]byte, 32)
-		rand.Read(salt)
-		e := &Entry{Index: -1, BrandID: a.BrandID, ChainID: a.ConsumerID, N: r.N, Commitment: Commit(rec, salt), Record: rec, Salt: salt, At: at}
-		heads[a.ConsumerID] = Head{N: e.N, Commitment: b64(e.Commitment)}
+		e := &Entry{Index: -1, BrandID: p.brandID, ChainID: p.consumerID, N: h.N + 1, Commitment: Commit(rec, p.salt), Record: rec, Salt: p.salt, At: p.at}
+		heads[p.consumerID] = Head{N: e.N, Commitment: b64(e.Commitment)}
 		out[i] = e
 	}
 	if err := tx.InsertLedgerEntries(ctx, out); err != nil {

@@ -249,6 +249,9 @@ func (t *Tx) notify(ctx context.Context, payload string) error {
 }
 
 func (t *Tx) notifyConsent(ctx context.Context, brandID, consumerID int64) error {
+	if !t.db.Shared() {
+		return nil // nobody to tell; and no payload to format on every consent change
+	}
 	return t.notify(ctx, fmt.Sprintf("%s:%d:%d", store.ChangeConsent, brandID, consumerID))
 }
 

@@ -5,9 +5,12 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
+	"weak"
 
 	"github.com/symbiont/symbiont/consent"
 	"github.com/symbiont/symbiont/rewards"
@@ -167,16 +170,29 @@ func (t *Tx) decisions(ctx context.Context, q string, args ...any) ([]decision, 
 // countConsent adds what a record just inserted (r.ID set) changes in its pair's consent
 // counter. A record newer than the pair's latest only ends the latest's interval; one stamped
 // earlier (clocks of two nodes apart) replays the pair. Either way it reads the pair's few
-// records once (no sort in the engine: the order is made here).
+// records once (no sort in the engine: the order is made here) — unless the single writer
+// remembers the pair's latest record (latestDecisions) and the new one is not older.
 func (t *Tx) countConsent(ctx context.Context, r *consent.Record) error {
-	hist, err := t.decisions(ctx, `SELECT id, state, at, expires_at FROM consent_records WHERE consumer_id = ? AND category = ? AND purpose = ?`,
-		r.ConsumerID, r.Category, r.Purpose)
-	if err != nil {
-		return err
-	}
-	hist = slices.DeleteFunc(hist, func(d decision) bool { return d.id == r.ID })
-	byTime := func(a, b decision) int { return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.id, b.id)) }
 	at := ms(r.At)
+	key := pairKey{r.ConsumerID, r.Category, r.Purpose}
+	var latest *latestDecisions
+	if t.req != nil { // the single writer (group commit): see latestDecisions
+		latest = t.db.latestDecisions()
+		t.OnUndo(func() { latest.forget(key) })
+	}
+	var hist []decision
+	if d, ok := latest.get(key); ok && at >= d.at {
+		hist = []decision{d}
+	} else {
+		var err error
+		hist, err = t.decisions(ctx, `SELECT id, state, at, expires_at FROM consent_records WHERE consumer_id = ? AND category = ? AND purpose = ?`,
+			r.ConsumerID, r.Category, r.Purpose)
+		if err != nil {
+			return err
+		}
+		hist = slices.DeleteFunc(hist, func(d decision) bool { return d.id == r.ID })
+	}
+	byTime := func(a, b decision) int { return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.id, b.id)) }
 	if len(hist) > 0 {
 		latest := slices.MaxFunc(hist, byTime)
 		if at >= latest.at {
@@ -192,8 +208,87 @@ func (t *Tx) countConsent(ctx context.Context, r *consent.Record) error {
 	// The new record sorts after every record at the same time: its id is the largest.
 	d := decision{id: r.ID, at: at, expires: ms(r.ExpiresAt), given: r.State == consent.StateGiven}
 	i, _ := slices.BinarySearchFunc(hist, d, byTime)
-	addIntervals(c, r.BrandID, p, slices.Insert(slices.Clone(hist), i, d), 1)
+	all := slices.Insert(slices.Clone(hist), i, d)
+	addIntervals(c, r.BrandID, p, all, 1)
+	latest.put(key, all[len(all)-1])
 	return t.addCounts(ctx, c)
+}
+
+// pairKey names one consumer's category × purpose.
+type pairKey struct {
+	consumer          int64
+	category, purpose string
+}
+
+// latestDecisions remembers, for the single writer of a SQLite store, each pair's latest
+// record by time (then id), so that a consent change need not read the pair's whole history
+// to update the counters: its reads grew with the history (30 µs of the writer's time a
+// change after ten changes of one pair). It only ever holds what the writer's own view of
+// consent_records says: an entry is written by the transaction that inserted the record and
+// forgotten if that transaction's writes are undone (Tx.OnUndo), and a merge, the only other
+// statement that changes whose records are whose, clears it. A pair not in it is read.
+type latestDecisions struct {
+	mu sync.Mutex
+	m  map[pairKey]decision
+}
+
+// maxLatestDecisions bounds the pairs remembered (about 100 bytes each).
+const maxLatestDecisions = 1 << 18
+
+// latestCaches are the stores' latestDecisions, by store; a store's goes when it is collected.
+var latestCaches sync.Map // weak.Pointer[DB] → *latestDecisions
+
+func (db *DB) latestDecisions() *latestDecisions {
+	k := weak.Make(db)
+	if c, ok := latestCaches.Load(k); ok {
+		return c.(*latestDecisions)
+	}
+	c, loaded := latestCaches.LoadOrStore(k, &latestDecisions{m: map[pairKey]decision{}})
+	if !loaded {
+		runtime.AddCleanup(db, func(k weak.Pointer[DB]) { latestCaches.Delete(k) }, k)
+	}
+	return c.(*latestDecisions)
+}
+
+// get, put, forget and clear do nothing on a nil cache (no single writer).
+func (c *latestDecisions) get(k pairKey) (decision, bool) {
+	if c == nil {
+		return decision{}, false
+	}
+	c.mu.Lock()
+	d, ok := c.m[k]
+	c.mu.Unlock()
+	return d, ok
+}
+
+func (c *latestDecisions) put(k pairKey, d decision) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	if len(c.m) >= maxLatestDecisions {
+		clear(c.m)
+	}
+	c.m[k] = d
+	c.mu.Unlock()
+}
+
+func (c *latestDecisions) forget(k pairKey) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	delete(c.m, k)
+	c.mu.Unlock()
+}
+
+func (c *latestDecisions) clear() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	clear(c.m)
+	c.mu.Unlock()
 }
 
 // countMerge adds what merging from into into changes in the counters, before the merge: from

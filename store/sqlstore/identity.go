@@ -92,6 +92,12 @@ func (t *Tx) MergeConsumers(ctx context.Context, brandID, from, into int64, at t
 	if err := t.countMerge(ctx, brandID, from, into); err != nil {
 		return err
 	}
+	if t.req != nil {
+		// The records of from become into's: the pairs' latest records change (see
+		// latestDecisions). Cleared again if the merge is undone, after what it wrote is gone.
+		t.db.latestDecisions().clear()
+		t.OnUndo(t.db.latestDecisions().clear)
+	}
 	// Events stored under both (a retry straddling the merge) are kept once.
 	before, err := t.eventDays(ctx, brandID, []int64{from, into})
 	if err != nil {
