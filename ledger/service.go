@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -202,7 +201,7 @@ func (s *Service) Prepare(a Act) (*Prepared, error) {
 		return nil, fmt.Errorf("ledger: record body: %w", err)
 	}
 	at := a.At.UTC().Truncate(time.Millisecond)
-	tail, err := encodeJSON(struct {
+	tail, err := marshal(struct {
 		Kind string          `json:"kind"`
 		At   time.Time       `json:"at"`
 		Body json.RawMessage `json:"body"`
@@ -211,24 +210,13 @@ func (s *Service) Prepare(a Act) (*Prepared, error) {
 		return nil, err
 	}
 	tail[0] = ','
-	sub, err := encodeJSON(s.opt.Subject(a.BrandID, a.ConsumerID))
+	sub, err := marshal(s.opt.Subject(a.BrandID, a.ConsumerID))
 	if err != nil {
 		return nil, err
 	}
 	salt := make([]byte, 32)
 	rand.Read(salt)
 	return &Prepared{brandID: a.BrandID, consumerID: a.ConsumerID, at: at, sub: sub, tail: tail, salt: salt}, nil
-}
-
-// encodeJSON is v as Record.Encode writes it: no HTML escaping, no trailing newline.
-func encodeJSON(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // record returns the canonical bytes of the prepared act's record at position n after prev:
@@ -255,7 +243,7 @@ func (s *Service) recordHead(brand string) ([]byte, error) {
 	if h, ok := s.recordHeads.Load(brand); ok {
 		return h.([]byte), nil
 	}
-	h, err := encodeJSON(struct {
+	h, err := marshal(struct {
 		Version int    `json:"v"`
 		Log     string `json:"log"`
 		Brand   string `json:"brand"`
