@@ -64,35 +64,43 @@ func (c counts) add(brand int64, metric string, day int64, k1, k2 string, n int6
 }
 
 // addCounts adds deltas to the counters; a delta of 0 still makes its row (a pair's first
-// decision lists the pair). On SQLite they are written at once. On PostgreSQL they wait in
-// the transaction and flushCounts writes them just before it commits, in one statement, in key
-// order and on one random shard: concurrent transactions then hold the counters' row locks
-// for the shortest time, take them in the same order (no deadlock) and mostly take different
-// rows.
+// decision lists the pair). They wait and are written just before the commit, in one
+// statement. On PostgreSQL flushCounts writes a transaction's in key order and on one random
+// shard: concurrent transactions then hold the counters' row locks for the shortest time,
+// take them in the same order (no deadlock) and mostly take different rows. Under SQLite's
+// group commit they wait with the caller (groupReq.counts) and the committer writes those of
+// every caller whose transaction stays in the group once, before its COMMIT (most acts of a
+// group add to the same few rows: one upsert for the group instead of one an act). Nothing in
+// a write transaction reads the counters, so none misses its own deltas.
 func (t *Tx) addCounts(ctx context.Context, c counts) error {
 	if len(c) == 0 {
 		return nil
 	}
-	if !t.db.Shared() {
-		return t.writeCounts(ctx, c, 0)
+	pending := &t.pending
+	if t.req != nil {
+		pending = &t.req.counts
 	}
-	if t.pending == nil {
-		t.pending = counts{}
+	if *pending == nil {
+		*pending = counts{}
 	}
 	for k, n := range c {
-		t.pending[k] += n
+		(*pending)[k] += n
 	}
 	return nil
 }
 
-// flushCounts writes the deltas addCounts kept back (PostgreSQL).
+// flushCounts writes the deltas addCounts kept back (outside group commit).
 func (t *Tx) flushCounts(ctx context.Context) error {
 	if len(t.pending) == 0 {
 		return nil
 	}
 	c := t.pending
 	t.pending = nil
-	return t.writeCounts(ctx, c, rand.Int64N(countShards))
+	shard := int64(0)
+	if t.db.Shared() {
+		shard = rand.Int64N(countShards)
+	}
+	return t.writeCounts(ctx, c, shard)
 }
 
 func (t *Tx) writeCounts(ctx context.Context, c counts, shard int64) error {

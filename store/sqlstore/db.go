@@ -265,8 +265,8 @@ type Tx struct {
 	req  *groupReq // group commit: the caller whose function runs (see OnUndo)
 	// readOnly: a View, whose statements are prepared once on the reader pool (readstmt.go).
 	readOnly bool
-	// pending are console counter deltas written just before the commit (PostgreSQL; see
-	// console.go).
+	// pending are console counter deltas written just before the commit (see addCounts;
+	// under group commit they wait in req instead).
 	pending counts
 }
 

@@ -59,6 +59,9 @@ type groupReq struct {
 	done     chan struct{}
 	// undo holds what the caller asked to run should its writes be undone (Tx.OnUndo).
 	undo []func()
+	// counts are the console counter deltas of its transaction, written by the committer
+	// with the group's if the transaction stays in it (addCounts).
+	counts counts
 }
 
 // errExited is reported when a transaction function ended its goroutine (runtime.Goexit).
@@ -403,6 +406,11 @@ func (db *DB) commitGroup(run *runner, batch []*groupReq, extend bool) (deferred
 		finish(nil)
 		return deferred
 	}
+	if err := db.writeGroupCounts(ctx, batch); err != nil {
+		rollback()
+		finish(err)
+		return deferred
+	}
 	if p := db.pipe; p != nil {
 		// The syncer answers the group once its COMMIT is durable; readers that might see
 		// this COMMIT wait for that too (durableBarrier), so it is counted before it begins.
@@ -423,13 +431,38 @@ func (db *DB) commitGroup(run *runner, batch []*groupReq, extend bool) (deferred
 	return deferred
 }
 
+// writeGroupCounts writes, in the group's transaction, the counter deltas of every caller
+// whose transaction stays in it.
+func (db *DB) writeGroupCounts(ctx context.Context, batch []*groupReq) error {
+	var all counts
+	for _, r := range batch {
+		if r.err != nil || r.panicked != nil || len(r.counts) == 0 {
+			continue
+		}
+		if all == nil {
+			all = r.counts
+			continue
+		}
+		for k, n := range r.counts {
+			all[k] += n
+		}
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	if err := (&Tx{db: db, conn: db.wconn}).writeCounts(ctx, all, 0); err != nil {
+		return fmt.Errorf("sqlstore: console counters: %w", err)
+	}
+	return nil
+}
+
 // undone runs what the caller registered for the case its writes are undone, once, on the
-// committer's goroutine before the next caller's function runs.
+// committer's goroutine before the next caller's function runs; its counter deltas go too.
 func (r *groupReq) undone() {
 	for i := len(r.undo) - 1; i >= 0; i-- {
 		r.undo[i]()
 	}
-	r.undo = nil
+	r.undo, r.counts = nil, nil
 }
 
 // OnUndo registers fn to run if this transaction's writes are undone (its savepoint rolled

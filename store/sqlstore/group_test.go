@@ -16,8 +16,9 @@ import (
 
 // TestGroupIsolatesCallers queues callers that succeed, fail, panic and exit their goroutine
 // behind a transaction that holds the writer, so that they are committed as one group, and
-// checks that each sees only its own outcome, that only the successful ones' writes commit, and
-// that OnUndo runs for exactly the others.
+// checks that each sees only its own outcome, that only the successful ones' writes commit (the
+// console counters they add too: the committer writes those once for the group), and that
+// OnUndo runs for exactly the others.
 func TestGroupIsolatesCallers(t *testing.T) {
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, t.TempDir())
@@ -27,6 +28,10 @@ func TestGroupIsolatesCallers(t *testing.T) {
 	defer db.Close()
 	brand := func(tx store.Tx, name string) error {
 		return tx.CreateBrand(ctx, &tenant.Brand{PublicID: "br_" + name, Name: name, CreatedAt: time.UnixMilli(1), SigningKey: []byte{1}})
+	}
+	counted := &tenant.Brand{PublicID: "br_counted", Name: "counted", CreatedAt: time.UnixMilli(1), SigningKey: []byte{1}}
+	if err := db.Update(ctx, func(tx store.Tx) error { return tx.CreateBrand(ctx, counted) }); err != nil {
+		t.Fatal(err)
 	}
 	hold, held := make(chan struct{}), make(chan struct{})
 	go db.Update(ctx, func(tx store.Tx) error { close(held); <-hold; return nil })
@@ -49,6 +54,9 @@ func TestGroupIsolatesCallers(t *testing.T) {
 					t.Error("OnUndo not offered on SQLite")
 				}
 				if err := brand(tx, fmt.Sprint("b", i)); err != nil {
+					return err
+				}
+				if _, err := tx.CreateConsumer(ctx, counted.ID, time.UnixMilli(1000)); err != nil {
 					return err
 				}
 				switch i % 4 {
@@ -97,6 +105,16 @@ func TestGroupIsolatesCallers(t *testing.T) {
 				t.Errorf("caller %d (exits its goroutine): outcome %v, committed %v, undone %v", i, outcome[i], found, wasUndone)
 			}
 		}
+	}
+	// One consumer counted for each caller that succeeded, none for the others.
+	if err := db.View(ctx, func(tx store.Tx) error {
+		days, err := tx.ConsentDays(ctx, counted.ID, time.UnixMilli(0), 1, time.UnixMilli(2000))
+		if err == nil && days.Total != n/4 {
+			t.Errorf("consumers counted: %d, want %d (the callers that succeeded)", days.Total, n/4)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
 	}
 	// The writer works on after runners were lost to Goexit.
 	if err := db.Update(ctx, func(tx store.Tx) error { return brand(tx, "after") }); err != nil {
