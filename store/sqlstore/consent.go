@@ -25,12 +25,13 @@ func (t *Tx) InsertConsentRecordAfter(ctx context.Context, r *consent.Record, pr
 // insertConsentRecord inserts r; previous < 0 replaces whatever is current, else the current
 // record must be previous (0: none), checked by the statement that replaces it (no extra read).
 func (t *Tx) insertConsentRecord(ctx context.Context, r *consent.Record, previous int64) error {
-	err := t.queryRow(ctx, `INSERT INTO consent_records (receipt_id, brand_id, consumer_id, category, purpose, state, at, expires_at,
+	var err error
+	r.ID, err = t.insertID(ctx, `INSERT INTO consent_records (receipt_id, brand_id, consumer_id, category, purpose, state, at, expires_at,
 		notice_id, notice_version, notice_hash, notice_language, notice_url, legal_basis, method, actor, jurisdiction, explicit, evidence, receipt)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		r.ReceiptID, r.BrandID, r.ConsumerID, r.Category, r.Purpose, r.State, ms(r.At), ms(r.ExpiresAt),
 		r.Notice.ID, r.Notice.Version, r.Notice.Hash, r.Notice.Language, r.Notice.URL, r.LegalBasis, r.Method, r.Actor,
-		r.Jurisdiction, boolInt(r.Explicit), string(r.Evidence), r.Receipt).Scan(&r.ID)
+		r.Jurisdiction, boolInt(r.Explicit), string(r.Evidence), r.Receipt)
 	if err != nil {
 		return err
 	}

@@ -359,6 +359,27 @@ func (db *DB) connStmt(ctx context.Context, conn *sql.Conn, q string) (*sql.Stmt
 	return st, func() {}, nil
 }
 
+// insertID runs an INSERT of one row whose text ends in "RETURNING id" and returns the id. On
+// SQLite it runs the statement without the RETURNING clause and takes the rowid SQLite reports
+// (the single writer's own connection), which spares a result set per insert; PostgreSQL
+// reports no insert id, so there the clause stays.
+func (t *Tx) insertID(ctx context.Context, query string, args ...any) (int64, error) {
+	var id int64
+	if t.db.Shared() {
+		err := t.queryRow(ctx, query, args...).Scan(&id)
+		return id, err
+	}
+	q, ok := strings.CutSuffix(query, " RETURNING id")
+	if !ok {
+		return 0, fmt.Errorf("sqlstore: insertID needs a statement ending in RETURNING id: %q", query)
+	}
+	res, err := t.exec(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
 func (t *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	q := t.db.q(query)
 	if t.conn != nil {

@@ -263,9 +263,14 @@ func (t *Tx) PutSignalMap(ctx context.Context, brandID int64, m []byte, at time.
 
 // InsertAccess appends an access record.
 func (t *Tx) InsertAccess(ctx context.Context, r *store.AccessRecord) error {
-	return t.queryRow(ctx, `INSERT INTO access_log (brand_id, consumer_id, actor, purpose, categories, withheld, records, action, request_id, at)
+	id, err := t.insertID(ctx, `INSERT INTO access_log (brand_id, consumer_id, actor, purpose, categories, withheld, records, action, request_id, at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		r.BrandID, r.ConsumerID, r.Actor, r.Purpose, joinList(r.Categories), joinList(r.Withheld), r.Records, r.Action, r.RequestID, ms(r.At)).Scan(&r.ID)
+		r.BrandID, r.ConsumerID, r.Actor, r.Purpose, joinList(r.Categories), joinList(r.Withheld), r.Records, r.Action, r.RequestID, ms(r.At))
+	if err != nil {
+		return err
+	}
+	r.ID = id
+	return nil
 }
 
 // AccessLog returns a consumer's access records, newest first, at most limit (all when ≤ 0).

@@ -11,8 +11,8 @@ import (
 
 // CreateConsumer inserts a new consumer and returns its id.
 func (t *Tx) CreateConsumer(ctx context.Context, brandID int64, at time.Time) (int64, error) {
-	var id int64
-	if err := t.queryRow(ctx, `INSERT INTO consumers (brand_id, created_at) VALUES (?, ?) RETURNING id`, brandID, ms(at)).Scan(&id); err != nil {
+	id, err := t.insertID(ctx, `INSERT INTO consumers (brand_id, created_at) VALUES (?, ?) RETURNING id`, brandID, ms(at))
+	if err != nil {
 		return 0, err
 	}
 	return id, t.addCounts(ctx, counts{{brandID, metricConsumers, endDay(ms(at)), "", ""}: 1})

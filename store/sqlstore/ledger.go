@@ -56,8 +56,10 @@ func (t *Tx) LedgerHeads(ctx context.Context, chainIDs []int64) (map[int64]ledge
 func (t *Tx) InsertLedgerEntries(ctx context.Context, es []*ledger.Entry) error {
 	if len(es) == 1 { // every act's append: one row, without the statement text and map below
 		e := es[0]
-		return t.queryRow(ctx, `INSERT INTO ledger_entries (brand_id, chain_id, n, commitment, record, salt, at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			e.BrandID, e.ChainID, e.N, e.Commitment, e.Record, e.Salt, ms(e.At)).Scan(&e.ID)
+		var err error
+		e.ID, err = t.insertID(ctx, `INSERT INTO ledger_entries (brand_id, chain_id, n, commitment, record, salt, at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			e.BrandID, e.ChainID, e.N, e.Commitment, e.Record, e.Salt, ms(e.At))
+		return err
 	}
 	for from := 0; from < len(es); from += 200 {
 		part := es[from:min(from+200, len(es))]
