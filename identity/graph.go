@@ -5,6 +5,8 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"hash"
+	"io"
 	"strconv"
 	"sync"
 	"time"
@@ -24,8 +26,8 @@ type Graph struct {
 	MaxShared int
 
 	mu     sync.RWMutex
-	keys   map[int64][]byte
-	logKey []byte
+	keys   map[int64]*keyedHash
+	logKey *keyedHash
 	cache  map[cacheKey]int64
 	// subjects remembers Subject's answers: every consent change and every ledger append asks
 	// for one, and each is an HMAC with its own key setup (~5 µs). They never change.
@@ -45,7 +47,7 @@ const maxSubjects = 1 << 18
 
 // NewGraph returns a graph hashing identifiers with keys derived by derive.
 func NewGraph(derive func(label string) []byte) *Graph {
-	return &Graph{derive: derive, MaxShared: DefaultMaxShared, keys: map[int64][]byte{}, cache: map[cacheKey]int64{},
+	return &Graph{derive: derive, MaxShared: DefaultMaxShared, keys: map[int64]*keyedHash{}, cache: map[cacheKey]int64{},
 		subjects: map[[2]int64]string{}}
 }
 
@@ -55,16 +57,41 @@ func (g *Graph) Hash(brandID int64, kind, normalized string) []byte {
 	k := g.keys[brandID]
 	g.mu.RUnlock()
 	if k == nil {
-		k = g.derive("identity/" + strconv.FormatInt(brandID, 10))
+		k = newKeyedHash(g.derive("identity/" + strconv.FormatInt(brandID, 10)))
 		g.mu.Lock()
 		g.keys[brandID] = k
 		g.mu.Unlock()
 	}
-	m := hmac.New(sha256.New, k)
-	m.Write([]byte(kind))
-	m.Write([]byte{0})
-	m.Write([]byte(normalized))
-	return m.Sum(nil)
+	return k.sum(kind, normalized)
+}
+
+// keyedHash is HMAC-SHA-256 under one key. hmac.New hashes the key into its inner and outer
+// pads on every call; a hasher that has done so once is Reset to that state for a fraction of
+// the cost (every ingested event hashes its user id: ~1.3 µs a new hasher, ~0.4 µs a pooled one).
+type keyedHash struct {
+	key  []byte
+	pool sync.Pool // of hash.Hash
+}
+
+func newKeyedHash(key []byte) *keyedHash { return &keyedHash{key: key} }
+
+// sum returns HMAC(key, parts joined by NUL bytes).
+func (k *keyedHash) sum(parts ...string) []byte {
+	m, _ := k.pool.Get().(hash.Hash)
+	if m == nil {
+		m = hmac.New(sha256.New, k.key)
+	} else {
+		m.Reset()
+	}
+	for i, p := range parts {
+		if i > 0 {
+			m.Write([]byte{0})
+		}
+		io.WriteString(m, p)
+	}
+	out := m.Sum(make([]byte, 0, sha256.Size))
+	k.pool.Put(m)
+	return out
 }
 
 // Subject is a brand's pseudonym for a consumer: the subject of their consent receipts and the
@@ -110,14 +137,12 @@ func (g *Graph) Pseudonym(value string) string {
 	k := g.logKey
 	g.mu.RUnlock()
 	if k == nil {
-		k = g.derive("identity/log-pseudonyms")
+		k = newKeyedHash(g.derive("identity/log-pseudonyms"))
 		g.mu.Lock()
 		g.logKey = k
 		g.mu.Unlock()
 	}
-	m := hmac.New(sha256.New, k)
-	m.Write([]byte(value))
-	return "h_" + base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:12])
+	return "h_" + base64.RawURLEncoding.EncodeToString(k.sum(value)[:12])
 }
 
 // HashValue normalises and hashes an identifier; ok is false when value is not valid for kind.

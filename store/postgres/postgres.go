@@ -8,12 +8,14 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"io/fs"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 
 	"github.com/symbiont/symbiont/store/sqlstore"
@@ -22,7 +24,14 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-var dialect = sqlstore.Dialect{Name: "postgres", Numbered: true, KeyTable: "vault_keys"}
+var dialect = sqlstore.Dialect{Name: "postgres", Numbered: true, KeyTable: "vault_keys", InsertConflict: insertConflict}
+
+// insertConflict reports whether err is unique_violation (SQLSTATE 23505) or deadlock_detected
+// (40P01: two transactions inserting the same messages in different orders wait for each other).
+func insertConflict(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "23505" || pe.Code == "40P01")
+}
 
 // migrationLock is the pg_advisory_lock key that serialises migrations across nodes.
 const migrationLock = 0x53594d42 // "SYMB"

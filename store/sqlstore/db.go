@@ -39,6 +39,11 @@ type Dialect struct {
 	// (SQLite: events are appended in id order, see dedup.go). Otherwise the unique index
 	// settles them (PostgreSQL).
 	WriterDedup bool
+	// InsertConflict, when set, reports whether err is the engine's unique-constraint
+	// violation, or a deadlock between inserters of the same rows, after which a statement
+	// rolled back to its savepoint may be run again; InsertEvents then inserts without a
+	// conflict clause first (see there).
+	InsertConflict func(error) bool
 	// GroupCommit: concurrent Update transactions are committed together (SQLite, which has
 	// one writer and an fsync per commit).
 	GroupCommit bool
@@ -401,12 +406,20 @@ func (t *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 // prepare prepares the hot statements on the writer, before any transaction holds it.
 func (db *DB) prepare(ctx context.Context) error {
 	for _, size := range chunkSizes() {
-		q := db.q(insertEventsSQL(db.dialect, size))
-		st, err := db.writer.PrepareContext(ctx, q)
-		if err != nil {
-			return fmt.Errorf("sqlstore: prepare: %w", err)
+		for _, conflict := range []bool{true, false} {
+			if db.dialect.InsertConflict == nil && !conflict {
+				continue // never run
+			}
+			q := db.q(insertEventsSQL(db.dialect, size, conflict))
+			if _, ok := db.prepared.Load(q); ok {
+				continue // the dialect's statement is the same either way
+			}
+			st, err := db.writer.PrepareContext(ctx, q)
+			if err != nil {
+				return fmt.Errorf("sqlstore: prepare: %w", err)
+			}
+			db.prepared.Store(q, st)
 		}
-		db.prepared.Store(q, st)
 	}
 	return nil
 }

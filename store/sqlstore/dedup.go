@@ -173,7 +173,7 @@ func (t *Tx) insertDeduped(ctx context.Context, events []*store.Event, todo []in
 		for j, i := range fresh {
 			e := events[i]
 			e.ID = last - int64(len(fresh)) + int64(j) + 1
-			if _, err := t.exec(ctx, insertEventsSQL(t.db.dialect, 1), e.ID, e.BrandID, e.ConsumerID, e.Category, e.MID, ms(e.Timestamp), ms(e.ReceivedAt), e.KeyOwner, e.Payload); err != nil {
+			if _, err := t.exec(ctx, insertEventsSQL(t.db.dialect, 1, true), e.ID, e.BrandID, e.ConsumerID, e.Category, e.MID, ms(e.Timestamp), ms(e.ReceivedAt), e.KeyOwner, e.Payload); err != nil {
 				return err
 			}
 			inserted[i] = true

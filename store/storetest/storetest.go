@@ -52,6 +52,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Conflicts", testConflicts},
 		{"InsertEvents", testInsertEvents},
 		{"InsertEventsChunks", testInsertEventsChunks},
+		{"InsertEventsDuplicateInTx", testInsertEventsDuplicateInTx},
+		{"InsertEventsRacingDuplicates", testInsertEventsRacingDuplicates},
 		{"ConsumerEvents", testConsumerEvents},
 		{"DeleteConsumerData", testDeleteConsumerData},
 		{"Console", testConsole},
@@ -1054,6 +1056,93 @@ func testInsertEvents(t *testing.T, s store.Store) {
 	eq(t, "events of c2", consumerEvents(t, s, a.ID, c2, nil, 0), []*store.Event{o1, x2})
 	eq(t, "events of c3", consumerEvents(t, s, a.ID, c3, nil, 0), []*store.Event{x3})
 	eq(t, "events of c unchanged", eventIDs(consumerEvents(t, s, a.ID, c, nil, 0)), eventIDs(got))
+}
+
+// A duplicate of a stored event in the middle of a transaction's writes leaves the transaction
+// whole: what it wrote before and after commits, and only the duplicate is skipped.
+func testInsertEventsDuplicateInTx(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	a := newBrand(t, s, "a")
+	c := newConsumer(t, s, a.ID)
+	stored := event(a.ID, c, "email", "stored", 1)
+	insertEvents(t, s, stored)
+	before, dup, after := event(a.ID, c, "email", "before", 2), event(a.ID, c, "email", "stored", 3), event(a.ID, c, "email", "after", 200)
+	others := make([]*store.Event, 100)
+	for i := range others {
+		others[i] = event(a.ID, c, "email", fmt.Sprintf("batch%d", i), 5+i)
+	}
+	update(t, s, func(tx store.Tx) error {
+		eq(t, "InsertEvents(new)", get[[]bool](t)(tx.InsertEvents(ctx, []*store.Event{before})), []bool{true})
+		batch := append(slices.Clone(others[:50]), append([]*store.Event{dup}, others[50:]...)...)
+		ins := get[[]bool](t)(tx.InsertEvents(ctx, batch))
+		for i, ok := range ins {
+			if want := batch[i] != dup; ok != want || (batch[i].ID != 0) != want {
+				t.Errorf("event %d of the batch: inserted %v, ID %d; want inserted %v", i, ok, batch[i].ID, want)
+			}
+		}
+		eq(t, "InsertEvents(new, after the duplicate)", get[[]bool](t)(tx.InsertEvents(ctx, []*store.Event{after})), []bool{true})
+		return nil
+	})
+	want := append([]*store.Event{stored, before}, others[:50]...)
+	want = append(append(want, others[50:]...), after)
+	eq(t, "stored events", eventIDs(consumerEvents(t, s, a.ID, c, nil, 0)), eventIDs(want))
+}
+
+// Transactions inserting the same messages at the same time store each once: one of them
+// reports it inserted, every other a duplicate, and none fails.
+func testInsertEventsRacingDuplicates(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	a := newBrand(t, s, "a")
+	c := newConsumer(t, s, a.ID)
+	const workers, rounds, perRound = 4, 20, 10
+	var mu sync.Mutex
+	wins := map[string]int{}
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*rounds)
+	for w := range workers {
+		wg.Go(func() {
+			for r := range rounds {
+				// The same messages for every worker, in an order of its own.
+				var batch []*store.Event
+				for i := range perRound {
+					batch = append(batch, event(a.ID, c, "email", fmt.Sprintf("r%d-%d", r, (i+w*3)%perRound), i))
+				}
+				err := s.Update(ctx, func(tx store.Tx) error {
+					ins, err := tx.InsertEvents(ctx, batch)
+					if err != nil {
+						return err
+					}
+					mu.Lock()
+					defer mu.Unlock()
+					for i, ok := range ins {
+						if ok {
+							wins[string(batch[i].MID)]++
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					errs <- fmt.Errorf("worker %d, round %d: %w", w, r, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if len(wins) != rounds*perRound {
+		t.Errorf("%d messages reported inserted, want %d", len(wins), rounds*perRound)
+	}
+	for m, n := range wins {
+		if n != 1 {
+			t.Errorf("message %x reported inserted %d times", m, n)
+		}
+	}
+	if n := len(consumerEvents(t, s, a.ID, c, nil, 0)); n != rounds*perRound {
+		t.Errorf("%d events stored, want %d", n, rounds*perRound)
+	}
 }
 
 func testInsertEventsChunks(t *testing.T, s store.Store) {
