@@ -112,7 +112,8 @@ func (s *Service) Read(ctx context.Context, req Request) (*Data, error) {
 	for try := 0; ; try++ {
 		var rd *reading
 		if try < maxSnapshots {
-			if err := s.store.View(ctx, func(tx store.Tx) (err error) {
+			// Nothing read here is returned before the record below commits (durably).
+			if err := s.store.ViewBeforeUpdate(ctx, func(tx store.Tx) (err error) {
 				rd, err = s.gather(ctx, tx, req, cats)
 				return err
 			}); err != nil {

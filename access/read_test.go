@@ -24,7 +24,8 @@ import (
 // and expect the read to fail closed: nothing withdrawn is returned, and the one access record
 // says what was returned.
 
-// hookedStore runs after once, right after the first View (the read's snapshot) returns.
+// hookedStore runs after once, right after the first snapshot read (ViewBeforeUpdate, or View)
+// returns.
 type hookedStore struct {
 	store.Store
 	mu    sync.Mutex
@@ -33,7 +34,14 @@ type hookedStore struct {
 }
 
 func (h *hookedStore) View(ctx context.Context, fn func(store.Tx) error) error {
-	err := h.Store.View(ctx, fn)
+	return h.hooked(h.Store.View(ctx, fn))
+}
+
+func (h *hookedStore) ViewBeforeUpdate(ctx context.Context, fn func(store.Tx) error) error {
+	return h.hooked(h.Store.ViewBeforeUpdate(ctx, fn))
+}
+
+func (h *hookedStore) hooked(err error) error {
 	h.mu.Lock()
 	h.views++
 	after := h.after

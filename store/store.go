@@ -101,6 +101,11 @@ type Store interface {
 	// (the ingestion writer): it is committed on its own, never grouped with other callers'
 	// transactions, so it needs no savepoint (which costs a copy of every page it touches).
 	UpdateAlone(ctx context.Context, fn func(Tx) error) error
+	// ViewBeforeUpdate is View for a read whose results reach nobody until a later Update of
+	// the same caller has committed (an act that reads, then records the read): it does not
+	// wait for the commits it saw to become durable, as View does, since that Update is
+	// answered only once it is durable itself, and with it everything committed before it.
+	ViewBeforeUpdate(ctx context.Context, fn func(Tx) error) error
 	// Dialect names the backend: "sqlite" or "postgres".
 	Dialect() string
 	// Shared reports whether other processes may write the same database (PostgreSQL): then

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	_ "modernc.org/sqlite"
 
@@ -117,5 +118,53 @@ func TestViewWaitsForDurability(t *testing.T) {
 	}
 	if n == 1 && !sawReleased {
 		t.Error("a View returned a commit before it was durable")
+	}
+}
+
+// TestViewBeforeUpdateDoesNotWait: a read whose results only feed a later write sees a commit
+// that is not yet durable without waiting for its sync (the write waits for its own), while a
+// View reading it waits.
+func TestViewBeforeUpdateDoesNotWait(t *testing.T) {
+	var hold atomic.Bool
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	db := pipelined(t, func() error {
+		if hold.Load() {
+			entered <- struct{}{}
+			<-release
+		}
+		return nil
+	})
+	hold.Store(true)
+	var wg sync.WaitGroup
+	var updErr error
+	wg.Go(func() { updErr = insertV(db, 1) })
+	<-entered // committed, not yet durable
+	snapshot := make(chan error, 1)
+	var n int
+	go func() {
+		snapshot <- db.ViewBeforeUpdate(context.Background(), func(tx store.Tx) error {
+			return tx.(*Tx).queryRow(context.Background(), `SELECT COUNT(*) FROM t`).Scan(&n)
+		})
+	}()
+	select {
+	case err := <-snapshot:
+		if err != nil || n != 1 {
+			t.Errorf("ViewBeforeUpdate: %d rows, %v; want the commit's row", n, err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("ViewBeforeUpdate waited for the sync of a commit it saw")
+	}
+	view := make(chan error, 1)
+	go func() { _, err := countV(db); view <- err }()
+	select {
+	case <-view:
+		t.Error("View returned before the commit it saw was durable")
+	case <-time.After(200 * time.Millisecond):
+	}
+	hold.Store(false)
+	close(release)
+	wg.Wait()
+	if err := <-view; updErr != nil || err != nil {
+		t.Fatal(updErr, err)
 	}
 }
