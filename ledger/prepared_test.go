@@ -25,6 +25,7 @@ func TestPreparedEncoding(t *testing.T) {
 		{"later", "symbiont.example/ledger", "brd_abc", "sub_AAAA", "access.read",
 			map[string]any{"categories": []string{"a", "b"}, "records": 5, "withheld": []string{}}, 41, "q83vEjRWeJA+/w=="},
 		{"escapes", `o"<&>\` + "\u2028\x01", "b<&>\"", "s\\\t", "k<\u00e9>", json.RawMessage(` { "a" : "<&>" , "b":[1, 2] } `), 1 << 40, "AA=="},
+		{"printable ASCII kind and subject", "o", "b", "sub_-Az09 <&>", "access.read <&>'/", map[string]any{"a": "<&>"}, 2, ""},
 		{"raw body", "o", "b", "s", "consent.withdrawn", json.RawMessage(`{"receipt_id":"rcpt_x"}`), 7, "x/+="},
 		{"invalid utf-8", "o\xff", "b", "s\xfe", "k\xc3", map[string]any{"v": "\xff"}, 3, ""},
 	}
