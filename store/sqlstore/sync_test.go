@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -84,12 +83,13 @@ func TestFailedSyncFailsTheStore(t *testing.T) {
 	}
 }
 
-// TestViewWaitsForDurability: a read that may see a commit not yet durable returns only once
-// it is.
-func TestViewWaitsForDurability(t *testing.T) {
-	var hold atomic.Bool
+// heldCommit opens a pipelined store and commits one row whose sync is held: it returns once
+// the row is committed and not yet durable. Clearing hold and closing release lets syncs go on;
+// wait returns the insert's error once it is answered.
+func heldCommit(t *testing.T) (db *DB, hold *atomic.Bool, release chan struct{}, wait func() error) {
+	hold = new(atomic.Bool)
 	entered, release := make(chan struct{}, 1), make(chan struct{})
-	db := pipelined(t, func() error {
+	db = pipelined(t, func() error {
 		if hold.Load() {
 			entered <- struct{}{}
 			<-release
@@ -97,23 +97,31 @@ func TestViewWaitsForDurability(t *testing.T) {
 		return nil
 	})
 	hold.Store(true)
-	var wg sync.WaitGroup
-	var updErr error
-	wg.Go(func() { updErr = insertV(db, 1) })
-	<-entered // committed, not yet durable
+	done := make(chan error, 1)
+	go func() { done <- insertV(db, 1) }()
+	<-entered
+	return db, hold, release, func() error { return <-done }
+}
+
+// TestViewWaitsForDurability: a read that may see a commit not yet durable returns only once
+// it is.
+func TestViewWaitsForDurability(t *testing.T) {
+	db, hold, release, wait := heldCommit(t)
 	var released atomic.Bool
 	var sawReleased bool
 	var n int
 	var viewErr error
-	wg.Go(func() {
+	viewed := make(chan struct{})
+	go func() {
+		defer close(viewed)
 		n, viewErr = countV(db)
 		sawReleased = released.Load()
-	})
+	}()
 	released.Store(true)
 	hold.Store(false)
 	close(release)
-	wg.Wait()
-	if updErr != nil || viewErr != nil {
+	<-viewed
+	if updErr := wait(); updErr != nil || viewErr != nil {
 		t.Fatal(updErr, viewErr)
 	}
 	if n == 1 && !sawReleased {
@@ -125,20 +133,7 @@ func TestViewWaitsForDurability(t *testing.T) {
 // that is not yet durable without waiting for its sync (the write waits for its own), while a
 // View reading it waits.
 func TestViewBeforeUpdateDoesNotWait(t *testing.T) {
-	var hold atomic.Bool
-	entered, release := make(chan struct{}, 1), make(chan struct{})
-	db := pipelined(t, func() error {
-		if hold.Load() {
-			entered <- struct{}{}
-			<-release
-		}
-		return nil
-	})
-	hold.Store(true)
-	var wg sync.WaitGroup
-	var updErr error
-	wg.Go(func() { updErr = insertV(db, 1) })
-	<-entered // committed, not yet durable
+	db, hold, release, wait := heldCommit(t)
 	snapshot := make(chan error, 1)
 	var n int
 	go func() {
@@ -163,8 +158,7 @@ func TestViewBeforeUpdateDoesNotWait(t *testing.T) {
 	}
 	hold.Store(false)
 	close(release)
-	wg.Wait()
-	if err := <-view; updErr != nil || err != nil {
+	if updErr, err := wait(), <-view; updErr != nil || err != nil {
 		t.Fatal(updErr, err)
 	}
 }
