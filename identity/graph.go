@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"hash"
 	"io"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -207,6 +208,15 @@ func (g *Graph) Resolve(ctx context.Context, tx Tx, brandID int64, kind, value s
 	if err != nil || id != 0 || !create {
 		return id, false, err
 	}
+	// Another process sharing the database may be creating the same consumer (two first
+	// requests for one new user at once, on two nodes or two connections): one at a time, and
+	// the second finds the first's.
+	if err := tx.LockIdentifier(ctx, brandID, kind, hash); err != nil {
+		return 0, false, err
+	}
+	if id, err = g.Lookup(ctx, tx, brandID, kind, hash); err != nil || id != 0 {
+		return id, false, err
+	}
 	if id, err = tx.CreateConsumer(ctx, brandID, now); err != nil {
 		return 0, false, err
 	}
@@ -232,6 +242,17 @@ func (g *Graph) Link(ctx context.Context, tx Tx, brandID, consumerID int64, kind
 		}
 	}
 	if kind == KindUserID || kind == KindAnonymousID {
+		if len(ids) == 0 { // about to link it: not to two consumers at once (see Resolve)
+			if err := tx.LockIdentifier(ctx, brandID, kind, hash); err != nil {
+				return false, err
+			}
+			if ids, err = tx.LookupIdentifier(ctx, brandID, kind, hash); err != nil {
+				return false, err
+			}
+			if slices.Contains(ids, consumerID) {
+				return true, nil
+			}
+		}
 		if len(ids) > 0 {
 			return false, nil // belongs to someone else: the caller merges or refuses
 		}

@@ -61,6 +61,10 @@ type Tx interface {
 	LookupIdentifier(ctx context.Context, brandID int64, kind string, hash []byte) ([]int64, error)
 	// LinkIdentifier links an identifier to a consumer; linking twice is a no-op.
 	LinkIdentifier(ctx context.Context, id *Identifier) error
+	// LockIdentifier serialises, until the transaction ends, the transactions of processes
+	// sharing the database that link one identifier (no-op when nothing else writes it); a
+	// lookup after it sees what an earlier holder committed.
+	LockIdentifier(ctx context.Context, brandID int64, kind string, hash []byte) error
 	ConsumerIdentifiers(ctx context.Context, brandID, consumerID int64) ([]*Identifier, error)
 	// MergeConsumers moves everything of consumer from into consumer into: identifiers, events
 	// (which a store may re-key),

@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CustomTerms", testCustomTerms},
 		{"Consumers", testConsumers},
 		{"Identifiers", testIdentifiers},
+		{"IdentifiersRacingCreators", testIdentifiersRacingCreators},
 		{"Merge", testMerge},
 		{"MergeChain", testMergeChain},
 		{"Conflicts", testConflicts},
@@ -738,6 +739,77 @@ func testConsumers(t *testing.T, s store.Store) {
 		wantCode(t, "Consumer(another brand's)", err, symbiont.ENOTFOUND)
 		_, err = tx.Consumer(ctx, a.ID, c2+1000)
 		wantCode(t, "Consumer(unknown)", err, symbiont.ENOTFOUND)
+		return nil
+	})
+}
+
+// Transactions creating the consumer of one new user id at the same time (two first requests
+// for a new user, on two nodes) create one consumer; transactions linking one new user id to
+// different consumers at the same time link it to one of them.
+func testIdentifiersRacingCreators(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	a := newBrand(t, s, "a")
+	g := identity.NewGraph(func(label string) []byte { return []byte("test key " + label) })
+	const n = 4
+	race := func(fn func(i int, tx store.Tx) error) {
+		t.Helper()
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			wg.Go(func() {
+				errs[i] = s.Update(ctx, func(tx store.Tx) error {
+					if err := fn(i, tx); err != nil {
+						return err
+					}
+					time.Sleep(50 * time.Millisecond) // hold the transaction open while the others go on
+					return nil
+				})
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("transaction %d: %v", i, err)
+			}
+		}
+	}
+	ids := make([]int64, n)
+	race(func(i int, tx store.Tx) (err error) {
+		ids[i], _, err = g.Resolve(ctx, tx, a.ID, identity.KindUserID, "new-user", true, at(1))
+		return err
+	})
+	for i := range ids {
+		if ids[i] == 0 || ids[i] != ids[0] {
+			t.Fatalf("Resolve gave consumers %v for one new user id, want one", ids)
+		}
+	}
+	hash := g.Hash(a.ID, identity.KindUserID, "new-user")
+	view(t, s, func(tx store.Tx) error {
+		eq(t, "consumers of the new user id", get[[]int64](t)(tx.LookupIdentifier(ctx, a.ID, identity.KindUserID, hash)), []int64{ids[0]})
+		return nil
+	})
+
+	consumers := make([]int64, n)
+	for i := range consumers {
+		consumers[i] = newConsumer(t, s, a.ID)
+	}
+	linked := make([]bool, n)
+	other := g.Hash(a.ID, identity.KindUserID, "linked-user")
+	race(func(i int, tx store.Tx) (err error) {
+		linked[i], err = g.Link(ctx, tx, a.ID, consumers[i], identity.KindUserID, other, nil, 0, at(2))
+		return err
+	})
+	var owners []int64
+	for i, ok := range linked {
+		if ok {
+			owners = append(owners, consumers[i])
+		}
+	}
+	view(t, s, func(tx store.Tx) error {
+		got := get[[]int64](t)(tx.LookupIdentifier(ctx, a.ID, identity.KindUserID, other))
+		if len(owners) != 1 || len(got) != 1 || got[0] != owners[0] {
+			t.Errorf("one user id linked to %v (Link reported %v), want exactly one consumer", got, linked)
+		}
 		return nil
 	})
 }
