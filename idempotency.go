@@ -34,6 +34,41 @@ type IdempotencyTx interface {
 	PutIdempotent(ctx context.Context, brandID, consumerID int64, key []byte, rec IdempotentRecord, at time.Time) error
 }
 
+// IdempotencyPruneTx deletes idempotency records that have outlived their retention.
+type IdempotencyPruneTx interface {
+	// PruneIdempotent deletes up to limit records stored before before, oldest first, and
+	// returns how many it deleted.
+	PruneIdempotent(ctx context.Context, before time.Time, limit int) (int64, error)
+}
+
+// DefaultIdempotencyRetention is how long an idempotency record is kept: far longer than any
+// client retries a request, short enough that the records of a busy brand do not pile up.
+const DefaultIdempotencyRetention = 30 * 24 * time.Hour
+
+// pruneBatch bounds the records one pruning transaction deletes, so that no act waits long
+// behind it.
+const pruneBatch = 1000
+
+// PruneIdempotency deletes every idempotency record stored before before, pruneBatch records a
+// transaction, and returns how many it deleted. A key used again after its record is gone
+// starts afresh.
+func PruneIdempotency(ctx context.Context, db Transactor[IdempotencyPruneTx], before time.Time) (int64, error) {
+	var total int64
+	for {
+		var n int64
+		if err := db.Update(ctx, func(tx IdempotencyPruneTx) (err error) {
+			n, err = tx.PruneIdempotent(ctx, before, pruneBatch)
+			return err
+		}); err != nil {
+			return total, err
+		}
+		total += n
+		if n < pruneBatch {
+			return total, nil
+		}
+	}
+}
+
 // Lookup returns the stored result when this very request was made before with this key, ""
 // when the key is new (or k is nil), and ECONFLICT when the key came with another request.
 // Call it inside the act's transaction, after locking the consumer.

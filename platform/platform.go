@@ -57,8 +57,12 @@ type Config struct {
 	Writers   int // ingest writers; 0: 2 for SQLite (pipelined commit), 4 for PostgreSQL
 	Clock     symbiont.Clock
 	Log       *slog.Logger
-	// ExpiryInterval is how often expired grants are recorded (0: 30 s; <0: never).
+	// ExpiryInterval is how often expired grants are recorded and idempotency records past
+	// their retention deleted (0: 30 s; <0: never).
 	ExpiryInterval time.Duration
+	// IdempotencyRetention is how long an idempotency record is kept (0:
+	// symbiont.DefaultIdempotencyRetention; <0: until the consumer is erased).
+	IdempotencyRetention time.Duration
 	// AccrualInterval is how often points accrue and expire (0: 10 min; <0: never, for tests
 	// that drive Accrue themselves).
 	AccrualInterval time.Duration
@@ -118,6 +122,9 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 	}
 	if cfg.ExpiryInterval == 0 {
 		cfg.ExpiryInterval = 30 * time.Second
+	}
+	if cfg.IdempotencyRetention == 0 {
+		cfg.IdempotencyRetention = symbiont.DefaultIdempotencyRetention
 	}
 	if cfg.DataDir == "" {
 		return nil, errors.New("platform: a data directory is required")
@@ -386,6 +393,13 @@ func (p *Platform) background(ctx context.Context) {
 			var n int
 			if n, err = p.Consent.ExpireDue(ctx); n > 0 {
 				p.Config.Log.Info("consent grants expired", slog.Int("count", n))
+			}
+			if keep := p.Config.IdempotencyRetention; err == nil && keep > 0 {
+				var n int64
+				before := p.Config.Clock.Now().Add(-keep)
+				if n, err = symbiont.PruneIdempotency(ctx, store.Narrow[symbiont.IdempotencyPruneTx](p.Store), before); n > 0 {
+					p.Config.Log.Info("idempotency records pruned", slog.Int64("count", n), slog.Time("before", before))
+				}
 			}
 		case "accrual":
 			var r *rewards.AccrualResult

@@ -67,6 +67,7 @@ type Tx interface {
 	rewards.Tx
 	ConsoleTx
 	symbiont.IdempotencyTx
+	symbiont.IdempotencyPruneTx
 
 	// InsertEvents stores events, skipping any whose (consumer, MID) exists: a message is
 	// deduplicated per consumer (MID digests the brand and the client's messageId). It returns, per

@@ -143,6 +143,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	debugAddr := fs.String("debug-addr", "", "operations listener: /metrics and Go's pprof profiles on this address, e.g. 127.0.0.1:6060 (off by default; no authentication: bind it to loopback or your monitoring network)")
 	drain := fs.Duration("shutdown-timeout", 30*time.Second, "how long to wait for in-flight requests on shutdown")
 	ledgerOrigin := fs.String("ledger-origin", "", "the verifiable ledger's name in its checkpoints, fixed at first start (default: the base URL without scheme, then /ledger)")
+	idemKeep := fs.Duration("idempotency-retention", symbiont.DefaultIdempotencyRetention, "how long an Idempotency-Key's record is kept (a retry with the key after that is a new request); 0 keeps records until the consumer is erased")
 	accrual := fs.Duration("accrual-interval", 10*time.Minute, "how often points accrue for active grants and expired points are swept (also once at start); 0 turns the job off")
 	drainDelay := fs.Duration("shutdown-delay", 0, "on SIGTERM, keep serving this long with /readyz failing (and connections closing) so load balancers move away first")
 	withEnv(fs)
@@ -175,6 +176,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		DataDir: *data, PostgresDSN: *pg, AdminToken: os.Getenv("SYMBIONT_ADMIN_TOKEN"), BaseURL: strings.TrimSuffix(*baseURL, "/"),
 		Version: buildVersion(), MaxShared: *maxShared, Writers: *writers, Log: log, LedgerOrigin: *ledgerOrigin,
 		Limits: &api.Limits{IngestPerKey: *rateIngest, APIPerKey: *rateAPI, WalletPerUser: *rateWallet},
+	}
+	switch {
+	case *idemKeep < 0:
+		return fmt.Errorf("--idempotency-retention must be 0 (keep) or positive")
+	case *idemKeep == 0:
+		cfg.IdempotencyRetention = -1
+	default:
+		cfg.IdempotencyRetention = *idemKeep
 	}
 	switch {
 	case *accrual < 0:

@@ -178,6 +178,17 @@ func (t *Tx) Idempotent(ctx context.Context, brandID, consumerID int64, key []by
 	return &r, nil
 }
 
+// PruneIdempotent deletes up to limit idempotency records stored before before, oldest first
+// (through the created_at index of migration 0009 / 0008 on PostgreSQL).
+func (t *Tx) PruneIdempotent(ctx context.Context, before time.Time, limit int) (int64, error) {
+	res, err := t.exec(ctx, `DELETE FROM idempotency_keys WHERE (brand_id, consumer_id, key) IN
+		(SELECT brand_id, consumer_id, key FROM idempotency_keys WHERE created_at < ? ORDER BY created_at LIMIT ?)`, ms(before), limit)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 // PutIdempotent stores the record of a request made with an idempotency key.
 func (t *Tx) PutIdempotent(ctx context.Context, brandID, consumerID int64, key []byte, rec symbiont.IdempotentRecord, at time.Time) error {
 	_, err := t.exec(ctx, `INSERT INTO idempotency_keys (brand_id, consumer_id, key, request, result, created_at) VALUES (?, ?, ?, ?, ?, ?)`,

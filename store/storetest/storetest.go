@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Sessions", testSessions},
 		{"Settings", testSettings},
 		{"Idempotency", testIdempotency},
+		{"IdempotencyPrune", testIdempotencyPrune},
 		{"ConsentRecords", testConsentRecords},
 		{"ConsentIsolation", testConsentIsolation},
 		{"DueExpiries", testDueExpiries},
@@ -424,6 +425,57 @@ func testSettings(t *testing.T, s store.Store) {
 			t.Errorf("Setting(empty value) = %#v, want []byte{}", v)
 		}
 		return nil
+	})
+}
+
+// Pruning deletes the records stored before a time, oldest first and at most limit a call, of
+// every brand and consumer, and leaves the younger ones.
+func testIdempotencyPrune(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	a, b := newBrand(t, s, "a"), newBrand(t, s, "b")
+	ca, cb := newConsumer(t, s, a.ID), newConsumer(t, s, b.ID)
+	key := func(i int) []byte { return []byte(fmt.Sprintf("hmac-of-key-%d", i)) }
+	update(t, s, func(tx store.Tx) error {
+		for i := range 10 { // a, then b, alternately; record i at time i
+			brand, consumer := a.ID, ca
+			if i%2 == 1 {
+				brand, consumer = b.ID, cb
+			}
+			must(t, tx.PutIdempotent(ctx, brand, consumer, key(i), symbiont.IdempotentRecord{Request: []byte("r"), Result: "x"}, at(i)))
+		}
+		return nil
+	})
+	prune := func(before time.Time, limit int) (n int64) {
+		update(t, s, func(tx store.Tx) (err error) {
+			n, err = tx.PruneIdempotent(ctx, before, limit)
+			return err
+		})
+		return n
+	}
+	kept := func() (out []int) {
+		view(t, s, func(tx store.Tx) error {
+			for i := range 10 {
+				brand, consumer := a.ID, ca
+				if i%2 == 1 {
+					brand, consumer = b.ID, cb
+				}
+				if r := get[*symbiont.IdempotentRecord](t)(tx.Idempotent(ctx, brand, consumer, key(i))); r != nil {
+					out = append(out, i)
+				}
+			}
+			return nil
+		})
+		return out
+	}
+	eq(t, "PruneIdempotent(before 0)", prune(at(0), 100), int64(0))
+	eq(t, "PruneIdempotent(before 6, limit 4)", prune(at(6), 4), int64(4))
+	eq(t, "kept after the first 4", kept(), []int{4, 5, 6, 7, 8, 9})
+	eq(t, "PruneIdempotent(before 6)", prune(at(6), 100), int64(2))
+	eq(t, "PruneIdempotent(before 6) again", prune(at(6), 100), int64(0))
+	eq(t, "kept", kept(), []int{6, 7, 8, 9})
+	// A key whose record is gone starts afresh.
+	update(t, s, func(tx store.Tx) error {
+		return tx.PutIdempotent(ctx, a.ID, ca, key(0), symbiont.IdempotentRecord{Request: []byte("other"), Result: "y"}, at(20))
 	})
 }
 
