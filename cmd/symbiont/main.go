@@ -104,6 +104,18 @@ func envName(flagName string) string {
 	return "SYMBIONT_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
+// zeroIsOff turns a duration flag whose 0 means "never" (what) into platform.Config's form of
+// it, where 0 is the default and a negative value means never; a negative flag is an error.
+func zeroIsOff(flag, what string, d time.Duration) (time.Duration, error) {
+	switch {
+	case d < 0:
+		return 0, fmt.Errorf("--%s must be 0 (%s) or positive", flag, what)
+	case d == 0:
+		return -1, nil
+	}
+	return d, nil
+}
+
 // withEnv documents each flag's environment variable in its usage; call before Parse.
 func withEnv(fs *flag.FlagSet) {
 	fs.VisitAll(func(f *flag.Flag) { f.Usage += " (" + envName(f.Name) + ")" })
@@ -177,21 +189,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Version: buildVersion(), MaxShared: *maxShared, Writers: *writers, Log: log, LedgerOrigin: *ledgerOrigin,
 		Limits: &api.Limits{IngestPerKey: *rateIngest, APIPerKey: *rateAPI, WalletPerUser: *rateWallet},
 	}
-	switch {
-	case *idemKeep < 0:
-		return fmt.Errorf("--idempotency-retention must be 0 (keep) or positive")
-	case *idemKeep == 0:
-		cfg.IdempotencyRetention = -1
-	default:
-		cfg.IdempotencyRetention = *idemKeep
+	var err error
+	if cfg.IdempotencyRetention, err = zeroIsOff("idempotency-retention", "keep", *idemKeep); err != nil {
+		return err
 	}
-	switch {
-	case *accrual < 0:
-		return fmt.Errorf("--accrual-interval must be 0 (off) or positive")
-	case *accrual == 0:
-		cfg.AccrualInterval = -1
-	default:
-		cfg.AccrualInterval = *accrual
+	if cfg.AccrualInterval, err = zeroIsOff("accrual-interval", "off", *accrual); err != nil {
+		return err
 	}
 	if *demoFlag {
 		// The demo seeds months of history by moving this clock back, then returns it to now.
