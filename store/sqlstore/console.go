@@ -343,7 +343,7 @@ func (t *Tx) countMerge(ctx context.Context, brandID, from, into int64) error {
 		}
 		h.both = append(h.both, d)
 	}
-	if err := rows.Close(); err != nil {
+	if err := rowsDone(rows); err != nil {
 		return err
 	}
 	for _, p := range order {
@@ -393,7 +393,7 @@ func (t *Tx) ConsentDays(ctx context.Context, brandID int64, start time.Time, da
 		}
 		out.Pairs, base = append(out.Pairs, p), append(base, b)
 	}
-	if err := rows.Close(); err != nil {
+	if err := rowsDone(rows); err != nil {
 		return nil, err
 	}
 	sortPairs(out.Pairs, base)
@@ -422,7 +422,7 @@ func (t *Tx) ConsentDays(ctx context.Context, brandID int64, start time.Time, da
 		ch.pair = idx[p]
 		changes = append(changes, ch)
 	}
-	if err := rows.Close(); err != nil {
+	if err := rowsDone(rows); err != nil {
 		return nil, err
 	}
 	later := make([]int64, len(out.Pairs))
@@ -442,7 +442,7 @@ func (t *Tx) ConsentDays(ctx context.Context, brandID int64, start time.Time, da
 			later[i] = k
 		}
 	}
-	if err := rows.Close(); err != nil {
+	if err := rowsDone(rows); err != nil {
 		return nil, err
 	}
 	out.Active = make([][]int64, len(out.Pairs))
@@ -635,7 +635,7 @@ func (t *Tx) GrantsByCategory(ctx context.Context, brandID int64, now time.Time)
 		}
 		active[p] += k
 	}
-	if err := rows.Close(); err != nil {
+	if err := rowsDone(rows); err != nil {
 		return nil, err
 	}
 	rows, err = t.query(ctx, `SELECT category, purpose, COUNT(*) FROM reward_grants WHERE ended_at = 0 AND ends_at > ? AND ends_at <= ? AND brand_id = ?
@@ -652,7 +652,7 @@ func (t *Tx) GrantsByCategory(ctx context.Context, brandID int64, now time.Time)
 		}
 		active[p] += k
 	}
-	if err := rows.Close(); err != nil {
+	if err := rowsDone(rows); err != nil {
 		return nil, err
 	}
 	var out []rewards.CategoryCount

@@ -435,6 +435,16 @@ func (db *DB) prepare(ctx context.Context) error {
 	return nil
 }
 
+// rowsDone ends a loop over rows: the error that ended the iteration (a statement's error can
+// come with its rows, after some of them; Close does not report it), else Close's.
+func rowsDone(rows *sql.Rows) error {
+	if err := rows.Err(); err != nil {
+		rows.Close()
+		return err
+	}
+	return rows.Close()
+}
+
 // notFound turns sql.ErrNoRows into a not_found application error.
 func notFound(err error, what string) error {
 	if errors.Is(err, sql.ErrNoRows) {

@@ -110,7 +110,7 @@ func (t *Tx) midSet(ctx context.Context, consumer int64) (*midSet, error) {
 		}
 		s.add(mid)
 	}
-	if err := rows.Close(); err != nil {
+	if err := rowsDone(rows); err != nil {
 		return nil, err
 	}
 	c.sets[consumer] = s

@@ -154,11 +154,7 @@ func (t *Tx) insertReturning(ctx context.Context, events []*store.Event, todo []
 			events[i].ID = id
 		}
 		// A statement's error (a unique violation) may come with its first row, or after.
-		if err := rows.Err(); err != nil {
-			rows.Close()
-			return err
-		}
-		if err := rows.Close(); err != nil {
+		if err := rowsDone(rows); err != nil {
 			return err
 		}
 	}

@@ -45,7 +45,7 @@ func (t *Tx) LedgerHeads(ctx context.Context, chainIDs []int64) (map[int64]ledge
 			}
 			out[c] = ledger.Head{N: n, Commitment: base64.StdEncoding.EncodeToString(commitment)}
 		}
-		if err := rows.Close(); err != nil {
+		if err := rowsDone(rows); err != nil {
 			return nil, err
 		}
 	}
@@ -86,7 +86,7 @@ func (t *Tx) InsertLedgerEntries(ctx context.Context, es []*ledger.Entry) error 
 				e.ID = id
 			}
 		}
-		if err := rows.Close(); err != nil {
+		if err := rowsDone(rows); err != nil {
 			return err
 		}
 	}
@@ -214,7 +214,7 @@ func (t *Tx) LedgerHashes(ctx context.Context, indexes []int64) ([][]byte, error
 				out[i] = h
 			}
 		}
-		if err := rows.Close(); err != nil {
+		if err := rowsDone(rows); err != nil {
 			return nil, err
 		}
 	}
@@ -318,7 +318,7 @@ func (t *Tx) LedgerLinks(ctx context.Context, at []ledger.ChainPos) ([]*ledger.E
 			}
 			out = append(out, e)
 		}
-		if err := rows.Close(); err != nil {
+		if err := rowsDone(rows); err != nil {
 			return nil, err
 		}
 	}

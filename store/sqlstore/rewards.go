@@ -197,7 +197,7 @@ func (t *Tx) postJournals(ctx context.Context, js []*rewards.Journal) error {
 			n++
 		}
 	}
-	if err := rows.Close(); err != nil {
+	if err := rowsDone(rows); err != nil {
 		return err
 	}
 	if n != len(js) {
@@ -263,7 +263,7 @@ func (t *Tx) postJournals(ctx context.Context, js []*rewards.Journal) error {
 		c.add(a.brand, metricPoints, 0, "", "", delta[a])
 		c.add(a.brand, metricHolders, 0, "", "", held(bal)-held(bal-delta[a]))
 	}
-	if err := rows.Close(); err != nil {
+	if err := rowsDone(rows); err != nil {
 		return err
 	}
 	if negative {
@@ -349,7 +349,7 @@ func (t *Tx) Earned(ctx context.Context, consumerIDs []int64, since time.Time) (
 			}
 			out[id] = n
 		}
-		if err := rows.Close(); err != nil {
+		if err := rowsDone(rows); err != nil {
 			return nil, err
 		}
 	}
@@ -381,7 +381,7 @@ func (t *Tx) InsertLots(ctx context.Context, ls []*rewards.Lot) error {
 			}
 			i++
 		}
-		if err := rows.Close(); err != nil {
+		if err := rowsDone(rows); err != nil {
 			return err
 		}
 	}
@@ -405,7 +405,7 @@ func (t *Tx) SpendLots(ctx context.Context, consumerID int64, amount int64, now 
 		}
 		lots = append(lots, l)
 	}
-	if err := rows.Close(); err != nil {
+	if err := rowsDone(rows); err != nil {
 		return err
 	}
 	for _, l := range lots {
@@ -576,7 +576,7 @@ func (t *Tx) CurrentTiers(ctx context.Context, consumerIDs []int64) (map[int64]*
 			c.At = fromMS(at)
 			out[id] = &c
 		}
-		if err := rows.Close(); err != nil {
+		if err := rowsDone(rows); err != nil {
 			return nil, err
 		}
 	}
