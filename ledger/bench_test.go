@@ -19,15 +19,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -41,6 +38,7 @@ import (
 	"github.com/symbiont/symbiont/consent"
 	"github.com/symbiont/symbiont/identity"
 	"github.com/symbiont/symbiont/ledger"
+	"github.com/symbiont/symbiont/ledger/remote"
 	"github.com/symbiont/symbiont/platform"
 	"github.com/symbiont/symbiont/segment"
 	"github.com/symbiont/symbiont/store"
@@ -688,52 +686,6 @@ func benchmarkVerifyFull(b *testing.B, dir string) map[string]float64 {
 	return map[string]float64{"verify-full-s": elapsed.Seconds(), "verify-full-cpu-s": cpu.Seconds()}
 }
 
-// benchHTTPLog reads the log's checkpoint and tiles over HTTP, as `symbiont verify` does
-// (cmd/symbiont/verify.go: one GET per tile, no tile cache).
-type benchHTTPLog struct {
-	base   string
-	client *http.Client
-	gets   atomic.Int64
-}
-
-func (l *benchHTTPLog) get(path string) ([]byte, error) {
-	l.gets.Add(1)
-	resp, err := l.client.Get(l.base + path)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s: %s", l.base+path, resp.Status, strings.TrimSpace(string(body)))
-	}
-	return body, nil
-}
-
-func (l *benchHTTPLog) Checkpoint() ([]byte, error) { return l.get("checkpoint") }
-func (l *benchHTTPLog) Tiles() tlog.TileReader      { return benchHTTPTiles{l} }
-
-type benchHTTPTiles struct{ l *benchHTTPLog }
-
-func (benchHTTPTiles) Height() int { return ledger.TileHeight }
-
-func (r benchHTTPTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
-	out := make([][]byte, len(tiles))
-	for i, t := range tiles {
-		data, err := r.l.get(ledger.TilePath(t))
-		if err != nil {
-			return nil, err
-		}
-		out[i] = data
-	}
-	return out, nil
-}
-
-func (benchHTTPTiles) SaveTiles([]tlog.Tile, [][]byte) {}
-
 // BenchmarkVerify10k measures the proof document of one consumer with 10,000 ledger records in
 // a 50,000-entry log (SQLite):
 //
@@ -789,7 +741,7 @@ func BenchmarkVerify10k(b *testing.B) {
 	}
 	srv := httptest.NewServer(p.Handler())
 	b.Cleanup(srv.Close)
-	log := &benchHTTPLog{base: srv.URL + "/ledger/", client: srv.Client()}
+	log := remote.ForServer(srv.URL, srv.Client()) // as `symbiont verify` reads it: one GET a tile, no cache
 	verify := func(raw []byte, prev *ledger.State) *ledger.State {
 		doc, err := ledger.DecodeExport(raw) // as cmd/symbiont/verify.go reads the file
 		if err != nil {
@@ -799,7 +751,7 @@ func BenchmarkVerify10k(b *testing.B) {
 		if prev != nil {
 			key = prev.Key
 		} else {
-			k, err := log.get("key")
+			k, err := log.Get("key")
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -838,7 +790,7 @@ func BenchmarkVerify10k(b *testing.B) {
 	waitVerified(b, p, integrateAll(b, p))
 	raw2 := export()
 	b.Run("verify-second", func(b *testing.B) {
-		before := log.gets.Load()
+		before := log.Gets()
 		runs := 0
 		c0 := processCPU()
 		for b.Loop() {
@@ -849,7 +801,7 @@ func BenchmarkVerify10k(b *testing.B) {
 			runs++
 		}
 		b.ReportMetric(float64((processCPU()-c0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
-		b.ReportMetric(float64(log.gets.Load()-before)/float64(runs), "http-gets/op")
+		b.ReportMetric(float64(log.Gets()-before)/float64(runs), "http-gets/op")
 	})
 }
 

@@ -14,9 +14,8 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/mod/sumdb/tlog"
-
 	"github.com/symbiont/symbiont/ledger"
+	"github.com/symbiont/symbiont/ledger/remote"
 	"github.com/symbiont/symbiont/platform"
 	"github.com/symbiont/symbiont/store"
 	"github.com/symbiont/symbiont/store/postgres"
@@ -93,7 +92,7 @@ func verify(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return fmt.Errorf("%s is not a ledger proof document: %v", fs.Arg(0), err)
 	}
-	log := &httpLog{base: strings.TrimSuffix(*base, "/") + "/ledger/", client: &http.Client{Timeout: 30 * time.Second}}
+	log := remote.ForServer(*base, &http.Client{Timeout: 30 * time.Second})
 	if *statePath == "" {
 		dir, err := os.UserConfigDir()
 		if err != nil {
@@ -115,7 +114,7 @@ func verify(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	case trusted == "" && prev != nil:
 		trusted = prev.Key
 	case trusted == "":
-		b, err := log.get("key")
+		b, err := log.Get("key")
 		if err != nil {
 			return fmt.Errorf("fetching the log's key: %w", err)
 		}
@@ -220,46 +219,3 @@ func writeState(path string, s *ledger.State) error {
 	}
 	return os.Rename(tmp, path)
 }
-
-// httpLog reads a C2SP tlog-tiles log over HTTP.
-type httpLog struct {
-	base   string
-	client *http.Client
-}
-
-func (l *httpLog) get(path string) ([]byte, error) {
-	resp, err := l.client.Get(l.base + path)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != 200 {
-		return nil, fmt.Errorf("GET %s: %s: %s", l.base+path, resp.Status, strings.TrimSpace(string(b)))
-	}
-	return b, nil
-}
-
-func (l *httpLog) Checkpoint() ([]byte, error) { return l.get("checkpoint") }
-func (l *httpLog) Tiles() tlog.TileReader      { return tileReader{l} }
-
-type tileReader struct{ l *httpLog }
-
-func (tileReader) Height() int { return ledger.TileHeight }
-
-func (r tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
-	out := make([][]byte, len(tiles))
-	for i, t := range tiles {
-		b, err := r.l.get(ledger.TilePath(t))
-		if err != nil {
-			return nil, err
-		}
-		out[i] = b
-	}
-	return out, nil
-}
-
-func (tileReader) SaveTiles([]tlog.Tile, [][]byte) {}
