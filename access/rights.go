@@ -8,6 +8,7 @@ import (
 
 	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/consent"
+	"github.com/symbiont/symbiont/ledger"
 	"github.com/symbiont/symbiont/store"
 )
 
@@ -164,6 +165,36 @@ type Erasure struct {
 	At        time.Time `json:"erased_at"`
 }
 
+// profiles returns the consumer and every profile ever merged into them (their ledger chains,
+// their data keys); ENOTFOUND when there is no such consumer.
+func (s *Service) profiles(ctx context.Context, brandID, consumerID int64) ([]int64, error) {
+	var ids []int64
+	err := s.store.View(ctx, func(tx store.Tx) error {
+		if _, err := tx.Consumer(ctx, brandID, consumerID); err != nil {
+			return err
+		}
+		from, err := tx.MergedFrom(ctx, brandID, consumerID)
+		ids = append([]int64{consumerID}, from...)
+		return err
+	})
+	return ids, err
+}
+
+// ProofDocument returns the consumer's proof document: every record of their ledger chains
+// (and of every profile merged into them) with its salt, log index and an inclusion proof
+// against the newest checkpoint, for `symbiont verify`. It fails while the ledger's self-check
+// has found it altered.
+func (s *Service) ProofDocument(ctx context.Context, brandID, consumerID int64) (*ledger.Export, error) {
+	if err := s.Ledger.Healthy(); err != nil {
+		return nil, err
+	}
+	chains, err := s.profiles(ctx, brandID, consumerID)
+	if err != nil {
+		return nil, err
+	}
+	return s.Ledger.Export(ctx, chains)
+}
+
 // Erase erases everything about the consumer (and every profile merged into them): consent is
 // ended at once, their data keys are destroyed — which makes every copy of their data
 // unreadable, backups included — and then their rows are deleted. Consent history and access
@@ -171,15 +202,8 @@ type Erasure struct {
 // record is added to them.
 func (s *Service) Erase(ctx context.Context, brandID, consumerID int64, actor symbiont.Actor, requestID string) (*Erasure, error) {
 	now := s.clock.Now()
-	var ids []int64
-	if err := s.store.View(ctx, func(tx store.Tx) error {
-		if _, err := tx.Consumer(ctx, brandID, consumerID); err != nil {
-			return err
-		}
-		from, err := tx.MergedFrom(ctx, brandID, consumerID)
-		ids = append([]int64{consumerID}, from...)
-		return err
-	}); err != nil {
+	ids, err := s.profiles(ctx, brandID, consumerID)
+	if err != nil {
 		return nil, err
 	}
 	// 1. End every active grant, with signed receipts: nothing new is accepted or read.

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/symbiont/symbiont"
-	"github.com/symbiont/symbiont/store"
 )
 
 // The ledger's public, static-style API (C2SP tlog-tiles under /ledger/), which independent
@@ -156,18 +155,7 @@ func (s *Server) myLedger(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.Ledger.Healthy(); err != nil {
-		return err
-	}
-	var chains []int64
-	if err := s.Store.View(r.Context(), func(tx store.Tx) error {
-		from, err := tx.MergedFrom(r.Context(), a.BrandID, a.ConsumerID)
-		chains = append([]int64{a.ConsumerID}, from...)
-		return err
-	}); err != nil {
-		return err
-	}
-	doc, err := s.Ledger.Export(r.Context(), chains)
+	doc, err := s.Access.ProofDocument(r.Context(), a.BrandID, a.ConsumerID)
 	if err != nil {
 		return err
 	}

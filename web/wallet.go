@@ -19,7 +19,6 @@ import (
 	"github.com/symbiont/symbiont/consent"
 	"github.com/symbiont/symbiont/ledger"
 	"github.com/symbiont/symbiont/rewards"
-	"github.com/symbiont/symbiont/store"
 	"github.com/symbiont/symbiont/tenant"
 )
 
@@ -562,18 +561,7 @@ func (s *Server) activity(w http.ResponseWriter, r *http.Request, ws *walletSess
 }
 
 func (s *Server) ledgerDoc(ctx context.Context, ws *walletSession) (*ledger.Export, error) {
-	if err := s.Ledger.Healthy(); err != nil {
-		return nil, err
-	}
-	var chains []int64
-	if err := s.Store.View(ctx, func(tx store.Tx) error {
-		from, err := tx.MergedFrom(ctx, ws.actor.BrandID, ws.actor.ConsumerID)
-		chains = append([]int64{ws.actor.ConsumerID}, from...)
-		return err
-	}); err != nil {
-		return nil, err
-	}
-	return s.Ledger.Export(ctx, chains)
+	return s.Access.ProofDocument(ctx, ws.actor.BrandID, ws.actor.ConsumerID)
 }
 
 // proofs downloads the proof bundle for `symbiont verify` (the same document as
