@@ -9,7 +9,6 @@ import (
 	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/consent"
 	"github.com/symbiont/symbiont/identity"
-	"github.com/symbiont/symbiont/store"
 	"github.com/symbiont/symbiont/tenant"
 )
 
@@ -120,11 +119,7 @@ func (s *Server) brandConsumer(r *http.Request, scope string) (symbiont.Actor, c
 
 // lookupConsumer resolves a consumer reference to an internal id, or not_found.
 func (s *Server) lookupConsumer(r *http.Request, brandID int64, ref consent.ConsumerRef) (int64, error) {
-	var id int64
-	err := s.Store.View(r.Context(), func(tx store.Tx) (err error) {
-		id, _, err = s.Graph.Resolve(r.Context(), tx, brandID, ref.Kind, ref.Value, false, s.Clock.Now())
-		return err
-	})
+	id, err := s.Directory.Consumer(r.Context(), brandID, ref.Kind, ref.Value)
 	if err == nil && id == 0 {
 		err = symbiont.Errorf(symbiont.ENOTFOUND, "No consumer %q is known to this brand.", ref.Value)
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/symbiont/symbiont/access"
 	"github.com/symbiont/symbiont/consent"
 	"github.com/symbiont/symbiont/identity"
-	"github.com/symbiont/symbiont/store"
 	"github.com/symbiont/symbiont/tenant"
 )
 
@@ -104,11 +103,7 @@ func (s *Server) walletSession(w http.ResponseWriter, r *http.Request) error {
 		return err // before anything is created
 	}
 	// A wallet may be opened before any consent: that is where consent is given.
-	var id int64
-	err = s.Store.Update(r.Context(), func(tx store.Tx) (err error) {
-		id, _, err = s.Graph.Resolve(r.Context(), tx, a.BrandID, ref.Kind, ref.Value, true, s.Clock.Now())
-		return err
-	})
+	id, err := s.Directory.Ensure(r.Context(), a.BrandID, ref.Kind, ref.Value)
 	if err != nil {
 		return err
 	}

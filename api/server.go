@@ -48,19 +48,21 @@ var DefaultLimits = Limits{IngestPerKey: 2000, APIPerKey: 500, WalletPerUser: 20
 
 // Server is the HTTP API.
 type Server struct {
-	Tenants  *tenant.Service
-	Consent  *consent.Service
-	Ingest   *ingest.Service
-	Access   *access.Service
-	Ledger   *ledger.Service
-	Rewards  *rewards.Service
-	Graph    *identity.Graph
-	Store    store.Store
-	Clock    symbiont.Clock
-	BaseURL  string // public URL of this server, for wallet links
-	Version  string
-	Limits   Limits
-	Registry *prometheus.Registry
+	Tenants *tenant.Service
+	Consent *consent.Service
+	Ingest  *ingest.Service
+	Access  *access.Service
+	Ledger  *ledger.Service
+	Rewards *rewards.Service
+	Graph   *identity.Graph
+	// Directory finds and creates consumers by identifier (the handlers' door to the graph).
+	Directory *identity.Directory
+	Store     store.Store
+	Clock     symbiont.Clock
+	BaseURL   string // public URL of this server, for wallet links
+	Version   string
+	Limits    Limits
+	Registry  *prometheus.Registry
 	// Ready reports whether the server can take traffic (false while draining).
 	Ready func() bool
 	// Extra registers more routes on the mux (the web pages, the ledger).

@@ -75,19 +75,21 @@ type Config struct {
 
 // Platform is a running Symbiont.
 type Platform struct {
-	Config   Config
-	Store    store.Store
-	Vault    *vault.Vault
-	Tenants  *tenant.Service
-	Consent  *consent.Service
-	Graph    *identity.Graph
-	Ingest   *ingest.Service
-	Access   *access.Service
-	Ledger   *ledger.Service
-	Rewards  *rewards.Service
-	Web      *web.Server
-	API      *api.Server
-	Registry *prometheus.Registry
+	Config  Config
+	Store   store.Store
+	Vault   *vault.Vault
+	Tenants *tenant.Service
+	Consent *consent.Service
+	Graph   *identity.Graph
+	// Directory finds and creates consumers by identifier outside any act.
+	Directory *identity.Directory
+	Ingest    *ingest.Service
+	Access    *access.Service
+	Ledger    *ledger.Service
+	Rewards   *rewards.Service
+	Web       *web.Server
+	API       *api.Server
+	Registry  *prometheus.Registry
 	// GeneratedAdminToken is set when Open created the operator token: show it once.
 	GeneratedAdminToken string
 
@@ -181,6 +183,7 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 		p.GeneratedAdminToken = gen
 	}
 	p.Graph = identity.NewGraph(p.Vault.DeriveKey)
+	p.Directory = identity.NewDirectory(p.Graph, store.Narrow[identity.Tx](st), cfg.Clock)
 	p.Ledger, err = ledger.Open(ctx, store.Narrow[ledger.IntegrationTx](st), p.Vault, cfg.Clock, ledger.Options{
 		Origin: cfg.LedgerOrigin, DefaultOrigin: defaultOrigin(cfg.BaseURL), Subject: p.Graph.Subject,
 		BrandID: func(ctx context.Context, tx ledger.Tx, id int64) (string, error) {
@@ -284,11 +287,11 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 
 	s := api.NewServer(cfg.Log)
 	s.Tenants, s.Consent, s.Ingest, s.Access, s.Graph, s.Store = p.Tenants, p.Consent, p.Ingest, p.Access, p.Graph, st
-	s.Ledger, s.Rewards = p.Ledger, p.Rewards
+	s.Ledger, s.Rewards, s.Directory = p.Ledger, p.Rewards, p.Directory
 	s.Clock, s.BaseURL, s.Version, s.Limits, s.Registry = cfg.Clock, cfg.BaseURL, cfg.Version, limits, p.Registry
 	s.Ready = func() bool { return !p.draining.Load() }
 	p.Web = &web.Server{Tenants: p.Tenants, Consent: p.Consent, Ingest: p.Ingest, Access: p.Access, Ledger: p.Ledger, Rewards: p.Rewards,
-		Graph: p.Graph, Store: st, Clock: cfg.Clock, Log: cfg.Log, BaseURL: cfg.BaseURL, Secret: p.Vault.DeriveKey("web-pages"),
+		Graph: p.Graph, Directory: p.Directory, Store: st, Clock: cfg.Clock, Log: cfg.Log, BaseURL: cfg.BaseURL, Secret: p.Vault.DeriveKey("web-pages"),
 		Secure: strings.HasPrefix(cfg.BaseURL, "https://")}
 	if err := p.Web.Init(); err != nil {
 		stop()

@@ -554,11 +554,7 @@ func (s *Server) consumerID(r *http.Request, brandID int64) (int64, error) {
 	if r.URL.Query().Get("id_type") == "anonymous_id" {
 		kind = identity.KindAnonymousID
 	}
-	var cid int64
-	err := s.Store.View(r.Context(), func(tx store.Tx) (err error) {
-		cid, _, err = s.Graph.Resolve(r.Context(), tx, brandID, kind, id, false, s.Clock.Now())
-		return err
-	})
+	cid, err := s.Directory.Consumer(r.Context(), brandID, kind, id)
 	if err == nil && cid == 0 {
 		err = notFound
 	}

@@ -67,9 +67,11 @@ type Server struct {
 	Ledger  *ledger.Service
 	Rewards *rewards.Service
 	Graph   *identity.Graph
-	Store   store.Store
-	Clock   symbiont.Clock
-	Log     *slog.Logger
+	// Directory finds consumers by identifier (the pages' door to the graph).
+	Directory *identity.Directory
+	Store     store.Store
+	Clock     symbiont.Clock
+	Log       *slog.Logger
 	// BaseURL is the public URL of this server, for links in exports.
 	BaseURL string
 	// Secret keys the console cookie's seal and the CSRF tokens (32 bytes; derived from the
