@@ -37,15 +37,15 @@ type Service struct {
 	graph   *identity.Graph
 	vault   *vault.Vault
 	clock   symbiont.Clock
-	// Ledger, when set, records every access in the verifiable ledger.
+	// Ledger records every access in the verifiable ledger (required: NewService).
 	Ledger *ledger.Service
 	// MaxEvents bounds the events one read returns (newest are kept when over).
 	MaxEvents int
 }
 
-// NewService returns the access service.
-func NewService(st store.Store, cs *consent.Service, g *identity.Graph, v *vault.Vault, clock symbiont.Clock) *Service {
-	return &Service{store: st, consent: cs, graph: g, vault: v, clock: clock, MaxEvents: 10000}
+// NewService returns the access service, recording every access in l.
+func NewService(st store.Store, cs *consent.Service, g *identity.Graph, v *vault.Vault, l *ledger.Service, clock symbiont.Clock) *Service {
+	return &Service{store: st, consent: cs, graph: g, vault: v, Ledger: l, clock: clock, MaxEvents: 10000}
 }
 
 // Withheld is a category not returned, with the reason.
@@ -380,11 +380,8 @@ type accessBody struct {
 	Withheld   []string `json:"withheld"`
 }
 
-// prepareEntry encodes an access record's ledger entry; nil without a ledger.
+// prepareEntry encodes an access record's ledger entry.
 func (s *Service) prepareEntry(r *store.AccessRecord) (*ledger.Prepared, error) {
-	if s.Ledger == nil {
-		return nil, nil
-	}
 	body := &accessBody{Action: r.Action, Actor: r.Actor, Categories: nonNil(r.Categories), Purpose: r.Purpose, Records: r.Records,
 		RequestID: r.RequestID, Withheld: nonNil(r.Withheld)}
 	return s.Ledger.Prepare(ledger.Act{BrandID: r.BrandID, ConsumerID: r.ConsumerID, Kind: "access." + r.Action, At: r.At, Body: body})

@@ -109,8 +109,7 @@ func TestReadFailsClosedOnAWithdrawalBeforeTheRecord(t *testing.T) {
 			}
 
 			hs := &hookedStore{Store: p.Store}
-			svc := access.NewService(hs, p.Consent, p.Graph, p.Vault, symbiont.SystemClock{})
-			svc.Ledger = p.Ledger
+			svc := access.NewService(hs, p.Consent, p.Graph, p.Vault, p.Ledger, symbiont.SystemClock{})
 			hs.after = func() { // the snapshot allowed purchases; withdraw it before the record
 				if _, err := p.Consent.Apply(ctx, []*consent.Change{change("purchases", consent.StateWithdrawn)}, ""); err != nil {
 					t.Error(err)

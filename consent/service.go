@@ -57,7 +57,7 @@ type ReceiptKeys interface {
 type Service struct {
 	db    symbiont.Transactor[ServiceTx]
 	Index *Index
-	// Ledger, when set, records every change in the verifiable ledger.
+	// Ledger records every change in the verifiable ledger (required: NewService).
 	Ledger *ledger.Service
 	// OnChange functions run for every recorded change, in its transaction (the transaction is
 	// passed as the store's type: each asserts the interface it needs). An error rolls the
@@ -76,9 +76,9 @@ type Service struct {
 	refreshRead atomic.Pointer[func(brandID, consumerID int64, read []*Record)]
 }
 
-// NewService returns a consent service. Call Load before serving.
-func NewService(db symbiont.Transactor[ServiceTx], graph *identity.Graph, keys ReceiptKeys, clock symbiont.Clock) *Service {
-	return &Service{db: db, Index: NewIndex(), graph: graph, keys: keys, clock: clock, vocab: map[int64]symbiont.Vocabulary{},
+// NewService returns a consent service recording every change in l. Call Load before serving.
+func NewService(db symbiont.Transactor[ServiceTx], graph *identity.Graph, keys ReceiptKeys, l *ledger.Service, clock symbiont.Clock) *Service {
+	return &Service{db: db, Index: NewIndex(), graph: graph, keys: keys, Ledger: l, clock: clock, vocab: map[int64]symbiont.Vocabulary{},
 		states: newStateCache(1 << 18)}
 }
 
@@ -736,19 +736,13 @@ func (s *Service) record(ctx context.Context, tx ServiceTx, r *Record, entry *le
 			return err
 		}
 	}
-	if s.Ledger == nil {
-		return nil
-	}
 	_, err := s.Ledger.AppendPrepared(ctx, tx, entry)
 	return err
 }
 
 // prepareEntry encodes the ledger's account of a consent record before the write transaction
-// (ledger.Prepare); nil without a ledger.
+// (ledger.Prepare).
 func (s *Service) prepareEntry(r *Record) (*ledger.Prepared, error) {
-	if s.Ledger == nil {
-		return nil, nil
-	}
 	return s.Ledger.Prepare(ledgerAct(r))
 }
 

@@ -238,8 +238,8 @@ func TestApplyPreparedOnAChangedState(t *testing.T) {
 			t.Fatal(err)
 		}
 		db := &hookedDB{Transactor: store.Narrow[consent.ServiceTx](e.p.Store)}
-		svc := consent.NewService(db, e.p.Graph, e.p.Tenants, symbiont.SystemClock{})
-		svc.Ledger, svc.Index = e.p.Ledger, e.p.Consent.Index
+		svc := consent.NewService(db, e.p.Graph, e.p.Tenants, e.p.Ledger, symbiont.SystemClock{})
+		svc.Index = e.p.Consent.Index
 		var between []*consent.Result
 		db.after = func() {
 			var err error
@@ -349,8 +349,8 @@ func TestApplyFromAStaleMemory(t *testing.T) {
 	engines(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		db := &hookedDB{Transactor: store.Narrow[consent.ServiceTx](e.p.Store)}
-		svc := consent.NewService(db, e.p.Graph, e.p.Tenants, symbiont.SystemClock{})
-		svc.Ledger, svc.Index = e.p.Ledger, e.p.Consent.Index
+		svc := consent.NewService(db, e.p.Graph, e.p.Tenants, e.p.Ledger, symbiont.SystemClock{})
+		svc.Index = e.p.Consent.Index
 		if _, err := svc.Apply(ctx, []*consent.Change{e.change("fay", consent.StateGiven)}, ""); err != nil {
 			t.Fatal(err)
 		}

@@ -219,8 +219,7 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 	case cfg.MaxShared < 0:
 		p.Graph.MaxShared = 0 // no guard
 	}
-	p.Consent = consent.NewService(store.Narrow[consent.ServiceTx](st), p.Graph, p.Tenants, cfg.Clock)
-	p.Consent.Ledger = p.Ledger
+	p.Consent = consent.NewService(store.Narrow[consent.ServiceTx](st), p.Graph, p.Tenants, p.Ledger, cfg.Clock)
 	p.Rewards = rewards.NewService(store.Narrow[rewards.ServiceTx](st), p.Consent, p.Ledger, cfg.Clock)
 	p.Rewards.Keys = p.Graph
 	p.Consent.OnChange = append(p.Consent.OnChange, p.Rewards.OnConsent)
@@ -265,8 +264,7 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 		return nil, fmt.Errorf("platform: load consent index: %w", err)
 	}
 	cfg.Log.Info("consent index loaded", slog.Int("grants", n))
-	p.Access = access.NewService(st, p.Consent, p.Graph, p.Vault, cfg.Clock)
-	p.Access.Ledger = p.Ledger
+	p.Access = access.NewService(st, p.Consent, p.Graph, p.Vault, p.Ledger, cfg.Clock)
 
 	p.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "symbiont_ledger_checkpoint_size",
 		Help: "Entries in the ledger's newest checkpoint (-1 while the ledger fails its self-check)."}, func() float64 {
