@@ -158,14 +158,23 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 	if err != nil {
 		return nil, err
 	}
+	// What has been started so far, undone in reverse order if Open fails after this point.
+	var undo []func()
+	opened := false
+	defer func() {
+		if !opened {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+		}
+	}()
+	undo = append(undo, func() { st.Close() })
 	p := &Platform{Config: cfg, Store: st, Registry: prometheus.NewRegistry(), done: make(chan struct{})}
 	p.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if p.Vault, err = vault.New(master, st.Keys(), cfg.Clock); err != nil {
-		st.Close()
 		return nil, err
 	}
 	if err := checkMasterKey(ctx, st, p.Vault); err != nil {
-		st.Close()
 		return nil, err
 	}
 	p.Tenants = tenant.NewService(store.Narrow[tenant.Tx](st), p.Vault, cfg.Clock)
@@ -176,7 +185,6 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 	}
 	gen, err := p.Tenants.InitOperator(ctx, token)
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
 	if gen != "" {
@@ -200,7 +208,6 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 		IntegrateEvery: cfg.IntegrateEvery, Log: cfg.Log, HeadFile: filepath.Join(cfg.DataDir, LedgerHeadFile),
 	})
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
 	if rep, err := p.Ledger.SelfCheck(ctx); err != nil {
@@ -224,12 +231,14 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 	p.Rewards.Keys = p.Graph
 	p.Consent.OnChange = append(p.Consent.OnChange, p.Rewards.OnConsent)
 	p.Ingest = ingest.NewService(st, p.Consent, p.Graph, p.Vault, cfg.Clock, cfg.Log, p.Registry, ingest.Options{Writers: writers})
+	undo = append(undo, p.Ingest.Close)
 
 	// Listen for other nodes' changes (PostgreSQL) before loading the index, so that nothing
 	// committed after the load goes unheard.
 	bg, stop := context.WithCancel(context.Background())
 	p.stop = stop
 	p.listening = make(chan struct{})
+	undo = append(undo, func() { stop(); <-p.listening })
 	connected := make(chan struct{})
 	go func() {
 		defer close(p.listening)
@@ -249,23 +258,30 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 		select {
 		case <-connected:
 		case <-time.After(30 * time.Second):
-			stop()
-			<-p.listening
-			st.Close()
 			return nil, errors.New("platform: could not LISTEN for other nodes' changes on PostgreSQL within 30 s")
 		}
 	}
 	n, err := p.Consent.Load(ctx, st)
 	if err != nil {
-		stop()
-		<-p.listening
-		p.Ingest.Close()
-		st.Close()
 		return nil, fmt.Errorf("platform: load consent index: %w", err)
 	}
 	cfg.Log.Info("consent index loaded", slog.Int("grants", n))
 	p.Access = access.NewService(st, p.Consent, p.Graph, p.Vault, p.Ledger, cfg.Clock)
 
+	p.registerGauges()
+	if err := p.buildHandlers(st, limits); err != nil {
+		return nil, err
+	}
+
+	go p.background(bg)
+	p.integrating = make(chan struct{})
+	go func() { defer close(p.integrating); p.Ledger.Run(bg) }()
+	opened = true
+	return p, nil
+}
+
+// registerGauges registers the ledger's and the consent index's gauges.
+func (p *Platform) registerGauges() {
 	p.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "symbiont_ledger_checkpoint_size",
 		Help: "Entries in the ledger's newest checkpoint (-1 while the ledger fails its self-check)."}, func() float64 {
 		cp, err := p.Ledger.Latest()
@@ -282,7 +298,11 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 		func() float64 { return float64(p.Ledger.Verified()) }))
 	p.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "symbiont_consent_index_consumers",
 		Help: "Consumers with at least one active grant in the in-memory index."}, func() float64 { return float64(p.Consent.Index.Len()) }))
+}
 
+// buildHandlers assembles the API server and the pages over the services.
+func (p *Platform) buildHandlers(st store.Store, limits api.Limits) error {
+	cfg := p.Config
 	s := api.NewServer(cfg.Log)
 	s.Tenants, s.Consent, s.Ingest, s.Access, s.Graph, s.Store = p.Tenants, p.Consent, p.Ingest, p.Access, p.Graph, st
 	s.Ledger, s.Rewards, s.Directory = p.Ledger, p.Rewards, p.Directory
@@ -292,20 +312,12 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 		Graph: p.Graph, Directory: p.Directory, Store: st, Clock: cfg.Clock, Log: cfg.Log, BaseURL: cfg.BaseURL, Secret: p.Vault.DeriveKey("web-pages"),
 		Secure: strings.HasPrefix(cfg.BaseURL, "https://")}
 	if err := p.Web.Init(); err != nil {
-		stop()
-		<-p.listening
-		p.Ingest.Close()
-		st.Close()
-		return nil, err
+		return err
 	}
 	s.Extra = p.Web.Routes
 	p.API = s
 	p.handler = s.Handler()
-
-	go p.background(bg)
-	p.integrating = make(chan struct{})
-	go func() { defer close(p.integrating); p.Ledger.Run(bg) }()
-	return p, nil
+	return nil
 }
 
 // apply brings this node's caches up to date with a change another node made.
