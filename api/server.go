@@ -46,8 +46,8 @@ type Limits struct {
 // DefaultLimits are the limits `symbiont serve` applies unless told otherwise.
 var DefaultLimits = Limits{IngestPerKey: 2000, APIPerKey: 500, WalletPerUser: 20}
 
-// Server is the HTTP API.
-type Server struct {
+// Services are the domain services the API's handlers and the pages (package web) call.
+type Services struct {
 	Tenants *tenant.Service
 	Consent *consent.Service
 	Ingest  *ingest.Service
@@ -59,10 +59,15 @@ type Server struct {
 	Directory *identity.Directory
 	Store     store.Store
 	Clock     symbiont.Clock
-	BaseURL   string // public URL of this server, for wallet links
-	Version   string
-	Limits    Limits
-	Registry  *prometheus.Registry
+}
+
+// Server is the HTTP API.
+type Server struct {
+	Services
+	BaseURL  string // public URL of this server, for wallet links
+	Version  string
+	Limits   Limits
+	Registry *prometheus.Registry
 	// Ready reports whether the server can take traffic (false while draining).
 	Ready func() bool
 	// Extra registers more routes on the mux (the web pages, the ledger).
@@ -76,7 +81,7 @@ type Server struct {
 
 // NewServer returns a server; set its fields, then call Handler.
 func NewServer(log *slog.Logger) *Server {
-	return &Server{log: log, Limits: DefaultLimits, Clock: symbiont.SystemClock{}}
+	return &Server{log: log, Limits: DefaultLimits, Services: Services{Clock: symbiont.SystemClock{}}}
 }
 
 // Handler builds the routes.

@@ -303,13 +303,13 @@ func (p *Platform) registerGauges() {
 // buildHandlers assembles the API server and the pages over the services.
 func (p *Platform) buildHandlers(st store.Store, limits api.Limits) error {
 	cfg := p.Config
+	svc := api.Services{Tenants: p.Tenants, Consent: p.Consent, Ingest: p.Ingest, Access: p.Access, Ledger: p.Ledger, Rewards: p.Rewards,
+		Graph: p.Graph, Directory: p.Directory, Store: st, Clock: cfg.Clock}
 	s := api.NewServer(cfg.Log)
-	s.Tenants, s.Consent, s.Ingest, s.Access, s.Graph, s.Store = p.Tenants, p.Consent, p.Ingest, p.Access, p.Graph, st
-	s.Ledger, s.Rewards, s.Directory = p.Ledger, p.Rewards, p.Directory
-	s.Clock, s.BaseURL, s.Version, s.Limits, s.Registry = cfg.Clock, cfg.BaseURL, cfg.Version, limits, p.Registry
+	s.Services = svc
+	s.BaseURL, s.Version, s.Limits, s.Registry = cfg.BaseURL, cfg.Version, limits, p.Registry
 	s.Ready = func() bool { return !p.draining.Load() }
-	p.Web = &web.Server{Tenants: p.Tenants, Consent: p.Consent, Ingest: p.Ingest, Access: p.Access, Ledger: p.Ledger, Rewards: p.Rewards,
-		Graph: p.Graph, Directory: p.Directory, Store: st, Clock: cfg.Clock, Log: cfg.Log, BaseURL: cfg.BaseURL, Secret: p.Vault.DeriveKey("web-pages"),
+	p.Web = &web.Server{Services: svc, Log: cfg.Log, BaseURL: cfg.BaseURL, Secret: p.Vault.DeriveKey("web-pages"),
 		Secure: strings.HasPrefix(cfg.BaseURL, "https://")}
 	if err := p.Web.Init(); err != nil {
 		return err

@@ -30,15 +30,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/symbiont/symbiont"
-	"github.com/symbiont/symbiont/access"
 	"github.com/symbiont/symbiont/api"
-	"github.com/symbiont/symbiont/consent"
-	"github.com/symbiont/symbiont/identity"
-	"github.com/symbiont/symbiont/ingest"
-	"github.com/symbiont/symbiont/ledger"
-	"github.com/symbiont/symbiont/rewards"
-	"github.com/symbiont/symbiont/store"
-	"github.com/symbiont/symbiont/tenant"
 )
 
 //go:embed templates/*.html
@@ -60,18 +52,8 @@ const (
 
 // Server serves the pages. Set the fields, then call Routes.
 type Server struct {
-	Tenants *tenant.Service
-	Consent *consent.Service
-	Ingest  *ingest.Service
-	Access  *access.Service
-	Ledger  *ledger.Service
-	Rewards *rewards.Service
-	Graph   *identity.Graph
-	// Directory finds consumers by identifier (the pages' door to the graph).
-	Directory *identity.Directory
-	Store     store.Store
-	Clock     symbiont.Clock
-	Log       *slog.Logger
+	api.Services
+	Log *slog.Logger
 	// BaseURL is the public URL of this server, for links in exports.
 	BaseURL string
 	// Secret keys the console cookie's seal and the CSRF tokens (32 bytes; derived from the
