@@ -24,7 +24,8 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-var dialect = sqlstore.Dialect{Name: "postgres", Numbered: true, KeyTable: "vault_keys", InsertConflict: insertConflict}
+var dialect = sqlstore.Dialect{Name: "postgres", Numbered: true, KeyTable: "vault_keys", Shared: true, ReadOnlyTx: true,
+	InsertConflict: insertConflict}
 
 // insertConflict reports whether err is unique_violation (SQLSTATE 23505) or deadlock_detected
 // (40P01: two transactions inserting the same messages in different orders wait for each other).

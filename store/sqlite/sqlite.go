@@ -41,7 +41,7 @@ const (
 	LockFile = "symbiont.lock"
 )
 
-var dialect = sqlstore.Dialect{Name: "sqlite", KeyTable: "data_keys",
+var dialect = sqlstore.Dialect{Name: "sqlite", KeyTable: "data_keys", PreparedReads: true,
 	// A destroyed key's pages stay in keys.db-wal until a checkpoint (which, with the
 	// default auto-checkpoint, may be much later): copy them into keys.db, where secure_delete
 	// has zeroed the key, and truncate the log. The row is (busy, log frames, checkpointed).

@@ -39,6 +39,16 @@ type Dialect struct {
 	// (SQLite: events are appended in id order, see dedup.go). Otherwise the unique index
 	// settles them (PostgreSQL).
 	WriterDedup bool
+	// Shared: other processes may write the same database (PostgreSQL's nodes): in-memory
+	// consent indexes may lag, so decisions that admit data consult the database, and changes
+	// are announced to the other nodes.
+	Shared bool
+	// ReadOnlyTx: View transactions are begun READ ONLY (PostgreSQL; SQLite's reader
+	// connections are read-only by their own setting).
+	ReadOnlyTx bool
+	// PreparedReads: View statements are prepared once on the reader pool and reused
+	// (readstmt.go; PostgreSQL's driver keeps a statement cache of its own).
+	PreparedReads bool
 	// InsertConflict, when set, reports whether err is the engine's unique-constraint
 	// violation, or a deadlock between inserters of the same rows, after which a statement
 	// rolled back to its savepoint may be run again; InsertEvents then inserts without a
@@ -127,7 +137,7 @@ func (db *DB) Dialect() string { return db.dialect.Name }
 // Shared reports whether other processes may write the same database (PostgreSQL), so that
 // each process's in-memory consent index may lag and decisions that admit data must consult
 // the database.
-func (db *DB) Shared() bool { return db.dialect.Name == "postgres" }
+func (db *DB) Shared() bool { return db.dialect.Shared }
 
 // ListenChanges calls fn for every change another process announces, until ctx ends. It
 // returns at once for an unshared store.
@@ -238,7 +248,7 @@ func (db *DB) ViewBeforeUpdate(ctx context.Context, fn func(store.Tx) error) err
 // fn read is durable.
 func (db *DB) run(ctx context.Context, conn *sql.DB, readOnly, durable bool, fn func(store.Tx) error) (err error) {
 	var opts *sql.TxOptions
-	if readOnly && db.dialect.Name == "postgres" {
+	if readOnly && db.dialect.ReadOnlyTx {
 		opts = &sql.TxOptions{ReadOnly: true}
 	}
 	stx, err := conn.BeginTx(ctx, opts)

@@ -26,9 +26,10 @@ type readStmts struct {
 }
 
 // readStmt returns the statement for q prepared on the reader pool, or nil when it is not
-// (yet) prepared: PostgreSQL, a query seen for the first time, or the bound reached.
+// (yet) prepared: a dialect without PreparedReads, a query seen for the first time, or the
+// bound reached.
 func (db *DB) readStmt(q string) *sql.Stmt {
-	if db.dialect.Name != "sqlite" {
+	if !db.dialect.PreparedReads {
 		return nil
 	}
 	rs := &db.readStmts
