@@ -7,8 +7,6 @@ import (
 
 	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/consent"
-	"github.com/symbiont/symbiont/identity"
-	"github.com/symbiont/symbiont/store"
 	"github.com/symbiont/symbiont/tenant"
 )
 
@@ -227,15 +225,9 @@ func (s *Server) conflicts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var cs []*identity.Conflict
-	if err := s.Store.View(r.Context(), func(tx store.Tx) (err error) {
-		cs, err = tx.Conflicts(r.Context(), a.BrandID)
+	cs, err := s.Directory.Conflicts(r.Context(), a.BrandID)
+	if err != nil {
 		return err
-	}); err != nil {
-		return err
-	}
-	if cs == nil {
-		cs = []*identity.Conflict{}
 	}
 	writeJSON(w, 200, map[string]any{"conflicts": cs, "max_shared": s.Graph.MaxShared})
 	return nil

@@ -40,3 +40,29 @@ func (d *Directory) Ensure(ctx context.Context, brandID int64, kind, value strin
 	})
 	return id, err
 }
+
+// Linked returns the consumers a shared identifier (email, phone, ext:…) is linked to; none
+// when value is not a valid identifier of kind.
+func (d *Directory) Linked(ctx context.Context, brandID int64, kind, value string) (ids []int64, err error) {
+	h, ok := d.graph.HashValue(brandID, kind, value)
+	if !ok {
+		return nil, nil
+	}
+	err = d.db.View(ctx, func(tx Tx) (err error) {
+		ids, err = tx.LookupIdentifier(ctx, brandID, kind, h)
+		return err
+	})
+	return ids, err
+}
+
+// Conflicts returns the over-merge guard's refusals of a brand (never nil).
+func (d *Directory) Conflicts(ctx context.Context, brandID int64) (cs []*Conflict, err error) {
+	err = d.db.View(ctx, func(tx Tx) (err error) {
+		cs, err = tx.Conflicts(ctx, brandID)
+		return err
+	})
+	if cs == nil {
+		cs = []*Conflict{}
+	}
+	return cs, err
+}

@@ -500,31 +500,24 @@ func (s *Server) consumersPage(w http.ResponseWriter, r *http.Request, cs *conso
 // identity graph's keyed hashes (nothing is stored in clear to search).
 func (s *Server) findConsumers(ctx context.Context, brandID int64, q string, p *Page) ([]Match, error) {
 	var out []Match
-	err := s.Store.View(ctx, func(tx store.Tx) error {
-		id, _, err := s.Graph.Resolve(ctx, tx, brandID, identity.KindUserID, q, false, s.Clock.Now())
-		if err != nil && symbiont.ErrorCode(err) != symbiont.EINVALID {
-			return err
+	id, err := s.Directory.Consumer(ctx, brandID, identity.KindUserID, q)
+	if err != nil && symbiont.ErrorCode(err) != symbiont.EINVALID {
+		return nil, err
+	}
+	if id != 0 {
+		out = append(out, Match{Href: "/console/consumers/" + url.PathEscape(q), Label: p.T("console.match.user_id", q)})
+	}
+	for _, kind := range []string{identity.KindEmail, identity.KindPhone} {
+		ids, err := s.Directory.Linked(ctx, brandID, kind, q)
+		if err != nil {
+			return nil, err
 		}
-		if id != 0 {
-			out = append(out, Match{Href: "/console/consumers/" + url.PathEscape(q), Label: p.T("console.match.user_id", q)})
+		for i, cid := range ids {
+			ref := s.seal(consoleRefPrefix + strconv.FormatInt(brandID, 10) + "\x00" + strconv.FormatInt(cid, 10))
+			out = append(out, Match{Href: "/console/consumers/" + ref + "?id_type=ref", Label: p.T("console.match."+kind, q, i+1)})
 		}
-		for _, kind := range []string{identity.KindEmail, identity.KindPhone} {
-			h, ok := s.Graph.HashValue(brandID, kind, q)
-			if !ok {
-				continue
-			}
-			ids, err := tx.LookupIdentifier(ctx, brandID, kind, h)
-			if err != nil {
-				return err
-			}
-			for i, cid := range ids {
-				ref := s.seal(consoleRefPrefix + strconv.FormatInt(brandID, 10) + "\x00" + strconv.FormatInt(cid, 10))
-				out = append(out, Match{Href: "/console/consumers/" + ref + "?id_type=ref", Label: p.T("console.match."+kind, q, i+1)})
-			}
-		}
-		return nil
-	})
-	return out, err
+	}
+	return out, nil
 }
 
 // consumerID resolves the consumer a console URL names: the brand's user id, an anonymous id
