@@ -11,7 +11,10 @@ package rewards
 
 import (
 	"context"
+	"strings"
 	"time"
+
+	"github.com/symbiont/symbiont"
 )
 
 // Accounts of the double-entry ledger. Every journal's postings sum to zero.
@@ -20,7 +23,10 @@ import (
 //	brand:<id>:issued  points the brand has issued (negative: what it owes)
 //	brand:<id>:redeemed  points spent on rewards
 //	brand:<id>:expired   points that expired unspent
-func ConsumerAccount(consumerID int64) string { return "consumer:" + itoa(consumerID) }
+func ConsumerAccount(consumerID int64) string { return consumerAccountPrefix + itoa(consumerID) }
+
+// consumerAccountPrefix begins the name of every consumer's account.
+const consumerAccountPrefix = "consumer:"
 
 // BrandAccount is one of a brand's accounts: "issued", "redeemed" or "expired".
 func BrandAccount(brandID int64, name string) string { return "brand:" + itoa(brandID) + ":" + name }
@@ -171,10 +177,11 @@ type Tx interface {
 	CreditGrants(ctx context.Context, gs []*Grant) error
 	ActiveGrantCount(ctx context.Context, consumerID int64, now time.Time) (int, error)
 
-	// PostJournals books balanced journals, updating balances (an error with code conflict
-	// when an idempotency key was used before, or when a consumer balance would go negative).
-	// It sets their IDs.
-	PostJournals(ctx context.Context, js []*Journal) error
+	// PostJournals books journals, updating balances, and returns the new balance of every
+	// account they changed (an error with code conflict when an idempotency key was used
+	// before). It sets their IDs. It checks no money rule: post does (balanced journals, no
+	// consumer overdrawn), and fails the transaction when one is broken.
+	PostJournals(ctx context.Context, js []*Journal) (balances map[string]int64, err error)
 	JournalByKey(ctx context.Context, brandID int64, key string) (*Journal, error)
 	Balance(ctx context.Context, account string) (int64, error)
 	// Statement returns the postings to an account, newest first, with their journals' kind
@@ -236,4 +243,29 @@ type RewardCount struct {
 	Reward string `json:"reward"`
 	Count  int64  `json:"redemptions"`
 	Points int64  `json:"points"`
+}
+
+// post books journals through tx under the double-entry rules: every journal has two postings
+// or more and sums to zero, and no consumer's balance goes below zero (checked on the balances
+// the booking leaves; an error fails the whole transaction, the booking included).
+func post(ctx context.Context, tx Tx, js []*Journal) error {
+	for _, j := range js {
+		var sum int64
+		for _, p := range j.Postings {
+			sum += p.Amount
+		}
+		if sum != 0 || len(j.Postings) < 2 {
+			return symbiont.Errorf(symbiont.EINTERNAL, "An unbalanced journal (%d) was refused.", sum)
+		}
+	}
+	balances, err := tx.PostJournals(ctx, js)
+	if err != nil {
+		return err
+	}
+	for account, b := range balances {
+		if b < 0 && strings.HasPrefix(account, consumerAccountPrefix) {
+			return symbiont.Errorf(symbiont.ECONFLICT, "Not enough points.").With("reason", "insufficient_points")
+		}
+	}
+	return nil
 }

@@ -335,7 +335,7 @@ func (s *Service) accruePage(ctx context.Context, tx ServiceTx, page []*Grant, n
 		res.Journals++
 		res.Points += total
 	}
-	if err := tx.PostJournals(ctx, js); err != nil {
+	if err := post(ctx, tx, js); err != nil {
 		return err
 	}
 	if err := tx.InsertLots(ctx, lots); err != nil {
@@ -553,7 +553,7 @@ func (s *Service) ExpirePoints(ctx context.Context) (int64, error) {
 						{Account: ConsumerAccount(l.ConsumerID), Amount: -l.Remaining, Ref: "lot-" + itoa(l.ID),
 							Description: d.English(), Detail: d},
 						{Account: BrandAccount(l.BrandID, "expired"), Amount: l.Remaining, Description: "points expired"}}}
-				if err := tx.PostJournals(ctx, []*Journal{j}); err != nil {
+				if err := post(ctx, tx, []*Journal{j}); err != nil {
 					return err
 				}
 				if err := tx.EmptyLot(ctx, l.ID); err != nil {
@@ -648,7 +648,7 @@ func (s *Service) Redeem(ctx context.Context, brandID, consumerID int64, rewardI
 			Postings: []Posting{{Account: ConsumerAccount(consumerID), Amount: -rw.Cost, Ref: rw.ID, Description: "Redeemed: " + rw.Name,
 				Detail: &Detail{Kind: LineRedemption, Reward: rw.ID, RewardName: rw.Name}},
 				{Account: BrandAccount(brandID, "redeemed"), Amount: rw.Cost, Ref: rw.ID, Description: "reward redeemed"}}}
-		if err := tx.PostJournals(ctx, []*Journal{j}); err != nil {
+		if err := post(ctx, tx, []*Journal{j}); err != nil {
 			return err
 		}
 		red = &Redemption{BrandID: brandID, ConsumerID: consumerID, Reward: rw.ID, Cost: rw.Cost, Code: newCode(), IdempotencyKey: key, At: now}

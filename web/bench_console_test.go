@@ -242,7 +242,7 @@ func console1M(b *testing.B) (string, string) {
 					events = append(events, e)
 				}
 			}
-			if err := tx.PostJournals(ctx, journals); err != nil {
+			if _, err := tx.PostJournals(ctx, journals); err != nil {
 				return err
 			}
 			_, err := tx.InsertEvents(ctx, events)

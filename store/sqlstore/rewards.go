@@ -142,9 +142,11 @@ func (t *Tx) ActiveGrantCount(ctx context.Context, consumerID int64, now time.Ti
 	return n, err
 }
 
-// PostJournals books balanced journals and updates the balances; a consumer balance must not
-// go below zero. Journals, postings and balances are written in multi-row statements.
-func (t *Tx) PostJournals(ctx context.Context, js []*rewards.Journal) error {
+// PostJournals books journals and updates the balances, returning the new balance of every
+// account changed (the money rules are the rewards package's). Journals, postings and balances
+// are written in multi-row statements.
+func (t *Tx) PostJournals(ctx context.Context, js []*rewards.Journal) (map[string]int64, error) {
+	balances := map[string]int64{}
 	for from := 0; from < len(js); {
 		// Bound each statement's parameters (SQLite allows 32766, PostgreSQL 65535).
 		to, lines := from, 0
@@ -152,25 +154,18 @@ func (t *Tx) PostJournals(ctx context.Context, js []*rewards.Journal) error {
 			lines += len(js[to].Postings)
 			to++
 		}
-		if err := t.postJournals(ctx, js[from:to]); err != nil {
-			return err
+		if err := t.postJournals(ctx, js[from:to], balances); err != nil {
+			return nil, err
 		}
 		from = to
 	}
-	return nil
+	return balances, nil
 }
 
-func (t *Tx) postJournals(ctx context.Context, js []*rewards.Journal) error {
+func (t *Tx) postJournals(ctx context.Context, js []*rewards.Journal, balances map[string]int64) error {
 	args := make([]any, 0, 5*len(js))
 	byKey := make(map[string]*rewards.Journal, len(js))
 	for _, j := range js {
-		var sum int64
-		for _, p := range j.Postings {
-			sum += p.Amount
-		}
-		if sum != 0 || len(j.Postings) < 2 {
-			return symbiont.Errorf(symbiont.EINTERNAL, "An unbalanced journal (%d) was refused.", sum)
-		}
 		k := strconv.FormatInt(j.BrandID, 10) + "/" + j.IdempotencyKey
 		if byKey[k] != nil {
 			return symbiont.Errorf(symbiont.ECONFLICT, "This movement of points was already booked.").With("reason", "duplicate")
@@ -244,7 +239,6 @@ func (t *Tx) postJournals(ctx context.Context, js []*rewards.Journal) error {
 	if err != nil {
 		return err
 	}
-	negative := false
 	c := counts{} // the console's liability: points consumers hold, and how many hold any
 	for rows.Next() {
 		var name string
@@ -253,11 +247,9 @@ func (t *Tx) postJournals(ctx context.Context, js []*rewards.Journal) error {
 			rows.Close()
 			return err
 		}
+		balances[name] = bal
 		if !strings.HasPrefix(name, "consumer:") {
 			continue
-		}
-		if bal < 0 {
-			negative = true
 		}
 		a := byName[name]
 		c.add(a.brand, metricPoints, 0, "", "", delta[a])
@@ -265,9 +257,6 @@ func (t *Tx) postJournals(ctx context.Context, js []*rewards.Journal) error {
 	}
 	if err := rowsDone(rows); err != nil {
 		return err
-	}
-	if negative {
-		return symbiont.Errorf(symbiont.ECONFLICT, "Not enough points.").With("reason", "insufficient_points")
 	}
 	return t.addCounts(ctx, c)
 }

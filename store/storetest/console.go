@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -197,13 +198,19 @@ func (sc *ConsoleScenario) rewards(t *testing.T, s store.Store, rng *rand.Rand, 
 		pts := int64(10 + rng.IntN(90))
 		j := &rewards.Journal{BrandID: brandID, ConsumerID: c, Kind: rewards.KindAccrual, IdempotencyKey: fmt.Sprintf("accrual/%d", c), At: sc.Now.Add(-day),
 			Postings: []rewards.Posting{{Account: rewards.ConsumerAccount(c), Amount: pts}, {Account: rewards.BrandAccount(brandID, "issued"), Amount: -pts}}}
-		update(t, s, func(tx store.Tx) error { return tx.PostJournals(ctx, []*rewards.Journal{j}) })
+		update(t, s, func(tx store.Tx) error {
+			bal, err := tx.PostJournals(ctx, []*rewards.Journal{j})
+			if err == nil && (bal[rewards.ConsumerAccount(c)] != pts || bal[rewards.BrandAccount(brandID, "issued")] > -pts) {
+				t.Errorf("PostJournals returned balances %v after crediting %d to consumer %d", bal, pts, c)
+			}
+			return err
+		})
 		if i%4 == 1 { // spends everything: no longer holds any
 			spend := &rewards.Journal{BrandID: brandID, ConsumerID: c, Kind: rewards.KindRedemption, IdempotencyKey: fmt.Sprintf("redeem/%d", c), At: sc.Now,
 				Postings: []rewards.Posting{{Account: rewards.ConsumerAccount(c), Amount: -pts}, {Account: rewards.BrandAccount(brandID, "redeemed"), Amount: pts}}}
 			reward := []string{"spa", "upgrade"}[rng.IntN(2)]
 			update(t, s, func(tx store.Tx) error {
-				if err := tx.PostJournals(ctx, []*rewards.Journal{spend}); err != nil {
+				if _, err := tx.PostJournals(ctx, []*rewards.Journal{spend}); err != nil {
 					return err
 				}
 				return tx.InsertRedemption(ctx, &rewards.Redemption{BrandID: brandID, ConsumerID: c, Reward: reward, Cost: pts,
@@ -213,12 +220,23 @@ func (sc *ConsoleScenario) rewards(t *testing.T, s store.Store, rng *rand.Rand, 
 			sc.redeemed[brandID][reward] = [2]int64{r[0] + 1, r[1] + pts}
 		}
 	}
-	// Overdrawing is refused and rolls back, counters included.
+	// An overdrawing journal: the store reports the balance it leaves, and the transaction that
+	// refuses it (package rewards does) rolls back, counters included.
 	c := live[0]
 	over := &rewards.Journal{BrandID: brandID, ConsumerID: c, Kind: rewards.KindRedemption, IdempotencyKey: fmt.Sprintf("over/%d", c), At: sc.Now,
 		Postings: []rewards.Posting{{Account: rewards.ConsumerAccount(c), Amount: -1_000_000}, {Account: rewards.BrandAccount(brandID, "redeemed"), Amount: 1_000_000}}}
-	if err := s.Update(ctx, func(tx store.Tx) error { return tx.PostJournals(ctx, []*rewards.Journal{over}) }); err == nil {
-		t.Fatal("an overdrawing journal was booked")
+	err := s.Update(ctx, func(tx store.Tx) error {
+		bal, err := tx.PostJournals(ctx, []*rewards.Journal{over})
+		if err != nil {
+			return err
+		}
+		if bal[rewards.ConsumerAccount(c)] >= 0 {
+			t.Errorf("PostJournals returned %v after overdrawing consumer %d", bal, c)
+		}
+		return errors.New("overdrawn")
+	})
+	if err == nil {
+		t.Fatal("the overdrawing transaction committed")
 	}
 	// A consumer merged after earning: two balances become one.
 	if len(live) > 3 {

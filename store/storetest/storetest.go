@@ -536,9 +536,10 @@ func testIdempotency(t *testing.T, s store.Store) {
 	// Redemptions keep their client's key until erasure (journals of old redemptions too).
 	redeemed := func(c int64, key string) {
 		update(t, s, func(tx store.Tx) error {
-			must(t, tx.PostJournals(ctx, []*rewards.Journal{{BrandID: a.ID, ConsumerID: c, Kind: rewards.KindRedemption, At: at(3),
+			_, err := tx.PostJournals(ctx, []*rewards.Journal{{BrandID: a.ID, ConsumerID: c, Kind: rewards.KindRedemption, At: at(3),
 				IdempotencyKey: "redeem/" + key, Postings: []rewards.Posting{{Account: rewards.BrandAccount(a.ID, "issued"), Amount: -5},
-					{Account: rewards.BrandAccount(a.ID, "redeemed"), Amount: 5}}}}))
+					{Account: rewards.BrandAccount(a.ID, "redeemed"), Amount: 5}}}})
+			must(t, err)
 			return tx.InsertRedemption(ctx, &rewards.Redemption{BrandID: a.ID, ConsumerID: c, Reward: "tree", Cost: 5, Code: "CODE-" + key,
 				IdempotencyKey: key, At: at(3)})
 		})
