@@ -9,7 +9,7 @@ import (
 
 // bookTx is a Tx that only books: it answers PostJournals with balances, counting its calls.
 type bookTx struct {
-	Tx // nil: any other method panics
+	Tx       // nil: any other method panics
 	balances map[string]int64
 	calls    int
 }
