@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Merge", testMerge},
 		{"MergeChain", testMergeChain},
 		{"Conflicts", testConflicts},
+		{"Ledger", testLedger},
 		{"InsertEvents", testInsertEvents},
 		{"InsertEventsChunks", testInsertEventsChunks},
 		{"InsertEventsDuplicateInTx", testInsertEventsDuplicateInTx},
