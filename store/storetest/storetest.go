@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"MergeChain", testMergeChain},
 		{"Conflicts", testConflicts},
 		{"Ledger", testLedger},
+		{"RewardsStore", testRewardsStore},
 		{"InsertEvents", testInsertEvents},
 		{"InsertEventsChunks", testInsertEventsChunks},
 		{"InsertEventsDuplicateInTx", testInsertEventsDuplicateInTx},
