@@ -131,9 +131,5 @@ func testLedger(t *testing.T, s store.Store) {
 }
 
 func entryIDs(es []*ledger.Entry) []int64 {
-	out := make([]int64, len(es))
-	for i, e := range es {
-		out[i] = e.ID
-	}
-	return out
+	return idsOf(es, func(e *ledger.Entry) int64 { return e.ID })
 }

@@ -243,20 +243,21 @@ func consumerEvents(t *testing.T, s store.Store, brandID, consumerID int64, cats
 	return out
 }
 
-func eventIDs(es []*store.Event) []int64 {
-	ids := make([]int64, len(es))
-	for i, e := range es {
-		ids[i] = e.ID
+// idsOf lists the ids of xs, in order.
+func idsOf[T any](xs []T, id func(T) int64) []int64 {
+	out := make([]int64, len(xs))
+	for i, x := range xs {
+		out[i] = id(x)
 	}
-	return ids
+	return out
+}
+
+func eventIDs(es []*store.Event) []int64 {
+	return idsOf(es, func(e *store.Event) int64 { return e.ID })
 }
 
 func recordIDs(rs []*consent.Record) []int64 {
-	ids := make([]int64, len(rs))
-	for i, r := range rs {
-		ids[i] = r.ID
-	}
-	return ids
+	return idsOf(rs, func(r *consent.Record) int64 { return r.ID })
 }
 
 // ---- tenant ----
