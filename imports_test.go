@@ -54,6 +54,13 @@ func TestImportRules(t *testing.T) {
 	for _, pkg := range domain {
 		forbid(pkg, "a domain package takes no HTTP and no concrete store", append([]string{"net/http"}, concrete...)...)
 	}
+	for pkg := range imports { // nor do packages beneath a concept's (an HTTP client belongs with api)
+		for _, d := range domain[1:] {
+			if strings.HasPrefix(pkg, d+"/") {
+				forbid(pkg, "a package beneath a domain package takes no HTTP and no concrete store", append([]string{"net/http"}, concrete...)...)
+			}
+		}
+	}
 	forbid("/store", "the store's interfaces know no engine", concrete...)
 	for _, pkg := range []string{"/api", "/web", "/demo"} {
 		forbid(pkg, "the edges reach data through the services", concrete...)

@@ -35,10 +35,10 @@ import (
 
 	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/access"
+	"github.com/symbiont/symbiont/api/ledgerclient"
 	"github.com/symbiont/symbiont/consent"
 	"github.com/symbiont/symbiont/identity"
 	"github.com/symbiont/symbiont/ledger"
-	"github.com/symbiont/symbiont/ledger/remote"
 	"github.com/symbiont/symbiont/platform"
 	"github.com/symbiont/symbiont/segment"
 	"github.com/symbiont/symbiont/store"
@@ -741,7 +741,7 @@ func BenchmarkVerify10k(b *testing.B) {
 	}
 	srv := httptest.NewServer(p.Handler())
 	b.Cleanup(srv.Close)
-	log := remote.ForServer(srv.URL, srv.Client()) // as `symbiont verify` reads it: one GET a tile, no cache
+	log := ledgerclient.ForServer(srv.URL, srv.Client()) // as `symbiont verify` reads it: one GET a tile, no cache
 	verify := func(raw []byte, prev *ledger.State) *ledger.State {
 		doc, err := ledger.DecodeExport(raw) // as cmd/symbiont/verify.go reads the file
 		if err != nil {

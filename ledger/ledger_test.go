@@ -25,8 +25,8 @@ import (
 
 	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/api"
+	"github.com/symbiont/symbiont/api/ledgerclient"
 	"github.com/symbiont/symbiont/ledger"
-	"github.com/symbiont/symbiont/ledger/remote"
 	"github.com/symbiont/symbiont/platform"
 	"github.com/symbiont/symbiont/store"
 	"github.com/symbiont/symbiont/store/postgres"
@@ -490,7 +490,7 @@ func TestRestartResumesTheTree(t *testing.T) {
 		if len(doc.Records) != 3 || doc.Records[2].Kind != ledger.KindConsentGiven {
 			t.Fatalf("alice's chain after the restart: %d records", len(doc.Records))
 		}
-		if _, _, err := ledger.VerifyExport(doc, remote.ForServer(n.srv.URL, nil), key, nil); err != nil {
+		if _, _, err := ledger.VerifyExport(doc, ledgerclient.ForServer(n.srv.URL, nil), key, nil); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -762,7 +762,7 @@ func newFixture(t *testing.T) *fixture {
 	fx.key = n.p.Ledger.VerifierKey()
 	fx.alice = n.wallet(fx.b, "alice")
 	fx.doc = n.proofs(fx.alice)
-	rep, state, err := ledger.VerifyExport(fx.doc, remote.ForServer(n.srv.URL, nil), fx.key, nil)
+	rep, state, err := ledger.VerifyExport(fx.doc, ledgerclient.ForServer(n.srv.URL, nil), fx.key, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -775,7 +775,7 @@ func newFixture(t *testing.T) *fixture {
 	step(func() { n.grant(fx.b, "carol", "profile", "service") }) // 10 carol 2
 	// Alice verifies again: the log grew consistently.
 	doc := n.proofs(fx.alice)
-	if _, _, err := ledger.VerifyExport(doc, remote.ForServer(n.srv.URL, nil), fx.key, fx.state); err != nil {
+	if _, _, err := ledger.VerifyExport(doc, ledgerclient.ForServer(n.srv.URL, nil), fx.key, fx.state); err != nil {
 		t.Fatal(err)
 	}
 	n.close()
@@ -1067,10 +1067,10 @@ func TestTamperedLog(t *testing.T) {
 				}
 				n.must(200, "GET", "/readyz", "", nil)
 				// …but alice's verifier, which remembers the checkpoint it saw, refuses it…
-				_, _, err := ledger.VerifyExport(n.proofs(fx.alice), remote.ForServer(n.srv.URL, nil), fx.key, fx.state)
+				_, _, err := ledger.VerifyExport(n.proofs(fx.alice), ledgerclient.ForServer(n.srv.URL, nil), fx.key, fx.state)
 				wantErr(t, err, c.verify...)
 				// …while someone verifying for the first time cannot tell.
-				if _, _, err := ledger.VerifyExport(n.proofs(fx.alice), remote.ForServer(n.srv.URL, nil), fx.key, nil); err != nil {
+				if _, _, err := ledger.VerifyExport(n.proofs(fx.alice), ledgerclient.ForServer(n.srv.URL, nil), fx.key, nil); err != nil {
 					t.Fatalf("first verification of the tampered log: %v", err)
 				}
 				return
@@ -1088,7 +1088,7 @@ func TestTamperedLog(t *testing.T) {
 				}
 			}
 			// The honest server refuses to serve the log; the verifier says why.
-			_, _, err = ledger.VerifyExport(fx.doc, remote.ForServer(n.srv.URL, nil), fx.key, fx.state)
+			_, _, err = ledger.VerifyExport(fx.doc, ledgerclient.ForServer(n.srv.URL, nil), fx.key, fx.state)
 			wantErr(t, err, "fetching the log's checkpoint", c.selfCheck)
 			// Nothing is integrated on top of a broken log.
 			n.grant(fx.b, "dave", "purchases", "personalization")
@@ -1298,7 +1298,7 @@ func TestForeignKeyAndAlteredDetails(t *testing.T) {
 	n.read(b, "alice", "personalization")
 	cp := n.integrate()
 	key := n.p.Ledger.VerifierKey()
-	log := remote.ForServer(n.srv.URL, nil)
+	log := ledgerclient.ForServer(n.srv.URL, nil)
 	doc := n.proofs(n.wallet(b, "alice"))
 	if _, _, err := ledger.VerifyExport(doc, log, key, nil); err != nil {
 		t.Fatal(err)

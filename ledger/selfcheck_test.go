@@ -19,9 +19,9 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/symbiont/symbiont"
+	"github.com/symbiont/symbiont/api/ledgerclient"
 	"github.com/symbiont/symbiont/identity"
 	"github.com/symbiont/symbiont/ledger"
-	"github.com/symbiont/symbiont/ledger/remote"
 	"github.com/symbiont/symbiont/platform"
 	"github.com/symbiont/symbiont/store"
 	"github.com/symbiont/symbiont/store/postgres"
@@ -337,7 +337,7 @@ func TestStartAfterCrash(t *testing.T) {
 			t.Fatalf("verification: %+v %v", rep, err)
 		}
 		alice := n.wallet(b, "alice")
-		_, state, err := ledger.VerifyExport(n.proofs(alice), remote.ForServer(n.srv.URL, nil), n.p.Ledger.VerifierKey(), nil)
+		_, state, err := ledger.VerifyExport(n.proofs(alice), ledgerclient.ForServer(n.srv.URL, nil), n.p.Ledger.VerifierKey(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -408,7 +408,7 @@ func TestStartAfterCrash(t *testing.T) {
 		}
 		// Alice's records, the two appended before the crash included, verify against what she
 		// saw before it.
-		rep, _, err := ledger.VerifyExport(m.proofs(m.wallet(b, "alice")), remote.ForServer(m.srv.URL, nil), m.p.Ledger.VerifierKey(), state)
+		rep, _, err := ledger.VerifyExport(m.proofs(m.wallet(b, "alice")), ledgerclient.ForServer(m.srv.URL, nil), m.p.Ledger.VerifierKey(), state)
 		if err != nil || rep.Records != 5 || rep.Pending != 0 || rep.PreviousSize != 3 {
 			t.Fatalf("alice's verification: %+v %v", rep, err)
 		}

@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/symbiont/symbiont/api/ledgerclient"
 	"github.com/symbiont/symbiont/ledger"
-	"github.com/symbiont/symbiont/ledger/remote"
 	"github.com/symbiont/symbiont/platform"
 	"github.com/symbiont/symbiont/store"
 	"github.com/symbiont/symbiont/store/postgres"
@@ -92,7 +92,7 @@ func verify(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return fmt.Errorf("%s is not a ledger proof document: %v", fs.Arg(0), err)
 	}
-	log := remote.ForServer(*base, &http.Client{Timeout: 30 * time.Second})
+	log := ledgerclient.ForServer(*base, &http.Client{Timeout: 30 * time.Second})
 	if *statePath == "" {
 		dir, err := os.UserConfigDir()
 		if err != nil {

@@ -1,4 +1,4 @@
-package remote_test
+package ledgerclient_test
 
 import (
 	"net/http"
@@ -8,7 +8,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
-	"github.com/symbiont/symbiont/ledger/remote"
+	"github.com/symbiont/symbiont/api/ledgerclient"
 )
 
 func TestLog(t *testing.T) {
@@ -26,7 +26,7 @@ func TestLog(t *testing.T) {
 	}))
 	defer srv.Close()
 	for _, base := range []string{srv.URL, srv.URL + "/"} {
-		l := remote.ForServer(base, srv.Client())
+		l := ledgerclient.ForServer(base, srv.Client())
 		if cp, err := l.Checkpoint(); err != nil || string(cp) != "origin\n1\nroot\n" {
 			t.Errorf("Checkpoint() = %q, %v", cp, err)
 		}

@@ -1,8 +1,8 @@
-// Package remote reads a verifiable ledger over HTTP, as a Symbiont server publishes it under
+// Package ledgerclient reads a verifiable ledger over HTTP, as a Symbiont server publishes it under
 // /ledger/ (C2SP tlog-tiles: the checkpoint, the tiles, and the log's verifier key). It is the
 // one client of that layout: `symbiont verify` and the tests read the log through it, so the
 // code a consumer runs is the code the tests exercise.
-package remote
+package ledgerclient
 
 import (
 	"fmt"
