@@ -1,6 +1,10 @@
 package symbiont_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -12,67 +16,202 @@ import (
 // module is this module's path.
 const module = "github.com/symbiont/symbiont"
 
-// TestImportRules holds the layering of docs/architecture.md to the code, from `go list`:
-// dependencies point inward, to the domain.
-//
-//   - Domain packages (the root and one package per concept) import no HTTP and no concrete
-//     store: they see the store only through their narrow Tx interfaces.
-//   - package store (the interfaces) imports no concrete store.
-//   - The edges (api, web, demo) import no concrete store: they reach data through services.
-//   - Nothing imports cmd/, and only cmd/ (and demo, which seeds a running platform) imports
-//     platform, the composition root.
-func TestImportRules(t *testing.T) {
+// Roles of the module's packages (paths relative to module). Every package not named here is a
+// domain package, so that a new concept is held to the domain's rules without editing this test.
+var (
+	edges     = []string{"/api", "/api/ledgerclient", "/web", "/demo"}
+	engines   = []string{"/store/sqlite", "/store/postgres", "/store/sqlstore"}
+	nonDomain = append(append([]string{"/platform", "/store", "/store/storetest", "/e2e"}, edges...), engines...)
+)
+
+// goPackage is what `go list -json` says of a package that this test reads.
+type goPackage struct {
+	ImportPath string
+	Doc        string
+	Imports    []string
+}
+
+// listPackages returns the module's packages by path relative to module, with their project
+// imports (relative too; "" is the root package).
+func listPackages(t *testing.T) map[string]*goPackage {
+	t.Helper()
 	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	out, err := exec.Command(goTool, "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, module+"/...").Output()
+	out, err := exec.Command(goTool, "list", "-json=ImportPath,Doc,Imports", module+"/...").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
-	imports := map[string][]string{}
-	for line := range strings.Lines(string(out)) {
-		f := strings.Fields(line)
-		if len(f) > 0 {
-			imports[strings.TrimPrefix(f[0], module)] = f[1:]
+	pkgs := map[string]*goPackage{}
+	for dec := json.NewDecoder(bytes.NewReader(out)); dec.More(); {
+		p := new(goPackage)
+		if err := dec.Decode(p); err != nil {
+			t.Fatalf("go list: %v", err)
 		}
+		p.ImportPath = strings.TrimPrefix(p.ImportPath, module)
+		var own []string
+		for _, d := range p.Imports {
+			if d == module || strings.HasPrefix(d, module+"/") {
+				own = append(own, strings.TrimPrefix(d, module))
+			} else if d == "net/http" {
+				own = append(own, d) // the one outside import a rule is about
+			}
+		}
+		p.Imports = own
+		pkgs[p.ImportPath] = p
 	}
-	if len(imports) < 20 {
-		t.Fatalf("go list named %d packages; want the whole module", len(imports))
+	if len(pkgs) < 20 {
+		t.Fatalf("go list named %d packages; want the whole module", len(pkgs))
 	}
-	concrete := []string{module + "/store/sqlite", module + "/store/postgres", module + "/store/sqlstore"}
-	domain := []string{"", "/access", "/consent", "/identity", "/ingest", "/ledger", "/rewards", "/segment", "/tcf", "/tenant", "/vault"}
-	forbid := func(pkg string, why string, bad ...string) {
-		deps, ok := imports[pkg]
-		if !ok {
+	return pkgs
+}
+
+// fullPath is the import path of d, a path listPackages returned.
+func fullPath(d string) string {
+	if d == "" || strings.HasPrefix(d, "/") {
+		return module + d
+	}
+	return d
+}
+
+// TestImportRules holds the layering of docs/architecture.md to the code, from `go list`:
+// dependencies point inward, to the domain.
+//
+//   - Domain packages (the root and every package not otherwise named above, so a new
+//     concept is covered at once) import no HTTP, no concrete store and no edge: they see the
+//     store only through their narrow Tx interfaces.
+//   - package store (the interfaces) imports no concrete store.
+//   - The edges (api, web, demo) import neither store nor a concrete store: they reach data
+//     through the services only, so every read goes through the one door.
+//   - Nothing imports cmd/, and only cmd/ (and demo, which seeds a running platform) imports
+//     platform, the composition root.
+func TestImportRules(t *testing.T) {
+	pkgs := listPackages(t)
+	for _, pkg := range nonDomain {
+		if pkgs[pkg] == nil && pkg != "/e2e" {
 			t.Errorf("package %q is not in the module any more: update this test", module+pkg)
-			return
 		}
-		for _, d := range deps {
+	}
+	forbid := func(pkg, why string, bad ...string) {
+		for _, d := range pkgs[pkg].Imports {
 			if slices.Contains(bad, d) {
-				t.Errorf("%s imports %s: %s", module+pkg, d, why)
+				t.Errorf("%s imports %s: %s", module+pkg, fullPath(d), why)
 			}
 		}
 	}
-	for _, pkg := range domain {
-		forbid(pkg, "a domain package takes no HTTP and no concrete store", append([]string{"net/http"}, concrete...)...)
+	for pkg := range pkgs {
+		switch {
+		case slices.Contains(nonDomain, pkg) || strings.HasPrefix(pkg, "/cmd/"):
+		default:
+			forbid(pkg, "a domain package takes no HTTP, no concrete store and no edge (an HTTP client belongs with api)",
+				append(append([]string{"net/http", "/platform"}, engines...), edges...)...)
+		}
 	}
-	for pkg := range imports { // nor do packages beneath a concept's (an HTTP client belongs with api)
-		for _, d := range domain[1:] {
-			if strings.HasPrefix(pkg, d+"/") {
-				forbid(pkg, "a package beneath a domain package takes no HTTP and no concrete store", append([]string{"net/http"}, concrete...)...)
+	forbid("/store", "the store's interfaces know no engine", engines...)
+	for _, pkg := range edges {
+		forbid(pkg, "the edges reach data through the services only", append([]string{"/store", "/store/storetest"}, engines...)...)
+	}
+	for pkg, p := range pkgs {
+		for _, d := range p.Imports {
+			if strings.HasPrefix(d, "/cmd/") {
+				t.Errorf("%s imports %s: cmd/ only wires", module+pkg, module+d)
+			}
+			if d == "/platform" && !strings.HasPrefix(pkg, "/cmd/") && pkg != "/demo" {
+				t.Errorf("%s imports the composition root %s: only cmd/ does", module+pkg, module+d)
 			}
 		}
 	}
-	forbid("/store", "the store's interfaces know no engine", concrete...)
-	for _, pkg := range []string{"/api", "/web", "/demo"} {
-		forbid(pkg, "the edges reach data through the services", concrete...)
+}
+
+// Markers of the generated import table in docs/architecture.md.
+const (
+	tableBegin = "<!-- import table: generated by TestImportTable (imports_test.go); do not edit -->"
+	tableEnd   = "<!-- end of import table -->"
+)
+
+// TestImportTable keeps the package table of docs/architecture.md what `go list` says: each
+// package's own package comment and its project imports, dependents first. It fails when the
+// table is stale; SYMBIONT_UPDATE_DOCS=1 rewrites it.
+func TestImportTable(t *testing.T) {
+	table := importTable(listPackages(t))
+	const doc = "docs/architecture.md"
+	text, err := os.ReadFile(doc)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for pkg, deps := range imports {
-		for _, d := range deps {
-			if strings.HasPrefix(d, module+"/cmd/") {
-				t.Errorf("%s imports %s: cmd/ only wires", module+pkg, d)
-			}
-			if d == module+"/platform" && !strings.HasPrefix(pkg, "/cmd/") && pkg != "/demo" {
-				t.Errorf("%s imports the composition root %s: only cmd/ does", module+pkg, d)
+	s := string(text)
+	b, e := strings.Index(s, tableBegin), strings.Index(s, tableEnd)
+	if b < 0 || e < b {
+		t.Fatalf("%s has no %q … %q block for the import table", doc, tableBegin, tableEnd)
+	}
+	updated := s[:b+len(tableBegin)] + "\n" + table + s[e:]
+	if updated == s {
+		return
+	}
+	if os.Getenv("SYMBIONT_UPDATE_DOCS") == "1" {
+		if err := os.WriteFile(doc, []byte(updated), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("rewrote the import table of %s", doc)
+		return
+	}
+	t.Errorf("the import table of %s is stale; run SYMBIONT_UPDATE_DOCS=1 go test -run TestImportTable . to rewrite it. Want:\n%s", doc, table)
+}
+
+// importTable renders the packages as a Markdown table, deepest dependents first (a package's
+// depth is one more than its deepest project import), then by path.
+func importTable(pkgs map[string]*goPackage) string {
+	depth := map[string]int{}
+	var depthOf func(string) int
+	depthOf = func(p string) int {
+		if d, ok := depth[p]; ok {
+			return d
+		}
+		depth[p] = 0
+		d := 0
+		if pk := pkgs[p]; pk != nil {
+			for _, i := range pk.Imports {
+				if pkgs[i] != nil {
+					d = max(d, depthOf(i)+1)
+				}
 			}
 		}
+		depth[p] = d
+		return d
 	}
+	order := func(a, b string) int {
+		if da, db := depthOf(a), depthOf(b); da != db {
+			return db - da
+		}
+		return strings.Compare(a, b)
+	}
+	names := make([]string, 0, len(pkgs))
+	for p := range pkgs {
+		if pkgs[p].Doc != "" { // e2e: tests only
+			names = append(names, p)
+		}
+	}
+	slices.SortFunc(names, order)
+	label := func(p string) string {
+		if p == "" {
+			return "root `symbiont`"
+		}
+		return "`" + strings.TrimPrefix(p, "/") + "`"
+	}
+	var out strings.Builder
+	out.WriteString("| package | what it is (its package comment) | imports (project) |\n| --- | --- | --- |\n")
+	for _, p := range names {
+		var deps []string
+		imps := slices.Clone(pkgs[p].Imports)
+		slices.SortFunc(imps, order)
+		for _, d := range imps {
+			if d == "net/http" {
+				continue
+			}
+			deps = append(deps, label(d))
+		}
+		if len(deps) == 0 {
+			deps = []string{"nothing"}
+		}
+		fmt.Fprintf(&out, "| %s | %s | %s |\n", label(p), strings.ReplaceAll(pkgs[p].Doc, "|", `\|`), strings.Join(deps, ", "))
+	}
+	return out.String()
 }

@@ -21,7 +21,6 @@ import (
 	"github.com/symbiont/symbiont/platform"
 	"github.com/symbiont/symbiont/rewards"
 	"github.com/symbiont/symbiont/segment"
-	"github.com/symbiont/symbiont/store"
 	"github.com/symbiont/symbiont/tenant"
 )
 
@@ -75,11 +74,8 @@ type Demo struct {
 // Seed creates the demo brand and data, or, when the data directory already has them, issues
 // fresh keys for the existing demo brand.
 func Seed(ctx context.Context, p *platform.Platform) (*Demo, error) {
-	var existing []byte
-	if err := p.Store.View(ctx, func(tx store.Tx) (err error) {
-		existing, err = tx.Setting(ctx, brandSetting)
-		return err
-	}); err != nil {
+	existing, err := p.Tenants.Setting(ctx, brandSetting)
+	if err != nil {
 		return nil, err
 	}
 	d := &Demo{WalletUser: members[0].first + " " + members[0].last + " (" + members[0].id + ")", Members: len(members)}
@@ -117,15 +113,12 @@ func Seed(ctx context.Context, p *platform.Platform) (*Demo, error) {
 		if err := seedData(ctx, p, brandID, d); err != nil {
 			return nil, err
 		}
-		if err := p.Store.Update(ctx, func(tx store.Tx) error { return tx.PutSetting(ctx, brandSetting, []byte(d.BrandID)) }); err != nil {
+		if err := p.Tenants.PutSetting(ctx, brandSetting, []byte(d.BrandID)); err != nil {
 			return nil, err
 		}
 	}
-	var cid int64
-	if err := p.Store.View(ctx, func(tx store.Tx) (err error) {
-		cid, _, err = p.Graph.Resolve(ctx, tx, brandID, identity.KindUserID, members[0].id, false, p.Config.Clock.Now())
-		return err
-	}); err != nil {
+	cid, err := p.Directory.Consumer(ctx, brandID, identity.KindUserID, members[0].id)
+	if err != nil {
 		return nil, err
 	}
 	// Integrate what the seeding recorded, so the wallet's proofs are ready at once.
@@ -278,12 +271,7 @@ func (st *story) send(ctx context.Context, msgs []map[string]any) error {
 }
 
 func (st *story) consumer(ctx context.Context, id string) (int64, error) {
-	var cid int64
-	err := st.p.Store.View(ctx, func(tx store.Tx) (e error) {
-		cid, _, e = st.p.Graph.Resolve(ctx, tx, st.brandID, identity.KindUserID, id, false, st.p.Config.Clock.Now())
-		return e
-	})
-	return cid, err
+	return st.p.Directory.Consumer(ctx, st.brandID, identity.KindUserID, id)
 }
 
 // recommend is Symbiont's own recommendations feature reading purchases and preferences for

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/symbiont/symbiont/overview"
 	"github.com/symbiont/symbiont/store"
 )
 
@@ -83,9 +84,9 @@ func (s *Service) flush(ctx context.Context, t *tally) error {
 	t.mu.Unlock()
 	var err error
 	if len(batch) > 0 {
-		counts := make([]store.IngestCount, 0, len(batch))
+		counts := make([]overview.IngestCount, 0, len(batch))
 		for k, n := range batch {
-			counts = append(counts, store.IngestCount{BrandID: k.brand, Day: time.Unix(k.day*86400, 0).UTC(), Outcome: k.outcome, Count: n})
+			counts = append(counts, overview.IngestCount{BrandID: k.brand, Day: time.Unix(k.day*86400, 0).UTC(), Outcome: k.outcome, Count: n})
 		}
 		err = s.store.Update(ctx, func(tx store.Tx) error { return tx.AddIngestCounts(ctx, counts) })
 	}
@@ -102,8 +103,8 @@ func (s *Service) flush(ctx context.Context, t *tally) error {
 
 // DailyCounts returns the brand's tallies since from: what was flushed plus what is still in
 // this process's memory.
-func (s *Service) DailyCounts(ctx context.Context, brandID int64, from time.Time) ([]store.IngestCount, error) {
-	var out []store.IngestCount
+func (s *Service) DailyCounts(ctx context.Context, brandID int64, from time.Time) ([]overview.IngestCount, error) {
+	var out []overview.IngestCount
 	if err := s.store.View(ctx, func(tx store.Tx) (err error) {
 		out, err = tx.IngestCounts(ctx, brandID, from)
 		return err
@@ -115,7 +116,7 @@ func (s *Service) DailyCounts(ctx context.Context, brandID int64, from time.Time
 	t.mu.Lock()
 	for k, n := range t.pending {
 		if k.brand == brandID && k.day >= fromDay {
-			out = append(out, store.IngestCount{BrandID: brandID, Day: time.Unix(k.day*86400, 0).UTC(), Outcome: k.outcome, Count: n})
+			out = append(out, overview.IngestCount{BrandID: brandID, Day: time.Unix(k.day*86400, 0).UTC(), Outcome: k.outcome, Count: n})
 		}
 	}
 	t.mu.Unlock()

@@ -29,6 +29,7 @@ import (
 	"github.com/symbiont/symbiont/identity"
 	"github.com/symbiont/symbiont/ingest"
 	"github.com/symbiont/symbiont/ledger"
+	"github.com/symbiont/symbiont/overview"
 	"github.com/symbiont/symbiont/rewards"
 	"github.com/symbiont/symbiont/store"
 	"github.com/symbiont/symbiont/store/postgres"
@@ -304,11 +305,11 @@ func (p *Platform) registerGauges() {
 func (p *Platform) buildHandlers(st store.Store, limits api.Limits) error {
 	cfg := p.Config
 	svc := api.Services{Tenants: p.Tenants, Consent: p.Consent, Ingest: p.Ingest, Access: p.Access, Ledger: p.Ledger, Rewards: p.Rewards,
-		Graph: p.Graph, Directory: p.Directory, Store: st, Clock: cfg.Clock}
+		Graph: p.Graph, Directory: p.Directory, Overview: overview.NewService(store.Narrow[overview.Tx](st)), Clock: cfg.Clock}
 	s := api.NewServer(cfg.Log)
 	s.Services = svc
 	s.BaseURL, s.Version, s.Limits, s.Registry = cfg.BaseURL, cfg.Version, limits, p.Registry
-	s.Ready = func() bool { return !p.draining.Load() }
+	s.Ready, s.Engine = p.ready, st.Dialect()
 	p.Web = &web.Server{Services: svc, Log: cfg.Log, BaseURL: cfg.BaseURL, Secret: p.Vault.DeriveKey("web-pages"),
 		Secure: strings.HasPrefix(cfg.BaseURL, "https://")}
 	if err := p.Web.Init(); err != nil {
@@ -317,6 +318,21 @@ func (p *Platform) buildHandlers(st store.Store, limits api.Limits) error {
 	s.Extra = p.Web.Routes
 	p.API = s
 	p.handler = s.Handler()
+	return nil
+}
+
+// ready reports why the node cannot take traffic: it is draining, or its store does not answer.
+func (p *Platform) ready(ctx context.Context) error {
+	if p.draining.Load() {
+		return symbiont.Errorf(symbiont.EUNAVAILABLE, "The server is shutting down.")
+	}
+	if err := p.Store.View(ctx, func(tx store.Tx) error {
+		_, err := tx.Setting(ctx, "ping")
+		return err
+	}); err != nil {
+		p.Config.Log.Warn("readiness: store not reachable", "err", err)
+		return symbiont.Errorf(symbiont.EUNAVAILABLE, "The store is not reachable.")
+	}
 	return nil
 }
 

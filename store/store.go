@@ -12,6 +12,7 @@ import (
 	"github.com/symbiont/symbiont/consent"
 	"github.com/symbiont/symbiont/identity"
 	"github.com/symbiont/symbiont/ledger"
+	"github.com/symbiont/symbiont/overview"
 	"github.com/symbiont/symbiont/rewards"
 	"github.com/symbiont/symbiont/tenant"
 	"github.com/symbiont/symbiont/vault"
@@ -65,7 +66,7 @@ type Tx interface {
 	ledger.Tx
 	ledger.IntegrationTx
 	rewards.Tx
-	ConsoleTx
+	overview.Tx
 	symbiont.IdempotencyTx
 	symbiont.IdempotencyPruneTx
 

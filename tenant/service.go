@@ -74,6 +74,21 @@ func randomID(prefix string) string {
 
 const operatorSetting = "operator_token_sha256"
 
+// Setting returns the installation's named value (nil when unset): small state of the
+// platform's own, such as which brand the demo seeded.
+func (s *Service) Setting(ctx context.Context, name string) (v []byte, err error) {
+	err = s.db.View(ctx, func(tx Tx) (err error) {
+		v, err = tx.Setting(ctx, name)
+		return err
+	})
+	return v, err
+}
+
+// PutSetting sets the installation's named value.
+func (s *Service) PutSetting(ctx context.Context, name string, value []byte) error {
+	return s.db.Update(ctx, func(tx Tx) error { return tx.PutSetting(ctx, name, value) })
+}
+
 // InitOperator sets up the operator token. With token non-empty it becomes the token (from
 // SYMBIONT_ADMIN_TOKEN). Otherwise the stored one is used, or, on first start, a new one is
 // generated and returned so the caller can show it once.

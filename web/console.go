@@ -19,7 +19,7 @@ import (
 	"github.com/symbiont/symbiont/consent"
 	"github.com/symbiont/symbiont/identity"
 	"github.com/symbiont/symbiont/ingest"
-	"github.com/symbiont/symbiont/store"
+	"github.com/symbiont/symbiont/overview"
 	"github.com/symbiont/symbiont/tenant"
 )
 
@@ -334,11 +334,8 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, cs *consoleSes
 	// end of each day (or now, for today), from the store's consent counters.
 	consentSec := &OverviewSection{}
 	if cs.can(tenant.ScopeConsents) {
-		var cd *store.ConsentDays
-		if err := s.Store.View(ctx, func(tx store.Tx) (err error) {
-			cd, err = tx.ConsentDays(ctx, bid, start, days, now)
-			return err
-		}); err != nil {
+		cd, err := s.Overview.ConsentDays(ctx, bid, start, days, now)
+		if err != nil {
 			return err
 		}
 		consentSec.Chart = consentRates(cd, p, vocab)
@@ -356,14 +353,12 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, cs *consoleSes
 
 	// Events: stored (from the event store) and dropped by reason (the ingestion tallies).
 	evSec := &OverviewSection{}
-	var stored, tallies []store.IngestCount
-	if err := s.Store.View(ctx, func(tx store.Tx) (err error) {
-		stored, err = tx.StoredEventsPerDay(ctx, bid, start)
-		return err
-	}); err != nil {
+	stored, err := s.Overview.StoredEventsPerDay(ctx, bid, start)
+	if err != nil {
 		return err
 	}
-	if tallies, err = s.Ingest.DailyCounts(ctx, bid, start); err != nil {
+	tallies, err := s.Ingest.DailyCounts(ctx, bid, start)
+	if err != nil {
 		return err
 	}
 	evSec.Chart = eventCounts(stored, tallies, start, days, p)
@@ -400,7 +395,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, cs *consoleSes
 
 // consentRates turns the daily counts into the share of consumers with an active grant per
 // category × purpose (capped at 1), one series per pair the brand ever recorded.
-func consentRates(cd *store.ConsentDays, p *Page, vocab symbiont.Vocabulary) *Chart {
+func consentRates(cd *overview.ConsentDays, p *Page, vocab symbiont.Vocabulary) *Chart {
 	order := make([]int, len(cd.Pairs))
 	for i := range order {
 		order[i] = i
@@ -421,7 +416,7 @@ func consentRates(cd *store.ConsentDays, p *Page, vocab symbiont.Vocabulary) *Ch
 }
 
 // eventCounts builds the stacked daily bars: stored events, then each drop reason.
-func eventCounts(stored, tallies []store.IngestCount, start time.Time, days int, p *Page) *Chart {
+func eventCounts(stored, tallies []overview.IngestCount, start time.Time, days int, p *Page) *Chart {
 	day := func(t time.Time) int { return int(t.UTC().Truncate(24*time.Hour).Sub(start) / (24 * time.Hour)) }
 	accepted := Series{Name: p.T("console.events.accepted"), Values: make([]float64, days), Color: "#116329"}
 	for _, c := range stored {

@@ -16,8 +16,8 @@ import (
 	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/consent"
 	"github.com/symbiont/symbiont/demo"
+	"github.com/symbiont/symbiont/overview"
 	"github.com/symbiont/symbiont/platform"
-	"github.com/symbiont/symbiont/store"
 	"github.com/symbiont/symbiont/store/storetest"
 	"github.com/symbiont/symbiont/web"
 )
@@ -111,7 +111,7 @@ func TestConsoleOverviewMatchesScan(t *testing.T) {
 				for d := range days {
 					row := []string{start.AddDate(0, 0, d).Format("01-02")}
 					order := slices.Clone(scan.Pairs) // the chart's order: by "category/purpose"
-					slices.SortFunc(order, func(a, b store.Pair) int {
+					slices.SortFunc(order, func(a, b overview.Pair) int {
 						return strings.Compare(a.Category+"/"+a.Purpose, b.Category+"/"+b.Purpose)
 					})
 					for _, pr := range order {

@@ -13,6 +13,7 @@ import (
 	"weak"
 
 	"github.com/symbiont/symbiont/consent"
+	"github.com/symbiont/symbiont/overview"
 	"github.com/symbiont/symbiont/rewards"
 	"github.com/symbiont/symbiont/store"
 )
@@ -137,7 +138,7 @@ type decision struct {
 // addIntervals adds sign × the active intervals of one consumer's decisions of one pair,
 // oldest first (by time, then id): a grant is active from its time until the next decision
 // or its expiry, whichever comes first.
-func addIntervals(c counts, brand int64, p store.Pair, ds []decision, sign int64) {
+func addIntervals(c counts, brand int64, p overview.Pair, ds []decision, sign int64) {
 	for i, d := range ds {
 		if !d.given {
 			continue
@@ -209,7 +210,7 @@ func (t *Tx) countConsent(ctx context.Context, r *consent.Record) error {
 			slices.SortFunc(hist, byTime)
 		}
 	}
-	p := store.Pair{Category: r.Category, Purpose: r.Purpose}
+	p := overview.Pair{Category: r.Category, Purpose: r.Purpose}
 	c := counts{}
 	c.add(r.BrandID, metricConsent, endDay(at), p.Category, p.Purpose, 0)
 	addIntervals(c, r.BrandID, p, hist, -1)
@@ -318,11 +319,11 @@ func (t *Tx) countMerge(ctx context.Context, brandID, from, into int64) error {
 		return err
 	}
 	type hist struct{ from, into, both []decision }
-	pairs := map[store.Pair]*hist{}
-	var order []store.Pair
+	pairs := map[overview.Pair]*hist{}
+	var order []overview.Pair
 	for rows.Next() {
 		var who int64
-		var p store.Pair
+		var p overview.Pair
 		var d decision
 		var state string
 		if err := rows.Scan(&who, &p.Category, &p.Purpose, &d.id, &state, &d.at, &d.expires); err != nil {
@@ -373,10 +374,10 @@ func held(balance int64) int64 {
 // its counters' rows up to that day; today's (at now) adds back the grants that expire later
 // today, whose -1 is on today's row but has not happened yet: they are current given
 // decisions with that expiry, found through the index of due expiries.
-func (t *Tx) ConsentDays(ctx context.Context, brandID int64, start time.Time, days int, now time.Time) (*store.ConsentDays, error) {
+func (t *Tx) ConsentDays(ctx context.Context, brandID int64, start time.Time, days int, now time.Time) (*overview.ConsentDays, error) {
 	s, n := ms(start.UTC().Truncate(24*time.Hour)), ms(now)
 	last := endDay(n) // today's row: what has happened by now is on it or before it
-	out := &store.ConsentDays{Consumers: make([]int64, days)}
+	out := &overview.ConsentDays{Consumers: make([]int64, days)}
 	// Every pair, and each pair's count before the period.
 	rows, err := t.query(ctx, `SELECT k1, k2, SUM(CASE WHEN day < ? THEN n ELSE 0 END) FROM console_counts
 		WHERE brand_id = ? AND metric = 'consent' GROUP BY k1, k2`, s, brandID)
@@ -385,7 +386,7 @@ func (t *Tx) ConsentDays(ctx context.Context, brandID int64, start time.Time, da
 	}
 	var base []int64
 	for rows.Next() {
-		var p store.Pair
+		var p overview.Pair
 		var b int64
 		if err := rows.Scan(&p.Category, &p.Purpose, &b); err != nil {
 			rows.Close()
@@ -397,7 +398,7 @@ func (t *Tx) ConsentDays(ctx context.Context, brandID int64, start time.Time, da
 		return nil, err
 	}
 	sortPairs(out.Pairs, base)
-	idx := make(map[store.Pair]int, len(out.Pairs))
+	idx := make(map[overview.Pair]int, len(out.Pairs))
 	for i, p := range out.Pairs {
 		idx[p] = i
 	}
@@ -414,7 +415,7 @@ func (t *Tx) ConsentDays(ctx context.Context, brandID int64, start time.Time, da
 	}
 	for rows.Next() {
 		var ch change
-		var p store.Pair
+		var p overview.Pair
 		if err := rows.Scan(&ch.day, &p.Category, &p.Purpose, &ch.n); err != nil {
 			rows.Close()
 			return nil, err
@@ -432,7 +433,7 @@ func (t *Tx) ConsentDays(ctx context.Context, brandID int64, start time.Time, da
 		return nil, err
 	}
 	for rows.Next() {
-		var p store.Pair
+		var p overview.Pair
 		var k int64
 		if err := rows.Scan(&p.Category, &p.Purpose, &k); err != nil {
 			rows.Close()
@@ -493,7 +494,7 @@ func (t *Tx) ConsentDays(ctx context.Context, brandID int64, start time.Time, da
 }
 
 // sortPairs sorts pairs (and their values with them) by category, then purpose.
-func sortPairs(ps []store.Pair, vals []int64) {
+func sortPairs(ps []overview.Pair, vals []int64) {
 	idx := make([]int, len(ps))
 	for i := range idx {
 		idx[i] = i
@@ -501,7 +502,7 @@ func sortPairs(ps []store.Pair, vals []int64) {
 	slices.SortFunc(idx, func(a, b int) int {
 		return cmp.Or(strings.Compare(ps[a].Category, ps[b].Category), strings.Compare(ps[a].Purpose, ps[b].Purpose))
 	})
-	sp, sv := make([]store.Pair, len(ps)), make([]int64, len(ps))
+	sp, sv := make([]overview.Pair, len(ps)), make([]int64, len(ps))
 	for i, j := range idx {
 		sp[i], sv[i] = ps[j], vals[j]
 	}
@@ -586,15 +587,15 @@ func (t *Tx) uncountEvents(ctx context.Context, brandID int64, consumerIDs []int
 }
 
 // StoredEventsPerDay counts the brand's stored events per UTC day of arrival, from from's day.
-func (t *Tx) StoredEventsPerDay(ctx context.Context, brandID int64, from time.Time) ([]store.IngestCount, error) {
+func (t *Tx) StoredEventsPerDay(ctx context.Context, brandID int64, from time.Time) ([]overview.IngestCount, error) {
 	cs, err := t.dayCounts(ctx, brandID, metricEvents, receivedDay(ms(from)), math.MaxInt64)
 	if err != nil {
 		return nil, err
 	}
-	var out []store.IngestCount
+	var out []overview.IngestCount
 	for _, c := range cs {
 		if c.n != 0 {
-			out = append(out, store.IngestCount{BrandID: brandID, Day: fromMS(c.day), Outcome: "accepted", Count: c.n})
+			out = append(out, overview.IngestCount{BrandID: brandID, Day: fromMS(c.day), Outcome: "accepted", Count: c.n})
 		}
 	}
 	return out, nil
@@ -621,13 +622,13 @@ func (t *Tx) Liability(ctx context.Context, brandID int64) (int64, int64, error)
 func (t *Tx) GrantsByCategory(ctx context.Context, brandID int64, now time.Time) ([]rewards.CategoryCount, error) {
 	n := ms(now)
 	last := endDay(n)
-	active := map[store.Pair]int64{}
+	active := map[overview.Pair]int64{}
 	rows, err := t.query(ctx, `SELECT k1, k2, SUM(n) FROM console_counts WHERE brand_id = ? AND metric = 'grants' AND day <= ? GROUP BY k1, k2`, brandID, last)
 	if err != nil {
 		return nil, err
 	}
 	for rows.Next() {
-		var p store.Pair
+		var p overview.Pair
 		var k int64
 		if err := rows.Scan(&p.Category, &p.Purpose, &k); err != nil {
 			rows.Close()
@@ -644,7 +645,7 @@ func (t *Tx) GrantsByCategory(ctx context.Context, brandID int64, now time.Time)
 		return nil, err
 	}
 	for rows.Next() {
-		var p store.Pair
+		var p overview.Pair
 		var k int64
 		if err := rows.Scan(&p.Category, &p.Purpose, &k); err != nil {
 			rows.Close()
@@ -689,7 +690,7 @@ func (t *Tx) RedemptionReport(ctx context.Context, brandID int64) ([]rewards.Rew
 // --- Ingestion tallies --------------------------------------------------------------------------
 
 // AddIngestCounts adds to the daily tallies.
-func (t *Tx) AddIngestCounts(ctx context.Context, counts []store.IngestCount) error {
+func (t *Tx) AddIngestCounts(ctx context.Context, counts []overview.IngestCount) error {
 	for _, c := range counts {
 		if c.Count == 0 {
 			continue
@@ -704,16 +705,16 @@ func (t *Tx) AddIngestCounts(ctx context.Context, counts []store.IngestCount) er
 }
 
 // IngestCounts returns the brand's daily tallies since from, by day.
-func (t *Tx) IngestCounts(ctx context.Context, brandID int64, from time.Time) ([]store.IngestCount, error) {
+func (t *Tx) IngestCounts(ctx context.Context, brandID int64, from time.Time) ([]overview.IngestCount, error) {
 	rows, err := t.query(ctx, `SELECT day, outcome, n FROM ingest_daily WHERE brand_id = ? AND day >= ? ORDER BY day, outcome`,
 		brandID, ms(from.UTC().Truncate(24*time.Hour)))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.IngestCount
+	var out []overview.IngestCount
 	for rows.Next() {
-		c := store.IngestCount{BrandID: brandID}
+		c := overview.IngestCount{BrandID: brandID}
 		var d int64
 		if err := rows.Scan(&d, &c.Outcome, &c.Count); err != nil {
 			return nil, err

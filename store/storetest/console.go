@@ -12,12 +12,13 @@ import (
 
 	"github.com/symbiont/symbiont/consent"
 	"github.com/symbiont/symbiont/identity"
+	"github.com/symbiont/symbiont/overview"
 	"github.com/symbiont/symbiont/rewards"
 	"github.com/symbiont/symbiont/store"
 	"github.com/symbiont/symbiont/tenant"
 )
 
-// The console's aggregates (store.ConsoleTx and the rewards report figures) must give exactly
+// The console's aggregates (overview.Tx and the rewards report figures) must give exactly
 // what scanning the rows gives. ConsoleScenario writes a history through the store — consumers
 // created, consent decided (renewed, withdrawn, refused, expired, some stamped out of order, at
 // midnight exactly, expiring later today), events stored twice, merged and erased, paid grants,
@@ -249,9 +250,9 @@ func (sc *ConsoleScenario) rewards(t *testing.T, s store.Store, rng *rand.Rand, 
 // store kept counters, and what they must equal): every consent record of the brand replayed
 // in (time, id) order, each consumer's latest decision per pair active when it is a grant not
 // yet expired at the end of each day (at now for today), over the live consumers created by
-// then. The fields are as in store.ConsentDays.
+// then. The fields are as in overview.ConsentDays.
 type ConsentScan struct {
-	Pairs     []store.Pair
+	Pairs     []overview.Pair
 	Active    [][]int64
 	Consumers []int64
 	Total     int64
@@ -267,15 +268,15 @@ func ScanConsent(rs []*consent.Record, created []time.Time, start time.Time, day
 	slices.SortFunc(rs, func(a, b *consent.Record) int { return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.ID, b.ID)) })
 	slices.SortFunc(created, func(a, b time.Time) int { return a.Compare(b) })
 	out := ConsentScan{Total: int64(len(created)), Consumers: make([]int64, days)}
-	idx := map[store.Pair]int{}
+	idx := map[overview.Pair]int{}
 	for _, r := range rs {
-		p := store.Pair{Category: r.Category, Purpose: r.Purpose}
+		p := overview.Pair{Category: r.Category, Purpose: r.Purpose}
 		if _, ok := idx[p]; !ok {
 			idx[p] = len(out.Pairs)
 			out.Pairs = append(out.Pairs, p)
 		}
 	}
-	slices.SortFunc(out.Pairs, func(a, b store.Pair) int {
+	slices.SortFunc(out.Pairs, func(a, b overview.Pair) int {
 		return cmp.Or(strings.Compare(a.Category, b.Category), strings.Compare(a.Purpose, b.Purpose))
 	})
 	for i, p := range out.Pairs {
@@ -285,7 +286,7 @@ func ScanConsent(rs []*consent.Record, created []time.Time, start time.Time, day
 	for i := range out.Active {
 		out.Active[i] = make([]int64, days)
 	}
-	cur := map[int64]map[store.Pair]state{}
+	cur := map[int64]map[overview.Pair]state{}
 	next, born := 0, 0
 	for d := range days {
 		end := start.AddDate(0, 0, d+1)
@@ -296,10 +297,10 @@ func ScanConsent(rs []*consent.Record, created []time.Time, start time.Time, day
 			r := rs[next]
 			m := cur[r.ConsumerID]
 			if m == nil {
-				m = map[store.Pair]state{}
+				m = map[overview.Pair]state{}
 				cur[r.ConsumerID] = m
 			}
-			m[store.Pair{Category: r.Category, Purpose: r.Purpose}] = state{given: r.State == consent.StateGiven, expires: r.ExpiresAt}
+			m[overview.Pair{Category: r.Category, Purpose: r.Purpose}] = state{given: r.State == consent.StateGiven, expires: r.ExpiresAt}
 		}
 		for born < len(created) && !created[born].After(end) {
 			born++
@@ -356,7 +357,7 @@ func (sc *ConsoleScenario) Check(t *testing.T, s store.Store) {
 					start = start.AddDate(0, 0, -1) // the last day ends exactly now
 				}
 				want := ScanConsent(slices.Clone(rs), slices.Clone(created), start, days, now)
-				var got *store.ConsentDays
+				var got *overview.ConsentDays
 				view(t, s, func(tx store.Tx) (err error) {
 					got, err = tx.ConsentDays(ctx, b.ID, start, days, now)
 					return err
@@ -365,7 +366,7 @@ func (sc *ConsoleScenario) Check(t *testing.T, s store.Store) {
 				eq(t, what+": pairs", got.Pairs, want.Pairs)
 				eq(t, what+": consumers per day", got.Consumers, want.Consumers)
 				eq(t, what+": consumers", got.Total, want.Total)
-				if slices.EqualFunc(got.Pairs, want.Pairs, func(a, b store.Pair) bool { return a == b }) {
+				if slices.EqualFunc(got.Pairs, want.Pairs, func(a, b overview.Pair) bool { return a == b }) {
 					for i, p := range got.Pairs {
 						eq(t, fmt.Sprintf("%s: active %s/%s", what, p.Category, p.Purpose), got.Active[i], want.Active[i])
 					}
@@ -373,7 +374,7 @@ func (sc *ConsoleScenario) Check(t *testing.T, s store.Store) {
 			}
 		}
 		// Events stored per day.
-		var stored []store.IngestCount
+		var stored []overview.IngestCount
 		from := sc.Now.UTC().Truncate(day).AddDate(0, 0, -89)
 		view(t, s, func(tx store.Tx) (err error) {
 			stored, err = tx.StoredEventsPerDay(ctx, b.ID, from)
@@ -400,10 +401,10 @@ func (sc *ConsoleScenario) Check(t *testing.T, s store.Store) {
 				return err
 			})
 			eq(t, "brand "+b.PublicID+": liability", [2]int64{pts, holders}, balances)
-			active := map[store.Pair]int64{}
+			active := map[overview.Pair]int64{}
 			for _, g := range sc.grants {
 				if g.BrandID == b.ID && !sc.ended[g.RecordID] && g.End.After(now) {
-					active[store.Pair{Category: g.Category, Purpose: g.Purpose}]++
+					active[overview.Pair{Category: g.Category, Purpose: g.Purpose}]++
 				}
 			}
 			var wantGrants []rewards.CategoryCount

@@ -1,8 +1,13 @@
-package store
+// Package overview is a brand's aggregate figures, as the console's overview draws them:
+// consent rates and event counts per day. They are counts only, never a consumer's data (which
+// is read through package access), kept by the store in step with the rows they count.
+package overview
 
 import (
 	"context"
 	"time"
+
+	"github.com/symbiont/symbiont"
 )
 
 // IngestCount is how many of a brand's messages had one outcome ("accepted" or a drop reason)
@@ -31,12 +36,12 @@ type ConsentDays struct {
 	Total int64
 }
 
-// ConsoleTx is what the brand console reads for its overview: aggregates only, never a
+// Tx is what the brand console reads for its overview: aggregates only, never a
 // payload (consumer data is read through package access). The store keeps them in step with
 // the rows, in the transaction that changes the rows (a consent record, a consumer created or
 // merged, events stored or erased, grants, journals and redemptions of the rewards), so a
 // read costs the same with a thousand consumers or a million.
-type ConsoleTx interface {
+type Tx interface {
 	// ConsentDays returns the brand's consent figures for the days from start (a UTC
 	// midnight) on, at the end of each day or at now, whichever is earlier.
 	ConsentDays(ctx context.Context, brandID int64, start time.Time, days int, now time.Time) (*ConsentDays, error)
@@ -46,4 +51,31 @@ type ConsoleTx interface {
 	AddIngestCounts(ctx context.Context, counts []IngestCount) error
 	// IngestCounts returns the brand's daily ingestion tallies since from.
 	IngestCounts(ctx context.Context, brandID int64, from time.Time) ([]IngestCount, error)
+}
+
+// Service reads a brand's aggregates, each in a transaction of its own.
+type Service struct {
+	db symbiont.Transactor[Tx]
+}
+
+// NewService returns the service over db.
+func NewService(db symbiont.Transactor[Tx]) *Service { return &Service{db: db} }
+
+// ConsentDays returns the brand's consent figures for days days from start (a UTC midnight),
+// at the end of each day or at now, whichever is earlier.
+func (s *Service) ConsentDays(ctx context.Context, brandID int64, start time.Time, days int, now time.Time) (cd *ConsentDays, err error) {
+	err = s.db.View(ctx, func(tx Tx) (err error) {
+		cd, err = tx.ConsentDays(ctx, brandID, start, days, now)
+		return err
+	})
+	return cd, err
+}
+
+// StoredEventsPerDay counts the brand's stored events per UTC day of arrival since from.
+func (s *Service) StoredEventsPerDay(ctx context.Context, brandID int64, from time.Time) (cs []IngestCount, err error) {
+	err = s.db.View(ctx, func(tx Tx) (err error) {
+		cs, err = tx.StoredEventsPerDay(ctx, brandID, from)
+		return err
+	})
+	return cs, err
 }
