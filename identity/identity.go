@@ -66,10 +66,10 @@ type Tx interface {
 	// lookup after it sees what an earlier holder committed.
 	LockIdentifier(ctx context.Context, brandID int64, kind string, hash []byte) error
 	ConsumerIdentifiers(ctx context.Context, brandID, consumerID int64) ([]*Identifier, error)
-	// MergeConsumers moves everything of consumer from into consumer into: identifiers, events
-	// (which a store may re-key),
-	// consent (the more recent decision per category and purpose wins) and access records, and
-	// marks from as merged.
+	// MergeConsumers moves everything of consumer from into consumer into, every domain's rows
+	// as that domain declares (store.ConsumerTables: identifiers, events, consent — the more
+	// recent decision per category and purpose wins —, points, access records, …), and marks
+	// from as merged.
 	MergeConsumers(ctx context.Context, brandID, from, into int64, at time.Time) error
 	// MergedFrom returns the ids of every consumer ever merged into id, transitively.
 	MergedFrom(ctx context.Context, brandID, id int64) ([]int64, error)

@@ -77,9 +77,10 @@ type Tx interface {
 	// ConsumerEvents returns the consumer's events in the given categories (all when empty),
 	// in arrival order (ReceivedAt, then ID), at most limit (no limit when ≤ 0).
 	ConsumerEvents(ctx context.Context, brandID, consumerID int64, categories []string, limit int) ([]*Event, error)
-	// DeleteConsumerData deletes the events, identifiers, consent state, idempotency records and
-	// wallet sessions of the given consumers, keeping consent history and access records (which hold no
-	// personal data in clear) as the brand's evidence. It returns the number of events deleted.
+	// DeleteConsumerData erases the given consumers from every domain's rows: each table of
+	// ConsumerTables is emptied of theirs, but those a domain keeps, with its reason (consent
+	// history and access records as the brand's evidence, points as its books, the ledger),
+	// which hold no personal data in clear. It returns the number of events deleted.
 	DeleteConsumerData(ctx context.Context, brandID int64, consumerIDs []int64, at time.Time) (int64, error)
 
 	TrackingPlan(ctx context.Context, brandID int64) (plan []byte, version int64, err error)
@@ -97,6 +98,7 @@ type Tx interface {
 type Store interface {
 	symbiont.Transactor[Tx]
 	consent.Loader
+	ConsumerRows
 	// Keys returns the separate store of consumers' data keys (see package vault).
 	Keys() vault.KeyStore
 	// UpdateAlone is Update for a caller that batches its own work into one large transaction

@@ -283,3 +283,48 @@ func (t *Tx) LockConsumer(ctx context.Context, consumerID int64) error {
 	_, err := t.exec(ctx, `SELECT pg_advisory_xact_lock(?)`, consumerID^t.db.LockSpace)
 	return err
 }
+
+// consentRows: a consumer's consent state and history. Per category and purpose the more
+// recent decision of the two consumers wins; the history (records) is kept at erasure as the
+// brand's evidence of what was agreed. Other nodes are told either way.
+type consentRows struct{}
+
+func (consentRows) tables() []store.ConsumerTable {
+	return []store.ConsumerTable{
+		{Name: "consents", Column: "consumer_id"},
+		{Name: "consent_records", Column: "consumer_id", Kept: "evidence of what was agreed, and when; a record holds no personal data in clear"},
+	}
+}
+
+func (consentRows) merge(ctx context.Context, t *Tx, brandID, from, into int64) error {
+	for _, c := range []int64{from, into} {
+		if err := t.notifyConsent(ctx, brandID, c); err != nil {
+			return err
+		}
+	}
+	if t.req != nil {
+		// The records of from become into's: the pairs' latest records change (see
+		// latestDecisions). Cleared again if the merge is undone, after what it wrote is gone.
+		t.db.latestDecisions().clear()
+		t.OnUndo(t.db.latestDecisions().clear)
+	}
+	return t.moveRows(ctx, []step{
+		{`DELETE FROM consents WHERE brand_id = ? AND consumer_id = ? AND EXISTS (SELECT 1 FROM consents f
+			WHERE f.consumer_id = ? AND f.category = consents.category AND f.purpose = consents.purpose AND f.updated_at > consents.updated_at)`,
+			[]any{brandID, into, from}},
+		{`DELETE FROM consents WHERE brand_id = ? AND consumer_id = ? AND EXISTS (SELECT 1 FROM consents i
+			WHERE i.consumer_id = ? AND i.category = consents.category AND i.purpose = consents.purpose)`,
+			[]any{brandID, from, into}},
+		{`UPDATE consents SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},
+		{`UPDATE consent_records SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},
+	})
+}
+
+func (consentRows) erase(ctx context.Context, t *Tx, brandID int64, ids []int64, at time.Time) (int64, error) {
+	for _, c := range ids {
+		if err := t.notifyConsent(ctx, brandID, c); err != nil {
+			return 0, err
+		}
+	}
+	return t.eraseIn(ctx, brandID, ids, `DELETE FROM consents WHERE brand_id = ? AND consumer_id IN (%s)`)
+}

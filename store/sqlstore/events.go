@@ -221,47 +221,84 @@ func (t *Tx) ConsumerEvents(ctx context.Context, brandID, consumerID int64, cate
 	return out, nil
 }
 
-// DeleteConsumerData deletes the personal data of the given consumers.
+// DeleteConsumerData erases the consumers ids: every domain's rows (see domains, in rows.go)
+// are deleted, or kept and scrubbed where the domain says why. It returns the number of events
+// deleted.
 func (t *Tx) DeleteConsumerData(ctx context.Context, brandID int64, consumerIDs []int64, at time.Time) (int64, error) {
 	if len(consumerIDs) == 0 {
 		return 0, nil
 	}
-	if err := t.uncountEvents(ctx, brandID, consumerIDs); err != nil { // the console's count
-		return 0, err
-	}
-	in, ids := inList(consumerIDs)
-	args := append([]any{brandID}, ids...)
-	for _, c := range consumerIDs {
-		if err := t.notifyConsent(ctx, brandID, c); err != nil {
+	var events int64
+	for _, d := range domains {
+		n, err := d.erase(ctx, t, brandID, consumerIDs, at)
+		if err != nil {
 			return 0, err
 		}
+		if _, ok := d.(eventRows); ok {
+			events = n
+		}
+	}
+	return events, nil
+}
+
+// eventRows: a consumer's events. A message stored under both consumers of a merge (a retry
+// straddling it) is kept once; the console's daily counts follow.
+type eventRows struct{}
+
+func (eventRows) tables() []store.ConsumerTable {
+	return []store.ConsumerTable{{Name: "events", Column: "consumer_id"}}
+}
+
+func (eventRows) merge(ctx context.Context, t *Tx, brandID, from, into int64) error {
+	before, err := t.eventDays(ctx, brandID, []int64{from, into})
+	if err != nil {
+		return err
 	}
 	if t.db.dialect.WriterDedup {
-		t.forgetMIDs(consumerIDs)
+		// The writer's MID sets of both consumers change (or are undone): drop them.
+		t.forgetMIDs([]int64{from, into})
 	}
-	res, err := t.exec(ctx, `DELETE FROM events WHERE brand_id = ? AND consumer_id IN (`+in+`)`, args...)
+	if err := t.moveRows(ctx, []step{
+		{`DELETE FROM events WHERE brand_id = ? AND consumer_id = ? AND mid IN (SELECT mid FROM events WHERE consumer_id = ?)`, []any{brandID, from, into}},
+		{`UPDATE events SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},
+	}); err != nil {
+		return err
+	}
+	after, err := t.eventDays(ctx, brandID, []int64{into})
 	if err != nil {
+		return err
+	}
+	c := counts{}
+	for d, n := range before {
+		c.add(brandID, metricEvents, d, "", "", after[d]-n)
+	}
+	return t.addCounts(ctx, c)
+}
+
+func (eventRows) erase(ctx context.Context, t *Tx, brandID int64, ids []int64, at time.Time) (int64, error) {
+	if err := t.uncountEvents(ctx, brandID, ids); err != nil { // the console's count
 		return 0, err
 	}
-	n, _ := res.RowsAffected()
-	for _, q := range []string{
-		`DELETE FROM identifiers WHERE brand_id = ? AND consumer_id IN (` + in + `)`,
-		`DELETE FROM consents WHERE brand_id = ? AND consumer_id IN (` + in + `)`,
-		`DELETE FROM idempotency_keys WHERE brand_id = ? AND consumer_id IN (` + in + `)`,
-		// A redemption stays (the brand's books), but not the key its client chose, which could
-		// say anything; journals of redemptions from before keys were hashed carry it too.
-		`UPDATE redemptions SET idempotency_key = 'erased:' || CAST(id AS TEXT) WHERE brand_id = ? AND consumer_id IN (` + in + `)`,
-		`UPDATE points_journal SET idempotency_key = 'erased:' || CAST(id AS TEXT) WHERE brand_id = ? AND consumer_id IN (` + in + `) AND kind = 'redemption'`,
-	} {
-		if _, err := t.exec(ctx, q, args...); err != nil {
-			return 0, err
-		}
+	if t.db.dialect.WriterDedup {
+		t.forgetMIDs(ids)
 	}
-	if _, err := t.exec(ctx, `UPDATE wallet_sessions SET revoked_at = ? WHERE revoked_at = 0 AND brand_id = ? AND consumer_id IN (`+in+`)`,
-		append([]any{ms(at)}, args...)...); err != nil {
-		return 0, err
-	}
-	return n, nil
+	return t.eraseIn(ctx, brandID, ids, `DELETE FROM events WHERE brand_id = ? AND consumer_id IN (%s)`)
+}
+
+// accessRows: the access log. Its records name a purpose, an actor and categories, never the
+// data read: they are the brand's evidence of what was done and stay after erasure.
+type accessRows struct{}
+
+func (accessRows) tables() []store.ConsumerTable {
+	return []store.ConsumerTable{{Name: "access_log", Column: "consumer_id", Kept: "evidence of each use of the data; holds no personal data"}}
+}
+
+func (accessRows) merge(ctx context.Context, t *Tx, brandID, from, into int64) error {
+	return t.moveRows(ctx, []step{{`UPDATE access_log SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}}})
+}
+
+func (accessRows) erase(context.Context, *Tx, int64, []int64, time.Time) (int64, error) {
+	return 0, nil
 }
 
 // TrackingPlan returns a brand's tracking plan JSON and version; version 0 when none is set.

@@ -5,10 +5,10 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"hash/fnv"
-	"strconv"
 	"time"
 
 	"github.com/symbiont/symbiont/identity"
+	"github.com/symbiont/symbiont/store"
 )
 
 // CreateConsumer inserts a new consumer and returns its id.
@@ -101,103 +101,39 @@ func (t *Tx) ConsumerIdentifiers(ctx context.Context, brandID, consumerID int64)
 	return out, rows.Err()
 }
 
-// MergeConsumers moves everything of from into into.
+// MergeConsumers moves everything of from into into: every domain's rows (see domains, in
+// rows.go), then the consumer itself, which is marked merged.
 func (t *Tx) MergeConsumers(ctx context.Context, brandID, from, into int64, at time.Time) error {
-	for _, c := range []int64{from, into} {
-		if err := t.notifyConsent(ctx, brandID, c); err != nil {
-			return err
-		}
-	}
 	if err := t.countMerge(ctx, brandID, from, into); err != nil {
 		return err
 	}
-	if t.req != nil {
-		// The records of from become into's: the pairs' latest records change (see
-		// latestDecisions). Cleared again if the merge is undone, after what it wrote is gone.
-		t.db.latestDecisions().clear()
-		t.OnUndo(t.db.latestDecisions().clear)
+	for _, d := range domains {
+		if err := d.merge(ctx, t, brandID, from, into); err != nil {
+			return err
+		}
 	}
-	// Events stored under both (a retry straddling the merge) are kept once.
-	before, err := t.eventDays(ctx, brandID, []int64{from, into})
-	if err != nil {
-		return err
-	}
-	steps := []struct {
-		q    string
-		args []any
-	}{
+	_, err := t.exec(ctx, `UPDATE consumers SET merged_into = ? WHERE brand_id = ? AND (id = ? OR merged_into = ?)`, into, brandID, from, from)
+	return err
+}
+
+// identityRows: a consumer's identifiers. One both consumers have is kept once.
+type identityRows struct{}
+
+func (identityRows) tables() []store.ConsumerTable {
+	return []store.ConsumerTable{{Name: "identifiers", Column: "consumer_id"}}
+}
+
+func (identityRows) merge(ctx context.Context, t *Tx, brandID, from, into int64) error {
+	return t.moveRows(ctx, []step{
 		{`DELETE FROM identifiers WHERE brand_id = ? AND consumer_id = ? AND EXISTS (SELECT 1 FROM identifiers i
 			WHERE i.brand_id = identifiers.brand_id AND i.kind = identifiers.kind AND i.hash = identifiers.hash AND i.consumer_id = ?)`,
 			[]any{brandID, from, into}},
 		{`UPDATE identifiers SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},
-		{moveEvents, nil},
-		// Per category and purpose the more recent decision wins.
-		{`DELETE FROM consents WHERE brand_id = ? AND consumer_id = ? AND EXISTS (SELECT 1 FROM consents f
-			WHERE f.consumer_id = ? AND f.category = consents.category AND f.purpose = consents.purpose AND f.updated_at > consents.updated_at)`,
-			[]any{brandID, into, from}},
-		{`DELETE FROM consents WHERE brand_id = ? AND consumer_id = ? AND EXISTS (SELECT 1 FROM consents i
-			WHERE i.consumer_id = ? AND i.category = consents.category AND i.purpose = consents.purpose)`,
-			[]any{brandID, from, into}},
-		{`UPDATE consents SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},
-		{`UPDATE consent_records SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},
-		// Points are the person's: their grants, lots, journals, postings and balance follow.
-		{`UPDATE reward_grants SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},
-		{`UPDATE points_lots SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},
-		{`UPDATE points_journal SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},
-		{`UPDATE points_postings SET account = ? WHERE account = ?`, []any{"consumer:" + strconv.FormatInt(into, 10), "consumer:" + strconv.FormatInt(from, 10)}},
-		{`INSERT INTO points_balances (account, brand_id, balance) SELECT ?, brand_id, balance FROM points_balances WHERE account = ?
-			ON CONFLICT (account) DO UPDATE SET balance = points_balances.balance + excluded.balance`,
-			[]any{"consumer:" + strconv.FormatInt(into, 10), "consumer:" + strconv.FormatInt(from, 10)}},
-		{`DELETE FROM points_balances WHERE account = ?`, []any{"consumer:" + strconv.FormatInt(from, 10)}},
-		// Idempotency keys follow the person too; where both profiles used a key, the
-		// surviving profile's record stands.
-		{`DELETE FROM idempotency_keys WHERE brand_id = ? AND consumer_id = ? AND key IN (SELECT key FROM idempotency_keys WHERE brand_id = ? AND consumer_id = ?)`,
-			[]any{brandID, from, brandID, into}},
-		{`UPDATE idempotency_keys SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},
-		{`UPDATE redemptions SET idempotency_key = idempotency_key || '#merged-' || CAST(consumer_id AS TEXT) WHERE brand_id = ? AND consumer_id = ?
-			AND idempotency_key IN (SELECT idempotency_key FROM redemptions WHERE consumer_id = ?)`, []any{brandID, from, into}},
-		{`UPDATE redemptions SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},
-		{`UPDATE tier_changes SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},
-		{`UPDATE access_log SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},
-		{`UPDATE wallet_sessions SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},
-		{`UPDATE consumers SET merged_into = ? WHERE brand_id = ? AND (id = ? OR merged_into = ?)`, []any{into, brandID, from, from}},
-	}
-	for _, s := range steps {
-		if s.q == moveEvents {
-			if err := t.moveEvents(ctx, brandID, from, into); err != nil {
-				return err
-			}
-			continue
-		}
-		if _, err := t.exec(ctx, s.q, s.args...); err != nil {
-			return err
-		}
-	}
-	after, err := t.eventDays(ctx, brandID, []int64{into})
-	if err != nil {
-		return err
-	}
-	c := counts{}
-	for d, n := range before {
-		c.add(brandID, metricEvents, d, "", "", after[d]-n)
-	}
-	return t.addCounts(ctx, c)
+	})
 }
 
-const moveEvents = "move events"
-
-// moveEvents gives from's events to into; a message stored under both (a retry straddling the
-// merge) is kept once.
-func (t *Tx) moveEvents(ctx context.Context, brandID, from, into int64) error {
-	if t.db.dialect.WriterDedup {
-		// The writer's MID sets of both consumers change (or are undone): drop them.
-		t.forgetMIDs([]int64{from, into})
-	}
-	if _, err := t.exec(ctx, `DELETE FROM events WHERE brand_id = ? AND consumer_id = ? AND mid IN (SELECT mid FROM events WHERE consumer_id = ?)`, brandID, from, into); err != nil {
-		return err
-	}
-	_, err := t.exec(ctx, `UPDATE events SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, into, brandID, from)
-	return err
+func (identityRows) erase(ctx context.Context, t *Tx, brandID int64, ids []int64, at time.Time) (int64, error) {
+	return t.eraseIn(ctx, brandID, ids, `DELETE FROM identifiers WHERE brand_id = ? AND consumer_id IN (%s)`)
 }
 
 // MergedFrom returns every consumer merged into id (merges re-point, so one level suffices).

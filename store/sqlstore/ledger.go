@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/symbiont/symbiont/ledger"
+	"github.com/symbiont/symbiont/store"
 )
 
 // ledgerLock is the advisory lock key that serialises ledger integration across nodes.
@@ -352,4 +354,21 @@ func (t *Tx) LedgerHashRange(ctx context.Context, from, to int64) ([][]byte, err
 		return nil, notFound(errNoRows, "Ledger hash "+strconv.FormatInt(from+int64(len(out)), 10))
 	}
 	return out, nil
+}
+
+// ledgerRows: a consumer's chain of ledger entries. The log is append-only and holds
+// commitments only: a merge leaves the chain under its consumer (the proof document follows
+// MergedFrom to it), and erasure keeps it.
+type ledgerRows struct{}
+
+func (ledgerRows) tables() []store.ConsumerTable {
+	return []store.ConsumerTable{{Name: "ledger_entries", Column: "chain_id",
+		Kept:  "the append-only log: commitments only, never personal data",
+		Stays: "the log is append-only; the surviving consumer's proofs reach the chain through MergedFrom"}}
+}
+
+func (ledgerRows) merge(context.Context, *Tx, int64, int64, int64) error { return nil }
+
+func (ledgerRows) erase(context.Context, *Tx, int64, []int64, time.Time) (int64, error) {
+	return 0, nil
 }

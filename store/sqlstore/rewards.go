@@ -10,6 +10,7 @@ import (
 
 	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/rewards"
+	"github.com/symbiont/symbiont/store"
 )
 
 // PutRateCard stores a new version of a brand's rate card.
@@ -595,4 +596,48 @@ func (t *Tx) TierHolders(ctx context.Context, after int64, limit int) ([][2]int6
 		out = append(out, [2]int64{b, c})
 	}
 	return out, rows.Err()
+}
+
+// rewardsRows: a consumer's points. They are the person's and follow a merge (grants, lots,
+// journals, postings, balance, redemptions, tiers); erasure keeps them, as the brand's books
+// (no personal data in clear), but scrubs the idempotency keys clients chose, which could say
+// anything.
+type rewardsRows struct{}
+
+func (rewardsRows) tables() []store.ConsumerTable {
+	const books = "the brand's books of points; amounts and dates only"
+	return []store.ConsumerTable{
+		{Name: "reward_grants", Column: "consumer_id", Kept: books},
+		{Name: "points_lots", Column: "consumer_id", Kept: books},
+		{Name: "points_journal", Column: "consumer_id", Kept: books + " (a redemption's idempotency key is replaced)"},
+		{Name: "points_postings", Column: "account", Account: true, Unscoped: true, Kept: books},
+		{Name: "points_balances", Column: "account", Account: true, Kept: books},
+		{Name: "redemptions", Column: "consumer_id", Kept: books + " (the idempotency key is replaced)"},
+		{Name: "tier_changes", Column: "consumer_id", Kept: books},
+	}
+}
+
+func (rewardsRows) merge(ctx context.Context, t *Tx, brandID, from, into int64) error {
+	fa, ia := rewards.ConsumerAccount(from), rewards.ConsumerAccount(into)
+	return t.moveRows(ctx, []step{
+		{`UPDATE reward_grants SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},
+		{`UPDATE points_lots SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},
+		{`UPDATE points_journal SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},
+		{`UPDATE points_postings SET account = ? WHERE account = ?`, []any{ia, fa}},
+		{`INSERT INTO points_balances (account, brand_id, balance) SELECT ?, brand_id, balance FROM points_balances WHERE account = ?
+			ON CONFLICT (account) DO UPDATE SET balance = points_balances.balance + excluded.balance`, []any{ia, fa}},
+		{`DELETE FROM points_balances WHERE account = ?`, []any{fa}},
+		// A key both used for a redemption: from's is renamed, so each redemption stays findable.
+		{`UPDATE redemptions SET idempotency_key = idempotency_key || '#merged-' || CAST(consumer_id AS TEXT) WHERE brand_id = ? AND consumer_id = ?
+			AND idempotency_key IN (SELECT idempotency_key FROM redemptions WHERE consumer_id = ?)`, []any{brandID, from, into}},
+		{`UPDATE redemptions SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},
+		{`UPDATE tier_changes SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},
+	})
+}
+
+func (rewardsRows) erase(ctx context.Context, t *Tx, brandID int64, ids []int64, at time.Time) (int64, error) {
+	// Journals of redemptions from before keys were hashed carry the client's key too.
+	return t.eraseIn(ctx, brandID, ids,
+		`UPDATE redemptions SET idempotency_key = 'erased:' || CAST(id AS TEXT) WHERE brand_id = ? AND consumer_id IN (%s)`,
+		`UPDATE points_journal SET idempotency_key = 'erased:' || CAST(id AS TEXT) WHERE brand_id = ? AND consumer_id IN (%s) AND kind = 'redemption'`)
 }

@@ -195,3 +195,43 @@ func (t *Tx) PutIdempotent(ctx context.Context, brandID, consumerID int64, key [
 		brandID, consumerID, key, rec.Request, rec.Result, ms(at))
 	return err
 }
+
+// idempotencyRows: the records of a consumer's idempotency keys. A merge keeps the surviving
+// consumer's record of a key both used.
+type idempotencyRows struct{}
+
+func (idempotencyRows) tables() []store.ConsumerTable {
+	return []store.ConsumerTable{{Name: "idempotency_keys", Column: "consumer_id"}}
+}
+
+func (idempotencyRows) merge(ctx context.Context, t *Tx, brandID, from, into int64) error {
+	return t.moveRows(ctx, []step{
+		{`DELETE FROM idempotency_keys WHERE brand_id = ? AND consumer_id = ? AND key IN (SELECT key FROM idempotency_keys WHERE brand_id = ? AND consumer_id = ?)`,
+			[]any{brandID, from, brandID, into}},
+		{`UPDATE idempotency_keys SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}},
+	})
+}
+
+func (idempotencyRows) erase(ctx context.Context, t *Tx, brandID int64, ids []int64, at time.Time) (int64, error) {
+	return t.eraseIn(ctx, brandID, ids, `DELETE FROM idempotency_keys WHERE brand_id = ? AND consumer_id IN (%s)`)
+}
+
+// sessionRows: a consumer's wallet sessions. They follow a merge (an open wallet stays open);
+// erasure revokes them, keeping the rows (a token's hash and times) so that a link still in
+// someone's mail is refused as revoked.
+type sessionRows struct{}
+
+func (sessionRows) tables() []store.ConsumerTable {
+	return []store.ConsumerTable{{Name: "wallet_sessions", Column: "consumer_id", Kept: "revoked, not deleted: a row holds a token's hash and times only"}}
+}
+
+func (sessionRows) merge(ctx context.Context, t *Tx, brandID, from, into int64) error {
+	return t.moveRows(ctx, []step{{`UPDATE wallet_sessions SET consumer_id = ? WHERE brand_id = ? AND consumer_id = ?`, []any{into, brandID, from}}})
+}
+
+func (sessionRows) erase(ctx context.Context, t *Tx, brandID int64, ids []int64, at time.Time) (int64, error) {
+	in, vals := inList(ids)
+	_, err := t.exec(ctx, `UPDATE wallet_sessions SET revoked_at = ? WHERE revoked_at = 0 AND brand_id = ? AND consumer_id IN (`+in+`)`,
+		append([]any{ms(at), brandID}, vals...)...)
+	return 0, err
+}

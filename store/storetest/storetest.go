@@ -60,6 +60,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"InsertEventsRacingDuplicates", testInsertEventsRacingDuplicates},
 		{"ConsumerEvents", testConsumerEvents},
 		{"DeleteConsumerData", testDeleteConsumerData},
+		{"EraseEveryDomain", testEraseEveryDomain},
+		{"MergeEveryDomain", testMergeEveryDomain},
 		{"Console", testConsole},
 		{"TrackingPlan", testTrackingPlan},
 		{"SignalMap", testSignalMap},
