@@ -10,6 +10,7 @@ import (
 
 	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/consent"
+	"github.com/symbiont/symbiont/store"
 )
 
 // TestAnonymousConsentFollowsIdentify: a visitor consents before signing in; when they
@@ -243,7 +244,7 @@ func TestFailedWithdrawalIsReadBack(t *testing.T) {
 	eachStore(t, func(t *testing.T, newEnv func(*testing.T) *env) {
 		e := newEnv(t)
 		var fail atomic.Bool
-		e.p.Consent.OnChange = append(e.p.Consent.OnChange, func(_ context.Context, _ any, r *consent.Record) error {
+		e.p.ConsentHooks.Add(func(_ context.Context, _ store.Tx, r *consent.Record) error {
 			if fail.Load() && r.Category == "purchases" {
 				return errors.New("injected failure")
 			}

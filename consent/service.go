@@ -55,17 +55,13 @@ type ReceiptKeys interface {
 
 // Service records consent changes and answers consent decisions.
 type Service struct {
-	db    symbiont.Transactor[ServiceTx]
+	db    transactor
 	Index *Index
 	// Ledger records every change in the verifiable ledger (required: NewService).
 	Ledger *ledger.Service
-	// OnChange functions run for every recorded change, in its transaction (the transaction is
-	// passed as the store's type: each asserts the interface it needs). An error rolls the
-	// change back. The rewards service starts and ends paid grants here.
-	OnChange []func(ctx context.Context, tx any, r *Record) error
-	graph    *identity.Graph
-	keys     ReceiptKeys
-	clock    symbiont.Clock
+	graph  *identity.Graph
+	keys   ReceiptKeys
+	clock  symbiont.Clock
 
 	mu    sync.RWMutex
 	vocab map[int64]symbiont.Vocabulary
@@ -77,9 +73,67 @@ type Service struct {
 }
 
 // NewService returns a consent service recording every change in l. Call Load before serving.
-func NewService(db symbiont.Transactor[ServiceTx], graph *identity.Graph, keys ReceiptKeys, l *ledger.Service, clock symbiont.Clock) *Service {
-	return &Service{db: db, Index: NewIndex(), graph: graph, keys: keys, Ledger: l, clock: clock, vocab: map[int64]symbiont.Vocabulary{},
+//
+// The hooks it returns run for every recorded change, inside the change's transaction, and
+// see that transaction as db's own type T: a hook of another domain (the rewards start and end
+// paid grants there) takes the wider transaction it needs, and the compiler checks that T
+// offers it. An error from a hook rolls the change back.
+func NewService[T ServiceTx](db symbiont.Transactor[T], graph *identity.Graph, keys ReceiptKeys, l *ledger.Service, clock symbiont.Clock) (*Service, *Hooks[T]) {
+	h := &Hooks[T]{}
+	s := &Service{Index: NewIndex(), graph: graph, keys: keys, Ledger: l, clock: clock, vocab: map[int64]symbiont.Vocabulary{},
 		states: newStateCache(1 << 18)}
+	if db != nil {
+		s.db = transactor{
+			view: func(ctx context.Context, fn func(ServiceTx) error) error {
+				return db.View(ctx, func(tx T) error { return fn(tx) })
+			},
+			update: func(ctx context.Context, fn func(*changeTx) error) error {
+				return db.Update(ctx, func(tx T) error {
+					return fn(&changeTx{ServiceTx: tx, changed: func(ctx context.Context, r *Record) error { return h.run(ctx, tx, r) }})
+				})
+			},
+		}
+	}
+	return s, h
+}
+
+// Hooks are the functions run for every recorded consent change, in its transaction, which
+// they see as T (see NewService). Add them while wiring, before the service is used.
+type Hooks[T ServiceTx] struct {
+	fns []func(ctx context.Context, tx T, r *Record) error
+}
+
+// Add appends fn to the hooks.
+func (h *Hooks[T]) Add(fn func(ctx context.Context, tx T, r *Record) error) {
+	h.fns = append(h.fns, fn)
+}
+
+func (h *Hooks[T]) run(ctx context.Context, tx T, r *Record) error {
+	for _, fn := range h.fns {
+		if err := fn(ctx, tx, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// transactor is the service's store: View as db's, Update with the hooks bound to each write
+// transaction.
+type transactor struct {
+	view   func(ctx context.Context, fn func(ServiceTx) error) error
+	update func(ctx context.Context, fn func(*changeTx) error) error
+}
+
+func (t transactor) View(ctx context.Context, fn func(ServiceTx) error) error { return t.view(ctx, fn) }
+
+func (t transactor) Update(ctx context.Context, fn func(*changeTx) error) error {
+	return t.update(ctx, fn)
+}
+
+// changeTx is a write transaction of the service, carrying its change hooks.
+type changeTx struct {
+	ServiceTx
+	changed func(ctx context.Context, r *Record) error
 }
 
 // Load fills the index with every active grant. Consumers changed on this node while it
@@ -263,7 +317,7 @@ func (s *Service) PutTerm(ctx context.Context, brandID int64, t Term) error {
 	if _, ok := def.Purpose(t.Name); ok && t.Kind == "purpose" {
 		return symbiont.Errorf(symbiont.ECONFLICT, "%q is a built-in purpose.", t.Name)
 	}
-	err := s.db.Update(ctx, func(tx ServiceTx) error {
+	err := s.db.Update(ctx, func(tx *changeTx) error {
 		terms, err := tx.CustomTerms(ctx, brandID)
 		if err != nil {
 			return err
@@ -375,7 +429,7 @@ func (s *Service) validate(ctx context.Context, c *Change, bundled bool) error {
 // and the new records with their signed receipts, each naming the record it follows. The write transaction (commit) then
 // stores only the act: each record on the condition that the current record is still the one
 // its receipt follows (InsertConsentRecordAfter, checked by the statement that replaces it),
-// the OnChange functions and the ledger entry, the idempotency record; and it marks
+// the change hooks and the ledger entry, the idempotency record; and it marks
 // withdrawals in the index before it commits (grants after). If the state changed in between,
 // the change is prepared again. After maxPrepared tries, and when the change creates the
 // consumer, it is prepared inside the write transaction instead, where nothing can change it.
@@ -627,7 +681,7 @@ func (s *Service) commit(ctx context.Context, a *applying, p *plan) ([]*Result, 
 	}
 	defer release()
 	var q *plan
-	err := s.db.Update(ctx, func(tx ServiceTx) (err error) {
+	err := s.db.Update(ctx, func(tx *changeTx) (err error) {
 		if q = p; q == nil {
 			if q, err = s.prepare(ctx, tx, a, true); err != nil {
 				return err
@@ -728,13 +782,11 @@ func (s *Service) findReceipts(ctx context.Context, tx ServiceTx, brandID int64,
 	return nil
 }
 
-// record runs the OnChange functions and appends a consent change (its entry made by
-// prepareEntry) to the verifiable ledger, in the change's transaction.
-func (s *Service) record(ctx context.Context, tx ServiceTx, r *Record, entry *ledger.Prepared) error {
-	for _, fn := range s.OnChange {
-		if err := fn(ctx, tx, r); err != nil {
-			return err
-		}
+// record runs the change hooks and appends a consent change (its entry made by prepareEntry)
+// to the verifiable ledger, in the change's transaction.
+func (s *Service) record(ctx context.Context, tx *changeTx, r *Record, entry *ledger.Prepared) error {
+	if err := tx.changed(ctx, r); err != nil {
+		return err
 	}
 	_, err := s.Ledger.AppendPrepared(ctx, tx, entry)
 	return err
@@ -845,7 +897,7 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 			// Only if the grant is still the current record: the consumer may have renewed
 			// meanwhile (or another node recorded the expiry).
 			release := s.Index.Hold(d.BrandID, d.ConsumerID) // until the index is updated
-			err = s.db.Update(ctx, func(tx ServiceTx) error {
+			err = s.db.Update(ctx, func(tx *changeTx) error {
 				if err := tx.LockConsumer(ctx, d.ConsumerID); err != nil {
 					return err
 				}

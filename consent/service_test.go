@@ -238,7 +238,7 @@ func TestApplyPreparedOnAChangedState(t *testing.T) {
 			t.Fatal(err)
 		}
 		db := &hookedDB{Transactor: store.Narrow[consent.ServiceTx](e.p.Store)}
-		svc := consent.NewService(db, e.p.Graph, e.p.Tenants, e.p.Ledger, symbiont.SystemClock{})
+		svc, _ := consent.NewService[consent.ServiceTx](db, e.p.Graph, e.p.Tenants, e.p.Ledger, symbiont.SystemClock{})
 		svc.Index = e.p.Consent.Index
 		var between []*consent.Result
 		db.after = func() {
@@ -349,7 +349,7 @@ func TestApplyFromAStaleMemory(t *testing.T) {
 	engines(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		db := &hookedDB{Transactor: store.Narrow[consent.ServiceTx](e.p.Store)}
-		svc := consent.NewService(db, e.p.Graph, e.p.Tenants, e.p.Ledger, symbiont.SystemClock{})
+		svc, _ := consent.NewService[consent.ServiceTx](db, e.p.Graph, e.p.Tenants, e.p.Ledger, symbiont.SystemClock{})
 		svc.Index = e.p.Consent.Index
 		if _, err := svc.Apply(ctx, []*consent.Change{e.change("fay", consent.StateGiven)}, ""); err != nil {
 			t.Fatal(err)

@@ -170,7 +170,8 @@ func TestEvidenceValueDigest(t *testing.T) {
 // applySignals is in its steady state (nothing to change) and touches no store.
 func steadyService(tb testing.TB, r func(*signalState) *reading) (*Service, *segment.Message) {
 	clock := symbiont.NewFakeClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	s := &Service{consent: consent.NewService(nil, nil, nil, nil, clock), clock: clock}
+	cs, _ := consent.NewService[consent.ServiceTx](nil, nil, nil, nil, clock)
+	s := &Service{consent: cs, clock: clock}
 	st := compileSignals(DefaultSignalMap(), symbiont.DefaultVocabulary())
 	s.signalStates = map[int64]*signalState{1: st}
 	m := message(tb, `{"userId":"u","messageId":"m","context":{"consent":{"categoryPreferences":{"Advertising":true,"Analytics":true,"Functional":true},"tcf":"`+tcSome+`"}}}`)

@@ -23,6 +23,8 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"time"
+
+	"github.com/symbiont/symbiont"
 )
 
 // Record kinds. Later features append with kinds of their own.
@@ -105,6 +107,10 @@ type Checkpoint struct {
 
 // Tx is what the ledger needs of a store transaction.
 type Tx interface {
+	symbiont.UndoTx
+	// BrandPublicID returns the public id of a brand (a not_found error when there is none): the
+	// brand an entry's record names.
+	BrandPublicID(ctx context.Context, brandID int64) (string, error)
 	// LedgerHeads returns the last entry of each non-empty chain: its N and its commitment
 	// (base64).
 	LedgerHeads(ctx context.Context, chainIDs []int64) (map[int64]Head, error)

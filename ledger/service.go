@@ -45,10 +45,10 @@ type Options struct {
 	DefaultOrigin string
 	// Subject returns the pseudonym of a brand's consumer (the chain name).
 	Subject func(brandID, consumerID int64) string
-	// BrandID returns a brand's public id.
-	// It is given the caller's transaction and must read through it, never through another
-	// connection: n transactions each waiting for one more connection of an n-connection
-	// pool would wait forever.
+	// BrandID, when set, returns a brand's public id instead of the transaction's
+	// BrandPublicID (tests). It is given the caller's transaction and must read through it,
+	// never through another connection: n transactions each waiting for one more connection of
+	// an n-connection pool would wait forever.
 	BrandID func(ctx context.Context, tx Tx, brandID int64) (string, error)
 	// IntegrateEvery is how often pending entries are integrated (default 1 s).
 	IntegrateEvery time.Duration
@@ -70,6 +70,8 @@ type Service struct {
 	origin   string
 
 	wake chan struct{}
+
+	brands sync.Map // brand id → public id
 
 	mu       sync.RWMutex
 	latest   *Checkpoint
@@ -292,10 +294,27 @@ func (s *Service) AppendAll(ctx context.Context, tx Tx, acts []Act) ([]*Entry, e
 	return s.AppendPrepared(ctx, tx, ps...)
 }
 
+// brandID returns the public id of a brand, read through tx once and then remembered (a
+// brand's public id never changes).
+func (s *Service) brandID(ctx context.Context, tx Tx, id int64) (string, error) {
+	if s.opt.BrandID != nil {
+		return s.opt.BrandID(ctx, tx, id)
+	}
+	if v, ok := s.brands.Load(id); ok {
+		return v.(string), nil
+	}
+	pub, err := tx.BrandPublicID(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	s.brands.Store(id, pub)
+	return pub, nil
+}
+
 // AppendPrepared is AppendAll of acts made ready by Prepare (each appended at most once).
 //
 // The heads come from memory when the store has a single writer in this process (SQLite: the
-// transaction offers OnUndo): the head an append leaves is remembered at once and forgotten if
+// transaction's OnUndo reports true): the head an append leaves is remembered at once and forgotten if
 // the transaction's writes are undone, before any other transaction runs, so the cache only
 // ever holds what the writer's own view of the table says. Elsewhere (PostgreSQL, where other
 // nodes append too) every append reads its chains' heads under their consumer locks.
@@ -311,10 +330,9 @@ func (s *Service) AppendPrepared(ctx context.Context, tx Tx, ps ...*Prepared) ([
 			return nil, err
 		}
 	}
-	// Registered first: forgetting is harmless, and whether OnUndo is offered decides whether
+	// Registered first: forgetting is harmless, and whether OnUndo keeps it decides whether
 	// the cache may be read at all.
-	undo, sole := tx.(interface{ OnUndo(func()) bool })
-	sole = sole && undo.OnUndo(func() { s.heads.forget(chains) })
+	sole := tx.OnUndo(func() { s.heads.forget(chains) })
 	heads := make(map[int64]Head, len(chains))
 	missing := chains
 	if sole {
@@ -335,7 +353,7 @@ func (s *Service) AppendPrepared(ctx context.Context, tx Tx, ps ...*Prepared) ([
 	}
 	out := make([]*Entry, len(ps))
 	for i, p := range ps {
-		brand, err := s.opt.BrandID(ctx, tx, p.brandID)
+		brand, err := s.brandID(ctx, tx, p.brandID)
 		if err != nil {
 			return nil, err
 		}

@@ -81,7 +81,9 @@ type Platform struct {
 	Vault   *vault.Vault
 	Tenants *tenant.Service
 	Consent *consent.Service
-	Graph   *identity.Graph
+	// ConsentHooks run in every consent change's transaction (the rewards' is added by Open).
+	ConsentHooks *consent.Hooks[store.Tx]
+	Graph        *identity.Graph
 	// Directory finds and creates consumers by identifier outside any act.
 	Directory *identity.Directory
 	Ingest    *ingest.Service
@@ -195,17 +197,6 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 	p.Directory = identity.NewDirectory(p.Graph, store.Narrow[identity.Tx](st), cfg.Clock)
 	p.Ledger, err = ledger.Open(ctx, store.Narrow[ledger.IntegrationTx](st), p.Vault, cfg.Clock, ledger.Options{
 		Origin: cfg.LedgerOrigin, DefaultOrigin: defaultOrigin(cfg.BaseURL), Subject: p.Graph.Subject,
-		BrandID: func(ctx context.Context, tx ledger.Tx, id int64) (string, error) {
-			t, ok := tx.(tenant.Tx)
-			if !ok {
-				return "", fmt.Errorf("platform: ledger transaction of type %T lacks the tenant methods", tx)
-			}
-			b, err := p.Tenants.BrandIn(ctx, t, id)
-			if err != nil {
-				return "", err
-			}
-			return b.PublicID, nil
-		},
 		IntegrateEvery: cfg.IntegrateEvery, Log: cfg.Log, HeadFile: filepath.Join(cfg.DataDir, LedgerHeadFile),
 	})
 	if err != nil {
@@ -227,10 +218,14 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 	case cfg.MaxShared < 0:
 		p.Graph.MaxShared = 0 // no guard
 	}
-	p.Consent = consent.NewService(store.Narrow[consent.ServiceTx](st), p.Graph, p.Tenants, p.Ledger, cfg.Clock)
+	var hooks *consent.Hooks[store.Tx]
+	p.Consent, hooks = consent.NewService(st, p.Graph, p.Tenants, p.Ledger, cfg.Clock)
+	p.ConsentHooks = hooks
 	p.Rewards = rewards.NewService(store.Narrow[rewards.ServiceTx](st), p.Consent, p.Ledger, cfg.Clock)
 	p.Rewards.Keys = p.Graph
-	p.Consent.OnChange = append(p.Consent.OnChange, p.Rewards.OnConsent)
+	hooks.Add(func(ctx context.Context, tx store.Tx, r *consent.Record) error {
+		return p.Rewards.OnConsent(ctx, tx, r)
+	})
 	p.Ingest = ingest.NewService(st, p.Consent, p.Graph, p.Vault, cfg.Clock, cfg.Log, p.Registry, ingest.Options{Writers: writers})
 	undo = append(undo, p.Ingest.Close)
 

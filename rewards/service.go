@@ -118,13 +118,10 @@ func rateCard(ctx context.Context, tx Tx, brandID, version int64) (*RateCard, er
 // transaction: a grant starts earning under the newest rate card; a renewal ends the previous
 // grant and starts a new one (new terms apply to renewals); a withdrawal, refusal or expiry ends
 // it — what it earned stays earned.
-func (s *Service) OnConsent(ctx context.Context, txAny any, r *consent.Record) error {
-	tx, ok := txAny.(ServiceTx)
-	if !ok {
-		return fmt.Errorf("rewards: consent transaction of type %T lacks the rewards methods", txAny)
-	}
-	undo, sole := txAny.(interface{ OnUndo(func()) bool })
-	sole = sole && undo.OnUndo(func() {}) // the store's single writer: cardless may be used
+//
+// It is a consent change hook (consent.Hooks): tx is the change's transaction.
+func (s *Service) OnConsent(ctx context.Context, tx ServiceTx, r *consent.Record) error {
+	sole := tx.OnUndo(func() {}) // the store's single writer: cardless may be used
 	if _, none := s.cardless.Load(r.BrandID); none && sole {
 		return nil // no card, so no grant to end or start
 	}

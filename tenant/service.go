@@ -329,24 +329,6 @@ func (s *Service) Brand(ctx context.Context, id int64) (*Brand, error) {
 	return b, nil
 }
 
-// BrandIn is Brand inside the caller's transaction (a cache miss reads through tx).
-func (s *Service) BrandIn(ctx context.Context, tx Tx, id int64) (*Brand, error) {
-	s.mu.RLock()
-	b := s.brands[id]
-	s.mu.RUnlock()
-	if b != nil {
-		return b, nil
-	}
-	b, err := tx.BrandByID(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	s.brands[id] = b
-	s.mu.Unlock()
-	return b, nil
-}
-
 // BrandByPublicID returns a brand by its public id.
 func (s *Service) BrandByPublicID(ctx context.Context, publicID string) (*Brand, error) {
 	var b *Brand

@@ -33,6 +33,13 @@ func (t *Tx) BrandByID(ctx context.Context, id int64) (*tenant.Brand, error) {
 	return b, notFound(err, "Brand")
 }
 
+// BrandPublicID returns the public id of a brand.
+func (t *Tx) BrandPublicID(ctx context.Context, id int64) (string, error) {
+	var pub string
+	err := t.queryRow(ctx, `SELECT public_id FROM brands WHERE id = ?`, id).Scan(&pub)
+	return pub, notFound(err, "Brand")
+}
+
 // BrandByPublicID returns the brand with the public id.
 func (t *Tx) BrandByPublicID(ctx context.Context, publicID string) (*tenant.Brand, error) {
 	b, err := scanBrand(t.queryRow(ctx, `SELECT `+brandCols+` FROM brands WHERE public_id = ?`, publicID))

@@ -38,6 +38,9 @@ func testLedger(t *testing.T, s store.Store) {
 		}
 	}
 	view(t, s, func(tx store.Tx) error {
+		eq(t, "BrandPublicID", get[string](t)(tx.BrandPublicID(ctx, a.ID)), a.PublicID)
+		_, err := tx.BrandPublicID(ctx, a.ID+1000)
+		wantCode(t, "BrandPublicID(unknown brand)", err, symbiont.ENOTFOUND)
 		heads := get[map[int64]ledger.Head](t)(tx.LedgerHeads(ctx, []int64{c1, c2, c2 + 1000}))
 		eq(t, "LedgerHeads(c1).N", heads[c1].N, int64(2))
 		eq(t, "LedgerHeads(c2).N", heads[c2].N, int64(1))
