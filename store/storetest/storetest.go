@@ -45,6 +45,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConsentIsolation", testConsentIsolation},
 		{"DueExpiries", testDueExpiries},
 		{"ForEachActiveConsent", testForEachActiveConsent},
+		{"ConsentRecordByReceipt", testConsentRecordByReceipt},
+		{"ActiveGrants", testActiveGrants},
 		{"CustomTerms", testCustomTerms},
 		{"Consumers", testConsumers},
 		{"Identifiers", testIdentifiers},
