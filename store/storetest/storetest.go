@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Consumers", testConsumers},
 		{"Identifiers", testIdentifiers},
 		{"IdentifiersRacingCreators", testIdentifiersRacingCreators},
+		{"LockIdentifier", testLockIdentifier},
 		{"Merge", testMerge},
 		{"MergeChain", testMergeChain},
 		{"Conflicts", testConflicts},
