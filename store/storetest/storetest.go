@@ -64,6 +64,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConsumerEvents", testConsumerEvents},
 		{"DeleteConsumerData", testDeleteConsumerData},
 		{"Console", testConsole},
+		{"IngestCounts", testIngestCounts},
 		{"TrackingPlan", testTrackingPlan},
 		{"SignalMap", testSignalMap},
 		{"AccessLog", testAccessLog},
