@@ -126,6 +126,7 @@ func testRewardGrants(t *testing.T, s store.Store) {
 			{"after an id no grant has", 35, 10, []int64{40, 50, 60}},
 			{"after the last", 60, 10, []int64{}},
 			{"limit 0", 0, 0, []int64{}},
+			{"negative limit", 0, -1, []int64{}}, // SQLite reads LIMIT -1 as no limit, PostgreSQL refuses it
 		} {
 			eq(t, "UnsettledGrants("+tc.name+")", grantRecordIDs(get[[]*rewards.Grant](t)(tx.UnsettledGrants(ctx, tc.after, tc.limit))), tc.want)
 		}
@@ -247,6 +248,7 @@ func testRewardTiers(t *testing.T, s store.Store) {
 			{"after a consumer without a change", c2, 10, [][2]int64{{a.ID, c3}, {b.ID, cb}}},
 			{"after the last", cb, 10, nil},
 			{"limit 0", 0, 0, nil},
+			{"negative limit", 0, -1, nil},
 		} {
 			got := get[[][2]int64](t)(tx.TierHolders(ctx, tc.after, tc.limit))
 			if len(got) == 0 {
