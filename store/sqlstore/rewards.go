@@ -102,8 +102,12 @@ func (t *Tx) EndGrant(ctx context.Context, recordID int64, at time.Time) error {
 	return t.addCounts(ctx, c)
 }
 
-// UnsettledGrants returns unsettled grants after a record id.
+// UnsettledGrants returns unsettled grants after a record id, up to limit: none for a limit ≤
+// 0, in both engines (SQLite reads a negative LIMIT as no limit, PostgreSQL refuses it).
 func (t *Tx) UnsettledGrants(ctx context.Context, after int64, limit int) ([]*rewards.Grant, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
 	return t.grants(ctx, `SELECT `+grantCols+` FROM reward_grants WHERE settled = 0 AND record_id > ? ORDER BY record_id LIMIT ?`, after, limit)
 }
 
@@ -414,8 +418,12 @@ func (t *Tx) SpendLots(ctx context.Context, consumerID int64, amount int64, now 
 	return nil
 }
 
-// ExpiredLots returns lots with points left past their expiry.
+// ExpiredLots returns lots with points left past their expiry, up to limit (none for a limit
+// ≤ 0, in both engines: see UnsettledGrants).
 func (t *Tx) ExpiredLots(ctx context.Context, now time.Time, limit int) ([]*rewards.Lot, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
 	rows, err := t.query(ctx, `SELECT id, brand_id, consumer_id, amount, remaining, earned_at, expires_at FROM points_lots
 		WHERE remaining > 0 AND expires_at <> 0 AND expires_at <= ? ORDER BY expires_at, id LIMIT ?`, ms(now), limit)
 	if err != nil {
@@ -580,8 +588,12 @@ func (t *Tx) InsertTierChange(ctx context.Context, brandID, consumerID int64, c 
 	return err
 }
 
-// TierHolders lists consumers with a tier change, in consumer order.
+// TierHolders lists consumers with a tier change, in consumer order, up to limit (none for a
+// limit ≤ 0, in both engines: see UnsettledGrants).
 func (t *Tx) TierHolders(ctx context.Context, after int64, limit int) ([][2]int64, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
 	rows, err := t.query(ctx, `SELECT DISTINCT consumer_id, brand_id FROM tier_changes WHERE consumer_id > ? ORDER BY consumer_id LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -427,6 +428,91 @@ func (sc *ConsoleScenario) Check(t *testing.T, s store.Store) {
 
 func testConsole(t *testing.T, s store.Store) {
 	NewConsoleScenario(t, s).Check(t, s)
+}
+
+// testIngestCounts: the ingestion tallies add up per brand, UTC day and outcome, whatever the
+// time of day or the zone a count is stamped with, only as transactions commit (racing ones
+// too), and are read back by day, then outcome, from the day of from on.
+func testIngestCounts(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	a, b := newBrand(t, s, "a"), newBrand(t, s, "b")
+	day := 24 * time.Hour
+	d0 := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	ic := func(brand int64, d time.Time, outcome string, n int64) store.IngestCount {
+		return store.IngestCount{BrandID: brand, Day: d, Outcome: outcome, Count: n}
+	}
+	read := func(brand int64, from time.Time) (out []store.IngestCount) {
+		t.Helper()
+		view(t, s, func(tx store.Tx) (err error) {
+			out, err = tx.IngestCounts(ctx, brand, from)
+			return err
+		})
+		return out
+	}
+	add := func(cs ...store.IngestCount) {
+		t.Helper()
+		update(t, s, func(tx store.Tx) error { return tx.AddIngestCounts(ctx, cs) })
+	}
+	if cs := read(a.ID, d0); len(cs) != 0 {
+		t.Errorf("IngestCounts without tallies = %s", dump(cs))
+	}
+	add(ic(a.ID, d0, "accepted", 5), ic(a.ID, d0.Add(13*time.Hour), "accepted", 4), ic(a.ID, d0.Add(day-time.Millisecond), "invalid", 2),
+		ic(b.ID, d0, "accepted", 100))
+	// 00:30 on 3 February in UTC+1 is 23:30 on the 2nd in UTC.
+	add(ic(a.ID, time.Date(2026, 2, 3, 0, 30, 0, 0, time.FixedZone("UTC+1", 3600)), "accepted", 3),
+		ic(a.ID, d0.Add(day), "consent_denied", 1), ic(a.ID, d0.Add(day), "accepted", 1), ic(a.ID, d0.Add(-day), "accepted", 8))
+	add()
+	// A failed transaction adds nothing.
+	err := s.Update(ctx, func(tx store.Tx) error {
+		must(t, tx.AddIngestCounts(ctx, []store.IngestCount{ic(a.ID, d0, "accepted", 1000)}))
+		return errTest
+	})
+	if !errors.Is(err, errTest) {
+		t.Fatalf("Update = %v", err)
+	}
+	fromD0 := []store.IngestCount{ic(a.ID, d0, "accepted", 9), ic(a.ID, d0, "invalid", 2),
+		ic(a.ID, d0.Add(day), "accepted", 4), ic(a.ID, d0.Add(day), "consent_denied", 1)}
+	for _, tc := range []struct {
+		name  string
+		brand int64
+		from  time.Time
+		want  []store.IngestCount
+	}{
+		{"from a day", a.ID, d0, fromD0},
+		{"from within the day", a.ID, d0.Add(18 * time.Hour), fromD0},
+		{"from the day before", a.ID, d0.Add(-day), append([]store.IngestCount{ic(a.ID, d0.Add(-day), "accepted", 8)}, fromD0...)},
+		{"from the last day", a.ID, d0.Add(day), fromD0[2:]},
+		{"from after the last", a.ID, d0.Add(2 * day), nil},
+		{"another brand", b.ID, d0.Add(-day), []store.IngestCount{ic(b.ID, d0, "accepted", 100)}},
+	} {
+		got := read(tc.brand, tc.from)
+		if len(got) == 0 {
+			got = nil
+		}
+		eq(t, "IngestCounts("+tc.name+")", got, tc.want)
+	}
+	// Racing flushes add up: none is lost.
+	const workers, flushes = 4, 5
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*flushes)
+	for range workers {
+		wg.Go(func() {
+			for range flushes {
+				if err := s.Update(ctx, func(tx store.Tx) error {
+					return tx.AddIngestCounts(ctx, []store.IngestCount{ic(b.ID, d0.Add(5*day), "accepted", 1), ic(b.ID, d0.Add(5*day), "invalid", 2)})
+				}); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("racing AddIngestCounts: %v", err)
+	}
+	eq(t, "IngestCounts after racing flushes", read(b.ID, d0.Add(5*day)),
+		[]store.IngestCount{ic(b.ID, d0.Add(5*day), "accepted", workers*flushes), ic(b.ID, d0.Add(5*day), "invalid", 2*workers*flushes)})
 }
 
 // UndoConsoleMigration is what a backfill test runs on a store's database (closed) to take it

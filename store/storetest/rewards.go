@@ -79,6 +79,12 @@ func testRewardsStore(t *testing.T, s store.Store) {
 		if ex := get[[]*rewards.Lot](t)(tx.ExpiredLots(ctx, at(50), 10)); len(ex) != 0 {
 			t.Errorf("ExpiredLots(at 50) = %+v, want none yet", ex)
 		}
+		// Up to limit: none for a limit ≤ 0, in every dialect.
+		for _, limit := range []int{0, -1} {
+			if ex, err := tx.ExpiredLots(ctx, at(200), limit); err != nil || len(ex) != 0 {
+				t.Errorf("ExpiredLots(limit %d) = %d lots, %v; want none, nil", limit, len(ex), err)
+			}
+		}
 		return nil
 	})
 	update(t, s, func(tx store.Tx) error { return tx.EmptyLot(ctx, lots[2].ID) })
