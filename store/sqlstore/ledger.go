@@ -140,6 +140,9 @@ func (t *Tx) eachEntry(ctx context.Context, fn func(*ledger.Entry) error, query 
 // PendingLedgerEntries returns entries without an index, in insertion order.
 // Only the id and commitment are read: integration needs nothing else.
 func (t *Tx) PendingLedgerEntries(ctx context.Context, limit int) ([]*ledger.Entry, error) {
+	if limit <= 0 { // none, in both engines (see UnsettledGrants)
+		return nil, nil
+	}
 	rows, err := t.query(ctx, `SELECT id, commitment FROM ledger_entries WHERE idx IS NULL ORDER BY id LIMIT ?`, limit)
 	if err != nil {
 		return nil, err

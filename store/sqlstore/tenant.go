@@ -188,6 +188,9 @@ func (t *Tx) Idempotent(ctx context.Context, brandID, consumerID int64, key []by
 // PruneIdempotent deletes up to limit idempotency records stored before before, oldest first
 // (through the created_at index of migration 0009 / 0008 on PostgreSQL).
 func (t *Tx) PruneIdempotent(ctx context.Context, before time.Time, limit int) (int64, error) {
+	if limit <= 0 { // none, in both engines (see UnsettledGrants)
+		return 0, nil
+	}
 	res, err := t.exec(ctx, `DELETE FROM idempotency_keys WHERE (brand_id, consumer_id, key) IN
 		(SELECT brand_id, consumer_id, key FROM idempotency_keys WHERE created_at < ? ORDER BY created_at LIMIT ?)`, ms(before), limit)
 	if err != nil {

@@ -438,10 +438,10 @@ func testIngestCounts(t *testing.T, s store.Store) {
 	a, b := newBrand(t, s, "a"), newBrand(t, s, "b")
 	day := 24 * time.Hour
 	d0 := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
-	ic := func(brand int64, d time.Time, outcome string, n int64) store.IngestCount {
-		return store.IngestCount{BrandID: brand, Day: d, Outcome: outcome, Count: n}
+	ic := func(brand int64, d time.Time, outcome string, n int64) overview.IngestCount {
+		return overview.IngestCount{BrandID: brand, Day: d, Outcome: outcome, Count: n}
 	}
-	read := func(brand int64, from time.Time) (out []store.IngestCount) {
+	read := func(brand int64, from time.Time) (out []overview.IngestCount) {
 		t.Helper()
 		view(t, s, func(tx store.Tx) (err error) {
 			out, err = tx.IngestCounts(ctx, brand, from)
@@ -449,7 +449,7 @@ func testIngestCounts(t *testing.T, s store.Store) {
 		})
 		return out
 	}
-	add := func(cs ...store.IngestCount) {
+	add := func(cs ...overview.IngestCount) {
 		t.Helper()
 		update(t, s, func(tx store.Tx) error { return tx.AddIngestCounts(ctx, cs) })
 	}
@@ -464,26 +464,26 @@ func testIngestCounts(t *testing.T, s store.Store) {
 	add()
 	// A failed transaction adds nothing.
 	err := s.Update(ctx, func(tx store.Tx) error {
-		must(t, tx.AddIngestCounts(ctx, []store.IngestCount{ic(a.ID, d0, "accepted", 1000)}))
+		must(t, tx.AddIngestCounts(ctx, []overview.IngestCount{ic(a.ID, d0, "accepted", 1000)}))
 		return errTest
 	})
 	if !errors.Is(err, errTest) {
 		t.Fatalf("Update = %v", err)
 	}
-	fromD0 := []store.IngestCount{ic(a.ID, d0, "accepted", 9), ic(a.ID, d0, "invalid", 2),
+	fromD0 := []overview.IngestCount{ic(a.ID, d0, "accepted", 9), ic(a.ID, d0, "invalid", 2),
 		ic(a.ID, d0.Add(day), "accepted", 4), ic(a.ID, d0.Add(day), "consent_denied", 1)}
 	for _, tc := range []struct {
 		name  string
 		brand int64
 		from  time.Time
-		want  []store.IngestCount
+		want  []overview.IngestCount
 	}{
 		{"from a day", a.ID, d0, fromD0},
 		{"from within the day", a.ID, d0.Add(18 * time.Hour), fromD0},
-		{"from the day before", a.ID, d0.Add(-day), append([]store.IngestCount{ic(a.ID, d0.Add(-day), "accepted", 8)}, fromD0...)},
+		{"from the day before", a.ID, d0.Add(-day), append([]overview.IngestCount{ic(a.ID, d0.Add(-day), "accepted", 8)}, fromD0...)},
 		{"from the last day", a.ID, d0.Add(day), fromD0[2:]},
 		{"from after the last", a.ID, d0.Add(2 * day), nil},
-		{"another brand", b.ID, d0.Add(-day), []store.IngestCount{ic(b.ID, d0, "accepted", 100)}},
+		{"another brand", b.ID, d0.Add(-day), []overview.IngestCount{ic(b.ID, d0, "accepted", 100)}},
 	} {
 		got := read(tc.brand, tc.from)
 		if len(got) == 0 {
@@ -499,7 +499,7 @@ func testIngestCounts(t *testing.T, s store.Store) {
 		wg.Go(func() {
 			for range flushes {
 				if err := s.Update(ctx, func(tx store.Tx) error {
-					return tx.AddIngestCounts(ctx, []store.IngestCount{ic(b.ID, d0.Add(5*day), "accepted", 1), ic(b.ID, d0.Add(5*day), "invalid", 2)})
+					return tx.AddIngestCounts(ctx, []overview.IngestCount{ic(b.ID, d0.Add(5*day), "accepted", 1), ic(b.ID, d0.Add(5*day), "invalid", 2)})
 				}); err != nil {
 					errs <- err
 				}
@@ -512,7 +512,7 @@ func testIngestCounts(t *testing.T, s store.Store) {
 		t.Errorf("racing AddIngestCounts: %v", err)
 	}
 	eq(t, "IngestCounts after racing flushes", read(b.ID, d0.Add(5*day)),
-		[]store.IngestCount{ic(b.ID, d0.Add(5*day), "accepted", workers*flushes), ic(b.ID, d0.Add(5*day), "invalid", 2*workers*flushes)})
+		[]overview.IngestCount{ic(b.ID, d0.Add(5*day), "accepted", workers*flushes), ic(b.ID, d0.Add(5*day), "invalid", 2*workers*flushes)})
 }
 
 // UndoConsoleMigration is what a backfill test runs on a store's database (closed) to take it

@@ -47,6 +47,11 @@ func testLedger(t *testing.T, s store.Store) {
 		if _, ok := heads[c2+1000]; ok {
 			t.Error("LedgerHeads reports a head for an empty chain")
 		}
+		for _, limit := range []int{0, -1} {
+			if es := get[[]*ledger.Entry](t)(tx.PendingLedgerEntries(ctx, limit)); len(es) != 0 {
+				t.Errorf("PendingLedgerEntries(limit %d) = %d entries, want none", limit, len(es))
+			}
+		}
 		pending := get[[]*ledger.Entry](t)(tx.PendingLedgerEntries(ctx, 3))
 		eq(t, "PendingLedgerEntries(limit 3)", entryIDs(pending), entryIDs(all[:3]))
 		var streamed []*ledger.Entry

@@ -79,6 +79,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Dialect", testDialect},
 		{"ConsentRecordAfter", testConsentRecordAfter},
 		{"TxErrorRollsBack", testTxErrorRollsBack},
+		{"OnUndo", testOnUndo},
 		{"TxPanicRollsBack", testTxPanicRollsBack},
 		{"TxGoexitRollsBack", testTxGoexitRollsBack},
 		{"TxVisibility", testTxVisibility},
@@ -481,6 +482,8 @@ func testIdempotencyPrune(t *testing.T, s store.Store) {
 		return out
 	}
 	eq(t, "PruneIdempotent(before 0)", prune(at(0), 100), int64(0))
+	eq(t, "PruneIdempotent(limit 0)", prune(at(6), 0), int64(0))
+	eq(t, "PruneIdempotent(limit -1)", prune(at(6), -1), int64(0))
 	eq(t, "PruneIdempotent(before 6, limit 4)", prune(at(6), 4), int64(4))
 	eq(t, "kept after the first 4", kept(), []int{4, 5, 6, 7, 8, 9})
 	eq(t, "PruneIdempotent(before 6)", prune(at(6), 100), int64(2))
