@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,7 +30,9 @@ var (
 // goPackage is what `go list -json` says of a package that this test reads.
 type goPackage struct {
 	ImportPath string
+	Dir        string
 	Doc        string
+	GoFiles    []string
 	Imports    []string
 }
 
@@ -36,7 +41,7 @@ type goPackage struct {
 func listPackages(t *testing.T) map[string]*goPackage {
 	t.Helper()
 	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	out, err := exec.Command(goTool, "list", "-json=ImportPath,Doc,Imports", module+"/...").Output()
+	out, err := exec.Command(goTool, "list", "-json=ImportPath,Dir,Doc,GoFiles,Imports", module+"/...").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
@@ -214,4 +219,41 @@ func importTable(pkgs map[string]*goPackage) string {
 		fmt.Fprintf(&out, "| %s | %s | %s |\n", label(p), strings.ReplaceAll(pkgs[p].Doc, "|", `\|`), strings.Join(deps, ", "))
 	}
 	return out.String()
+}
+
+// TestOneDoorForReads: consumer data is read only through package access. The store's reads of
+// event rows (which carry sealed payloads) are called from access alone, whatever the caller's
+// package; store/sqlstore implements them and store/storetest tests them.
+func TestOneDoorForReads(t *testing.T) {
+	door := map[string][]string{"ConsumerEvents": {"/access", "/store/sqlstore", "/store/storetest"}}
+	fset := token.NewFileSet()
+	calls := 0
+	for pkg, p := range listPackages(t) {
+		for _, name := range p.GoFiles {
+			f, err := parser.ParseFile(fset, filepath.Join(p.Dir, name), nil, parser.SkipObjectResolution)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ast.Inspect(f, func(n ast.Node) bool {
+				call, ok := n.(*ast.CallExpr)
+				if !ok {
+					return true
+				}
+				sel, ok := call.Fun.(*ast.SelectorExpr)
+				if !ok {
+					return true
+				}
+				if allowed, ok := door[sel.Sel.Name]; ok {
+					calls++
+					if !slices.Contains(allowed, pkg) {
+						t.Errorf("%s calls %s: consumer data is read through access.Service (Read, Export) with a purpose, recorded", fset.Position(call.Pos()), sel.Sel.Name)
+					}
+				}
+				return true
+			})
+		}
+	}
+	if calls == 0 {
+		t.Fatal("found no call of the door's methods at all: the test reads nothing")
+	}
 }
