@@ -63,7 +63,8 @@ type Service struct {
 	cardless sync.Map
 }
 
-// NewService returns the rewards service.
+// NewService returns the rewards service. l is required: every movement of points is recorded
+// in the verifiable ledger, in its transaction.
 func NewService(db symbiont.Transactor[ServiceTx], vocab Vocabularies, l *ledger.Service, clock symbiont.Clock) *Service {
 	s := &Service{db: db, vocab: vocab, ledger: l, clock: clock, PageSize: 2000}
 	s.reviewed.Store(-1)
@@ -422,9 +423,6 @@ func legacyDetail(l StatementLine) *Detail {
 
 // recordJournals appends movements of points to the verifiable ledger, one entry per journal.
 func (s *Service) recordJournals(ctx context.Context, tx ServiceTx, js []*Journal, points []int64) error {
-	if s.ledger == nil {
-		return nil
-	}
 	acts := make([]ledger.Act, len(js))
 	for i, j := range js {
 		var lines []map[string]any
