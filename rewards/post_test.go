@@ -3,6 +3,7 @@ package rewards
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/symbiont/symbiont"
 )
@@ -12,11 +13,61 @@ type bookTx struct {
 	Tx       // nil: any other method panics
 	balances map[string]int64
 	calls    int
+	err      error // PostJournals' answer
 }
 
 func (b *bookTx) PostJournals(context.Context, []*Journal) (map[string]int64, error) {
 	b.calls++
-	return b.balances, nil
+	return b.balances, b.err
+}
+
+// lotsTx is a Tx that holds lots: SpendableLots returns them, SpendLot records what it took.
+type lotsTx struct {
+	Tx
+	lots  []*Lot
+	spent map[int64]int64
+}
+
+func (l *lotsTx) SpendableLots(context.Context, int64, time.Time) ([]*Lot, error) { return l.lots, nil }
+
+func (l *lotsTx) SpendLot(_ context.Context, id, amount int64) error {
+	l.spent[id] += amount
+	return nil
+}
+
+// Lots are spent first in first out (the store returns them oldest first), each down to what it
+// holds; a spend larger than every lot together changes nothing and is refused.
+func TestSpendLots(t *testing.T) {
+	lots := func() []*Lot { return []*Lot{{ID: 1, Remaining: 10}, {ID: 2, Remaining: 20}, {ID: 3, Remaining: 30}} }
+	for _, tt := range []struct {
+		name   string
+		amount int64
+		spent  map[int64]int64
+		code   string
+	}{
+		{"within the oldest", 4, map[int64]int64{1: 4}, ""},
+		{"the oldest exactly", 10, map[int64]int64{1: 10}, ""},
+		{"across two", 15, map[int64]int64{1: 10, 2: 5}, ""},
+		{"everything", 60, map[int64]int64{1: 10, 2: 20, 3: 30}, ""},
+		{"nothing", 0, map[int64]int64{}, ""},
+		{"one more than held", 61, map[int64]int64{}, symbiont.ECONFLICT},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tx := &lotsTx{lots: lots(), spent: map[int64]int64{}}
+			err := spendLots(context.Background(), tx, 2, tt.amount, time.Time{})
+			if got := symbiont.ErrorCode(err); (err == nil) != (tt.code == "") || (err != nil && got != tt.code) {
+				t.Fatalf("spendLots(%d): %v, want code %q", tt.amount, err, tt.code)
+			}
+			if len(tx.spent) != len(tt.spent) {
+				t.Fatalf("spent %v, want %v", tx.spent, tt.spent)
+			}
+			for id, n := range tt.spent {
+				if tx.spent[id] != n {
+					t.Errorf("spent %v, want %v", tx.spent, tt.spent)
+				}
+			}
+		})
+	}
 }
 
 // The money rules are the rewards package's: a journal must have two postings or more and sum
@@ -48,9 +99,13 @@ func TestPostRules(t *testing.T) {
 		{"one posting", j(0), nil, symbiont.EINTERNAL, "", false},
 		{"consumer overdrawn", j(-10, 10), map[string]int64{"consumer:2": -3, "brand:1:issued": 10}, symbiont.ECONFLICT, "insufficient_points", true},
 		{"consumer at zero", j(-10, 10), map[string]int64{"consumer:2": 0, "brand:1:issued": 10}, "", "", true},
+		{"booked before", j(10, -10), nil, symbiont.ECONFLICT, "duplicate", true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tx := &bookTx{balances: tt.balances}
+			if tt.reason == "duplicate" {
+				tx.err = ErrBooked
+			}
 			err := post(ctx, tx, []*Journal{tt.journal})
 			if got := symbiont.ErrorCode(err); (err == nil) != (tt.code == "") || (err != nil && got != tt.code) {
 				t.Fatalf("post: %v (code %q), want code %q", err, got, tt.code)

@@ -11,6 +11,7 @@ package rewards
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -178,8 +179,8 @@ type Tx interface {
 	ActiveGrantCount(ctx context.Context, consumerID int64, now time.Time) (int, error)
 
 	// PostJournals books journals, updating balances, and returns the new balance of every
-	// account they changed (an error with code conflict when an idempotency key was used
-	// before). It sets their IDs. It checks no money rule: post does (balanced journals, no
+	// account they changed (ErrBooked when an idempotency key was used before, within the
+	// brand). It sets their IDs. It checks no money rule: post does (balanced journals, no
 	// consumer overdrawn), and fails the transaction when one is broken.
 	PostJournals(ctx context.Context, js []*Journal) (balances map[string]int64, err error)
 	JournalByKey(ctx context.Context, brandID int64, key string) (*Journal, error)
@@ -191,8 +192,11 @@ type Tx interface {
 	Earned(ctx context.Context, consumerIDs []int64, since time.Time) (map[int64]int64, error)
 
 	InsertLots(ctx context.Context, ls []*Lot) error
-	// SpendLots takes amount from the consumer's oldest unexpired lots.
-	SpendLots(ctx context.Context, consumerID int64, amount int64, now time.Time) error
+	// SpendableLots returns the consumer's lots with points left that have not expired at now,
+	// oldest first (earned, then id).
+	SpendableLots(ctx context.Context, consumerID int64, now time.Time) ([]*Lot, error)
+	// SpendLot takes amount from the lot's remaining points (spendLots decides how much).
+	SpendLot(ctx context.Context, lotID, amount int64) error
 	// ExpiredLots returns up to limit lots with points left that expired at or before now.
 	ExpiredLots(ctx context.Context, now time.Time, limit int) ([]*Lot, error)
 	EmptyLot(ctx context.Context, lotID int64) error
@@ -248,6 +252,9 @@ type RewardCount struct {
 // post books journals through tx under the double-entry rules: every journal has two postings
 // or more and sums to zero, and no consumer's balance goes below zero (checked on the balances
 // the booking leaves; an error fails the whole transaction, the booking included).
+// ErrBooked is the store's answer to a journal whose idempotency key was booked before.
+var ErrBooked = errors.New("rewards: journal already booked")
+
 func post(ctx context.Context, tx Tx, js []*Journal) error {
 	for _, j := range js {
 		var sum int64
@@ -259,6 +266,9 @@ func post(ctx context.Context, tx Tx, js []*Journal) error {
 		}
 	}
 	balances, err := tx.PostJournals(ctx, js)
+	if errors.Is(err, ErrBooked) {
+		return symbiont.Errorf(symbiont.ECONFLICT, "This movement of points was already booked.").With("reason", "duplicate")
+	}
 	if err != nil {
 		return err
 	}
@@ -266,6 +276,33 @@ func post(ctx context.Context, tx Tx, js []*Journal) error {
 		if b < 0 && strings.HasPrefix(account, consumerAccountPrefix) {
 			return symbiont.Errorf(symbiont.ECONFLICT, "Not enough points.").With("reason", "insufficient_points")
 		}
+	}
+	return nil
+}
+
+// spendLots takes amount from the consumer's oldest unexpired lots, first in first out; it
+// changes nothing, and fails with a conflict, when they hold fewer points.
+func spendLots(ctx context.Context, tx Tx, consumerID, amount int64, now time.Time) error {
+	lots, err := tx.SpendableLots(ctx, consumerID, now)
+	if err != nil {
+		return err
+	}
+	var held int64
+	for _, l := range lots {
+		held += l.Remaining
+	}
+	if held < amount {
+		return symbiont.Errorf(symbiont.ECONFLICT, "Not enough unexpired points.").With("reason", "insufficient_points")
+	}
+	for _, l := range lots {
+		if amount == 0 {
+			break
+		}
+		take := min(amount, l.Remaining)
+		if err := tx.SpendLot(ctx, l.ID, take); err != nil {
+			return err
+		}
+		amount -= take
 	}
 	return nil
 }

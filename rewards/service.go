@@ -636,7 +636,7 @@ func (s *Service) Redeem(ctx context.Context, brandID, consumerID int64, rewardI
 		} else if !ok {
 			return symbiont.Errorf(symbiont.ECONFLICT, "%q is out of stock.", rw.Name).With("reason", "out_of_stock")
 		}
-		if err := tx.SpendLots(ctx, consumerID, rw.Cost, now); err != nil {
+		if err := spendLots(ctx, tx, consumerID, rw.Cost, now); err != nil {
 			return err
 		}
 		j := &Journal{BrandID: brandID, ConsumerID: consumerID, Kind: KindRedemption, At: now, IdempotencyKey: "redeem/" + itoa(consumerID) + "/" + hex.EncodeToString(idem.Key[:16]), // never the client's key: it goes into the ledger

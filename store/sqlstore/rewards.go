@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/rewards"
 	"github.com/symbiont/symbiont/store"
 )
@@ -173,7 +172,7 @@ func (t *Tx) postJournals(ctx context.Context, js []*rewards.Journal, balances m
 	for _, j := range js {
 		k := strconv.FormatInt(j.BrandID, 10) + "/" + j.IdempotencyKey
 		if byKey[k] != nil {
-			return symbiont.Errorf(symbiont.ECONFLICT, "This movement of points was already booked.").With("reason", "duplicate")
+			return rewards.ErrBooked
 		}
 		byKey[k] = j
 		j.ID = 0
@@ -201,7 +200,7 @@ func (t *Tx) postJournals(ctx context.Context, js []*rewards.Journal, balances m
 		return err
 	}
 	if n != len(js) {
-		return symbiont.Errorf(symbiont.ECONFLICT, "This movement of points was already booked.").With("reason", "duplicate")
+		return rewards.ErrBooked
 	}
 	type acct struct {
 		brand int64
@@ -382,40 +381,34 @@ func (t *Tx) InsertLots(ctx context.Context, ls []*rewards.Lot) error {
 	return nil
 }
 
-// SpendLots takes amount from the consumer's oldest unexpired lots.
-func (t *Tx) SpendLots(ctx context.Context, consumerID int64, amount int64, now time.Time) error {
-	rows, err := t.query(ctx, `SELECT id, remaining FROM points_lots WHERE consumer_id = ? AND remaining > 0 AND (expires_at = 0 OR expires_at > ?)
-		ORDER BY earned_at, id`, consumerID, ms(now))
+// SpendableLots returns the consumer's unexpired lots with points left, oldest first.
+func (t *Tx) SpendableLots(ctx context.Context, consumerID int64, now time.Time) ([]*rewards.Lot, error) {
+	rows, err := t.query(ctx, `SELECT id, brand_id, amount, remaining, earned_at, expires_at FROM points_lots
+		WHERE consumer_id = ? AND remaining > 0 AND (expires_at = 0 OR expires_at > ?) ORDER BY earned_at, id`, consumerID, ms(now))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	type lot struct{ id, remaining int64 }
-	var lots []lot
+	defer rows.Close()
+	var out []*rewards.Lot
 	for rows.Next() {
-		var l lot
-		if err := rows.Scan(&l.id, &l.remaining); err != nil {
-			rows.Close()
-			return err
+		l := &rewards.Lot{ConsumerID: consumerID}
+		var earned, expires int64
+		if err := rows.Scan(&l.ID, &l.BrandID, &l.Amount, &l.Remaining, &earned, &expires); err != nil {
+			return nil, err
 		}
-		lots = append(lots, l)
-	}
-	if err := rowsDone(rows); err != nil {
-		return err
-	}
-	for _, l := range lots {
-		if amount == 0 {
-			break
+		l.EarnedAt = fromMS(earned)
+		if expires != 0 {
+			l.ExpiresAt = fromMS(expires)
 		}
-		take := min(amount, l.remaining)
-		if _, err := t.exec(ctx, `UPDATE points_lots SET remaining = remaining - ? WHERE id = ?`, take, l.id); err != nil {
-			return err
-		}
-		amount -= take
+		out = append(out, l)
 	}
-	if amount > 0 {
-		return symbiont.Errorf(symbiont.ECONFLICT, "Not enough unexpired points.").With("reason", "insufficient_points")
-	}
-	return nil
+	return out, rows.Err()
+}
+
+// SpendLot takes amount from a lot's remaining points.
+func (t *Tx) SpendLot(ctx context.Context, lotID, amount int64) error {
+	_, err := t.exec(ctx, `UPDATE points_lots SET remaining = remaining - ? WHERE id = ?`, amount, lotID)
+	return err
 }
 
 // ExpiredLots returns lots with points left past their expiry, up to limit (none for a limit

@@ -3,8 +3,8 @@ package storetest
 import (
 	"strconv"
 	"testing"
+	"time"
 
-	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/rewards"
 	"github.com/symbiont/symbiont/store"
 )
@@ -58,7 +58,32 @@ func testRewardsStore(t *testing.T, s store.Store) {
 			t.Fatalf("InsertLots left a lot without an id: %+v", l)
 		}
 	}
-	update(t, s, func(tx store.Tx) error { return tx.SpendLots(ctx, c, 15, at(2)) }) // 10 from the first, 5 from the second
+	// Spendable lots: unexpired with points left, oldest first. (The rewards spend them first
+	// in first out: 10 from the first, 5 from the second.)
+	spendable := func(now time.Time) (ids []int64, left []int64) {
+		view(t, s, func(tx store.Tx) error {
+			for _, l := range get[[]*rewards.Lot](t)(tx.SpendableLots(ctx, c, now)) {
+				if l.ConsumerID != c || l.BrandID != a.ID {
+					t.Errorf("SpendableLots returned a lot of consumer %d brand %d", l.ConsumerID, l.BrandID)
+				}
+				ids, left = append(ids, l.ID), append(left, l.Remaining)
+			}
+			return nil
+		})
+		return ids, left
+	}
+	other := newConsumer(t, s, a.ID) // a lot of another consumer is never the consumer's
+	update(t, s, func(tx store.Tx) error {
+		return tx.InsertLots(ctx, []*rewards.Lot{{BrandID: a.ID, ConsumerID: other, Amount: 99, Remaining: 99, EarnedAt: at(0)}})
+	})
+	ids, left := spendable(at(2))
+	eq(t, "SpendableLots(at 2)", [][]int64{ids, left}, [][]int64{{lots[0].ID, lots[1].ID, lots[2].ID}, {10, 20, 30}})
+	update(t, s, func(tx store.Tx) error {
+		must(t, tx.SpendLot(ctx, lots[0].ID, 10))
+		return tx.SpendLot(ctx, lots[1].ID, 5)
+	})
+	ids, left = spendable(at(2))
+	eq(t, "SpendableLots after spending 15", [][]int64{ids, left}, [][]int64{{lots[1].ID, lots[2].ID}, {15, 30}})
 	view(t, s, func(tx store.Tx) error {
 		ex := get[[]*rewards.Lot](t)(tx.ExpiredLots(ctx, at(6), 10))
 		if len(ex) != 0 {
@@ -66,11 +91,16 @@ func testRewardsStore(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
-	// At 200 the third lot has expired: 15 points are left to spend (the second lot's), not 20.
-	if err := s.Update(ctx, func(tx store.Tx) error { return tx.SpendLots(ctx, c, 20, at(200)) }); symbiont.ErrorCode(err) != symbiont.ECONFLICT {
-		t.Errorf("SpendLots(20) with 15 unexpired points: %v, want a conflict", err)
+	// At 200 the third lot has expired: only the second's 15 points are spendable.
+	ids, left = spendable(at(200))
+	eq(t, "SpendableLots(at 200)", [][]int64{ids, left}, [][]int64{{lots[1].ID}, {15}})
+	update(t, s, func(tx store.Tx) error { return tx.SpendLot(ctx, lots[1].ID, 15) })
+	if ids, _ := spendable(at(200)); len(ids) != 0 {
+		t.Errorf("SpendableLots after spending everything = %v, want none", ids)
 	}
-	update(t, s, func(tx store.Tx) error { return tx.SpendLots(ctx, c, 15, at(200)) })
+	if ids, _ := spendable(at(2)); len(ids) != 1 || ids[0] != lots[2].ID {
+		t.Errorf("SpendableLots(at 2) after spending the first two lots = %v, want the third", ids)
+	}
 	view(t, s, func(tx store.Tx) error {
 		ex := get[[]*rewards.Lot](t)(tx.ExpiredLots(ctx, at(200), 10))
 		if len(ex) != 1 || ex[0].ID != lots[2].ID || ex[0].Remaining != 30 {
