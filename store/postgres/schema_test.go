@@ -15,31 +15,6 @@ import (
 	"github.com/symbiont/symbiont/store/storetest"
 )
 
-// columns returns table → its column names, sorted, from rows of (table, column).
-func columns(t *testing.T, db *sql.DB, q string) map[string][]string {
-	t.Helper()
-	rows, err := db.Query(q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	out := map[string][]string{}
-	for rows.Next() {
-		var table, col string
-		if err := rows.Scan(&table, &col); err != nil {
-			t.Fatal(err)
-		}
-		out[table] = append(out[table], col)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	for _, cols := range out {
-		slices.Sort(cols)
-	}
-	return out
-}
-
 // TestSchemasMatch: the SQLite and PostgreSQL migrations, applied from scratch, define the
 // same tables with the same columns, but for the differences listed here, each with its
 // reason. The two migration sets are written by hand; this is what keeps them from drifting.
@@ -66,8 +41,7 @@ func TestSchemasMatch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for table, cols := range columns(t, db, `SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p
-			WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'`) {
+		for table, cols := range storetest.Columns(t, db, storetest.SQLiteColumnsQuery) {
 			lite[prefix+table] = cols
 		}
 		db.Close()
@@ -80,7 +54,7 @@ func TestSchemasMatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pdb.Close()
-	pg := columns(t, pdb, `SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()`)
+	pg := storetest.Columns(t, pdb, `SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()`)
 
 	if len(lite) < 20 || len(pg) < 20 {
 		t.Fatalf("read %d SQLite tables and %d PostgreSQL tables; want the whole schema of each", len(lite), len(pg))

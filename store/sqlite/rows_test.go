@@ -9,6 +9,7 @@ import (
 	"github.com/symbiont/symbiont/store"
 	"github.com/symbiont/symbiont/store/sqlite"
 	"github.com/symbiont/symbiont/store/sqlstore"
+	"github.com/symbiont/symbiont/store/storetest"
 )
 
 // consumerColumns are the columns that say whose a row is: a consumer's id, the chain of a
@@ -31,23 +32,7 @@ func TestConsumerTablesClaimed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	rows, err := db.Query(`SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p
-		WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	schema := map[string][]string{}
-	for rows.Next() {
-		var table, col string
-		if err := rows.Scan(&table, &col); err != nil {
-			t.Fatal(err)
-		}
-		schema[table] = append(schema[table], col)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+	schema := storetest.Columns(t, db, storetest.SQLiteColumnsQuery)
 	claimed := map[string]store.ConsumerTable{}
 	for _, tb := range sqlstore.ConsumerTables() {
 		if _, dup := claimed[tb.Name]; dup {
