@@ -45,9 +45,10 @@ var dialect = sqlstore.Dialect{Name: "sqlite", KeyTable: "data_keys", PreparedRe
 	// A destroyed key's pages stay in keys.db-wal until a checkpoint (which, with the
 	// default auto-checkpoint, may be much later): copy them into keys.db, where secure_delete
 	// has zeroed the key, and truncate the log. The row is (busy, log frames, checkpointed).
-	PurgeKeys:   "PRAGMA wal_checkpoint(TRUNCATE)",
-	WriterDedup: true,
-	GroupCommit: true,
+	PurgeKeys:    "PRAGMA wal_checkpoint(TRUNCATE)",
+	WriterDedup:  true,
+	LastInsertID: true,
+	GroupCommit:  true,
 }
 
 // Connection roles.

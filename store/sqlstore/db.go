@@ -34,6 +34,10 @@ type Dialect struct {
 	// removes destroyed keys from wherever else the engine still keeps them (for SQLite: the
 	// write-ahead log, which holds the key's pages until a checkpoint).
 	PurgeKeys string
+	// LastInsertID: an INSERT's sql.Result reports the id of the row it inserted (SQLite's
+	// rowid), so one-row inserts run without their RETURNING id clause, which spares a result
+	// set each (see insertID); PostgreSQL's driver reports none.
+	LastInsertID bool
 	// WriterDedup: the events table has no unique (consumer_id, mid) index; the single writer
 	// settles duplicates from its in-memory MID sets and takes ids from the sequences table
 	// (SQLite: events are appended in id order, see dedup.go). Otherwise the unique index
@@ -385,13 +389,13 @@ func (db *DB) connStmt(ctx context.Context, conn *sql.Conn, q string) (*sql.Stmt
 	return st, func() {}, nil
 }
 
-// insertID runs an INSERT of one row whose text ends in "RETURNING id" and returns the id. On
-// SQLite it runs the statement without the RETURNING clause and takes the rowid SQLite reports
-// (the single writer's own connection), which spares a result set per insert; PostgreSQL
-// reports no insert id, so there the clause stays.
+// insertID runs an INSERT of one row whose text ends in "RETURNING id" and returns the id. With
+// Dialect.LastInsertID (SQLite) it runs the statement without the RETURNING clause and takes
+// the rowid SQLite reports (the single writer's own connection), which spares a result set per
+// insert; PostgreSQL reports no insert id, so there the clause stays.
 func (t *Tx) insertID(ctx context.Context, query string, args ...any) (int64, error) {
 	var id int64
-	if t.db.Shared() {
+	if !t.db.dialect.LastInsertID {
 		err := t.queryRow(ctx, query, args...).Scan(&id)
 		return id, err
 	}
