@@ -8,6 +8,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -24,18 +25,85 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-var dialect = sqlstore.Dialect{Name: "postgres", Numbered: true, KeyTable: "vault_keys", Shared: true, ReadOnlyTx: true,
-	InsertConflict: insertConflict}
+var dialect = sqlstore.Dialect{Numbered: true, KeyTable: "vault_keys", ReadOnlyTx: true}
 
-// insertConflict reports whether err is unique_violation (SQLSTATE 23505) or deadlock_detected
+// Advisory-lock keys, each XORed with the schema's lock space (see engine).
+const (
+	// migrationLock serialises migrations across nodes (a session lock, taken by migrate).
+	migrationLock = 0x53594d42 // "SYMB"
+	// ledgerLock serialises ledger integration across nodes.
+	ledgerLock = 0x4c454447 // "LEDG"
+)
+
+// engine is PostgreSQL's sqlstore.Engine: several nodes share the database, so its locks are
+// transaction-scoped advisory locks and its notices NOTIFY on the schema's channel.
+type engine struct {
+	dsn string // for the LISTEN connection
+	// lockSpace is XORed into advisory-lock keys (consumer ids stay far below 2^47), so that
+	// schemas sharing a database (deployments, test schemas) have keys of their own and do not
+	// wait on each other's locks.
+	lockSpace int64
+	// channel is the schema's notification channel (ChangeChannel), on which every change
+	// other nodes may have cached is announced (see store.Change): "consent:brand:consumer",
+	// "key:id", "plan:brand", "signals:brand", "vocab:brand".
+	channel string
+}
+
+var _ sqlstore.Engine = (*engine)(nil)
+
+func newEngine(dsn, schema string) *engine {
+	return &engine{dsn: dsn, lockSpace: int64(schemaHash(schema)>>48) << 47, channel: ChangeChannel(schema)}
+}
+
+func (*engine) Name() string { return "postgres" }
+
+func (*engine) Shared() bool { return true }
+
+func (*engine) Dialect() sqlstore.Dialect { return dialect }
+
+// LockConsumer takes a transaction-scoped advisory lock on the consumer's id.
+func (e *engine) LockConsumer(ctx context.Context, tx sqlstore.Execer, consumerID int64) error {
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, consumerID^e.lockSpace)
+	return err
+}
+
+// LockIdentifier takes a transaction-scoped advisory lock in the two-key space of advisory
+// locks, apart from the one-key locks of consumers and the ledger: the schema's lock space and
+// 32 bits of a hash of the identifier (two identifiers sharing them only wait for each other).
+func (e *engine) LockIdentifier(ctx context.Context, tx sqlstore.Execer, brandID int64, kind string, hash []byte) error {
+	h := fnv.New32a()
+	h.Write(binary.BigEndian.AppendUint64(nil, uint64(brandID)))
+	h.Write([]byte(kind))
+	h.Write([]byte{0})
+	h.Write(hash)
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?, ?)`, int32(e.lockSpace>>47), int32(h.Sum32()))
+	return err
+}
+
+// LockLedger takes the transaction-scoped advisory lock of integration.
+func (e *engine) LockLedger(ctx context.Context, tx sqlstore.Execer) error {
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, ledgerLock^e.lockSpace)
+	return err
+}
+
+// Notify is pg_notify on the schema's channel. NOTIFY is transactional: it is delivered only
+// if the transaction commits.
+func (e *engine) Notify(ctx context.Context, tx sqlstore.Execer, payload string) error {
+	_, err := tx.ExecContext(ctx, `SELECT pg_notify(?, ?)`, e.channel, payload)
+	return err
+}
+
+// Listen listens on the schema's channel (see listen).
+func (e *engine) Listen(ctx context.Context, fn func(payload string), onError func(error)) error {
+	return listen(ctx, e.dsn, e.channel, fn, onError)
+}
+
+// InsertConflict reports whether err is unique_violation (SQLSTATE 23505) or deadlock_detected
 // (40P01: two transactions inserting the same messages in different orders wait for each other).
-func insertConflict(err error) bool {
+func (*engine) InsertConflict(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && (pe.Code == "23505" || pe.Code == "40P01")
 }
-
-// migrationLock is the pg_advisory_lock key that serialises migrations across nodes.
-const migrationLock = 0x53594d42 // "SYMB"
 
 // Open connects to the database at dsn (a libpq URL or key=value string), migrating it if
 // needed. maxConns bounds the pool (0: 16).
@@ -57,26 +125,16 @@ func Open(ctx context.Context, dsn string, maxConns int) (*sqlstore.DB, error) {
 		db.Close()
 		return nil, err
 	}
-	st, err := sqlstore.Open(ctx, db, db, db, dialect, nil, db.Close)
-	if err != nil {
-		return nil, err
-	}
-	// Advisory locks are database-wide: give this schema's keys a space of their own, so that
-	// deployments (or test schemas) sharing a database do not wait on each other's locks.
+	// Advisory locks and NOTIFY channels are database-wide: the schema's have a space and a
+	// channel of their own (see engine). Without, a node would also wait on other schemas'
+	// locks, and reload consumers of its schema whenever another schema announced a change to
+	// a consumer with the same id.
 	var schema string
 	if err := db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
-		st.Close()
+		db.Close()
 		return nil, fmt.Errorf("postgres: current schema: %w", err)
 	}
-	st.LockSpace = int64(schemaHash(schema)>>48) << 47
-	// NOTIFY channels are database-wide too: without a channel of its own, a node would reload
-	// consumers of its schema whenever another schema announced a change to a consumer with the
-	// same id.
-	st.Channel = ChangeChannel(schema)
-	st.Listen = func(ctx context.Context, channel string, fn func(payload string), onError func(error)) error {
-		return listen(ctx, dsn, channel, fn, onError)
-	}
-	return st, nil
+	return sqlstore.Open(ctx, db, db, db, newEngine(dsn, schema), nil, db.Close)
 }
 
 // ChangeChannel returns the notification channel of the nodes sharing schema:

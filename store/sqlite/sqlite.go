@@ -41,14 +41,45 @@ const (
 	LockFile = "symbiont.lock"
 )
 
-var dialect = sqlstore.Dialect{Name: "sqlite", KeyTable: "data_keys", PreparedReads: true,
+var dialect = sqlstore.Dialect{KeyTable: "data_keys", PreparedReads: true,
 	// A destroyed key's pages stay in keys.db-wal until a checkpoint (which, with the
 	// default auto-checkpoint, may be much later): copy them into keys.db, where secure_delete
 	// has zeroed the key, and truncate the log. The row is (busy, log frames, checkpointed).
-	PurgeKeys:   "PRAGMA wal_checkpoint(TRUNCATE)",
-	WriterDedup: true,
-	GroupCommit: true,
+	PurgeKeys:    "PRAGMA wal_checkpoint(TRUNCATE)",
+	WriterDedup:  true,
+	LastInsertID: true,
+	GroupCommit:  true,
 }
+
+// engine is SQLite's sqlstore.Engine. One process owns the files (the data directory's lock)
+// and its write transactions run one at a time on the one writer connection: there is nobody
+// to lock against, to notify or to listen to, so those operations do nothing.
+type engine struct {
+	dialect sqlstore.Dialect // dialect, with this store's SyncCommit
+}
+
+var _ sqlstore.Engine = (*engine)(nil)
+
+func (*engine) Name() string { return "sqlite" }
+
+func (*engine) Shared() bool { return false }
+
+func (e *engine) Dialect() sqlstore.Dialect { return e.dialect }
+
+func (*engine) LockConsumer(context.Context, sqlstore.Execer, int64) error { return nil }
+
+func (*engine) LockIdentifier(context.Context, sqlstore.Execer, int64, string, []byte) error {
+	return nil
+}
+
+func (*engine) LockLedger(context.Context, sqlstore.Execer) error { return nil }
+
+func (*engine) Notify(context.Context, sqlstore.Execer, string) error { return nil }
+
+func (*engine) Listen(context.Context, func(string), func(error)) error { return nil }
+
+// InsertConflict is never asked: the writer deduplicates events itself (WriterDedup).
+func (*engine) InsertConflict(error) bool { return false }
 
 // Connection roles.
 const (
@@ -249,9 +280,9 @@ func Open(ctx context.Context, dir string) (*sqlstore.DB, error) {
 	go checkpointer(cp, stop, done)
 	// Close order: stop the checkpointer, truncate the WAL, then the pools, then the lock.
 	ws := &walSyncer{path: filepath.Join(dir, DBFile) + "-wal"}
-	d := dialect
-	d.SyncCommit = ws.sync
-	return sqlstore.Open(ctx, writer, reader, keys, d, nil,
+	e := &engine{dialect: dialect}
+	e.dialect.SyncCommit = ws.sync
+	return sqlstore.Open(ctx, writer, reader, keys, e, nil,
 		func() error {
 			close(stop)
 			<-done

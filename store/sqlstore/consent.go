@@ -239,18 +239,13 @@ func (t *Tx) ActiveGrants(ctx context.Context, consumerIDs []int64) ([]consent.G
 	return out, rows.Err()
 }
 
-// notify announces a change to other nodes when the store is shared. NOTIFY is
-// transactional: it is delivered only if the transaction commits.
+// notify announces a change to other nodes (Engine.Notify: only once the transaction commits).
 func (t *Tx) notify(ctx context.Context, payload string) error {
-	if !t.db.Shared() {
-		return nil
-	}
-	_, err := t.exec(ctx, `SELECT pg_notify(?, ?)`, t.db.Channel, payload)
-	return err
+	return t.db.engine.Notify(ctx, t.execer(), payload)
 }
 
 func (t *Tx) notifyConsent(ctx context.Context, brandID, consumerID int64) error {
-	if !t.db.Shared() {
+	if !t.db.shared {
 		return nil // nobody to tell; and no payload to format on every consent change
 	}
 	return t.notify(ctx, fmt.Sprintf("%s:%d:%d", store.ChangeConsent, brandID, consumerID))
@@ -274,14 +269,10 @@ func parseChange(payload string) (store.Change, bool) {
 	return c, false
 }
 
-// LockConsumer takes a transaction-scoped advisory lock on the consumer (PostgreSQL), so that
+// LockConsumer locks the consumer until the transaction ends (Engine.LockConsumer), so that
 // two nodes changing one consumer's consent at once see each other's change.
 func (t *Tx) LockConsumer(ctx context.Context, consumerID int64) error {
-	if !t.db.Shared() {
-		return nil
-	}
-	_, err := t.exec(ctx, `SELECT pg_advisory_xact_lock(?)`, consumerID^t.db.LockSpace)
-	return err
+	return t.db.engine.LockConsumer(ctx, t.execer(), consumerID)
 }
 
 // consentRows: a consumer's consent state and history. Per category and purpose the more

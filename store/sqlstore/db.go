@@ -1,8 +1,9 @@
 // Package sqlstore implements store.Tx over database/sql, once for both backends: queries are
 // written in the common subset of SQLite and PostgreSQL with ? placeholders, which the dialect
-// rewrites. store/sqlite and store/postgres open the connections, own the migrations and tune
-// each engine; everything a transaction does lives here, so both stores behave alike and pass
-// the same conformance suite.
+// rewrites. store/sqlite and store/postgres open the connections, own the migrations, tune
+// each engine and implement the few operations it does its own way (Engine: locks, notices to
+// other nodes); everything else a transaction does lives here, so both stores behave alike and
+// pass the same conformance suite.
 package sqlstore
 
 import (
@@ -22,53 +23,15 @@ import (
 	"github.com/symbiont/symbiont/vault"
 )
 
-// Dialect says how one engine differs.
-type Dialect struct {
-	Name string // "sqlite" or "postgres"
-	// Numbered placeholders ($1, $2, …) instead of ?.
-	Numbered bool
-	// KeyTable is the table of consumers' data keys (for SQLite it lives in its own file).
-	KeyTable string
-	// PurgeKeys, when set, is a statement run on the key database after DeleteKeys that
-	// returns one row whose first column is non-zero when the purge could not complete. It
-	// removes destroyed keys from wherever else the engine still keeps them (for SQLite: the
-	// write-ahead log, which holds the key's pages until a checkpoint).
-	PurgeKeys string
-	// WriterDedup: the events table has no unique (consumer_id, mid) index; the single writer
-	// settles duplicates from its in-memory MID sets and takes ids from the sequences table
-	// (SQLite: events are appended in id order, see dedup.go). Otherwise the unique index
-	// settles them (PostgreSQL).
-	WriterDedup bool
-	// Shared: other processes may write the same database (PostgreSQL's nodes): in-memory
-	// consent indexes may lag, so decisions that admit data consult the database, and changes
-	// are announced to the other nodes.
-	Shared bool
-	// ReadOnlyTx: View transactions are begun READ ONLY (PostgreSQL; SQLite's reader
-	// connections are read-only by their own setting).
-	ReadOnlyTx bool
-	// PreparedReads: View statements are prepared once on the reader pool and reused
-	// (readstmt.go; PostgreSQL's driver keeps a statement cache of its own).
-	PreparedReads bool
-	// InsertConflict, when set, reports whether err is the engine's unique-constraint
-	// violation, or a deadlock between inserters of the same rows, after which a statement
-	// rolled back to its savepoint may be run again; InsertEvents then inserts without a
-	// conflict clause first (see there).
-	InsertConflict func(error) bool
-	// GroupCommit: concurrent Update transactions are committed together (SQLite, which has
-	// one writer and an fsync per commit).
-	GroupCommit bool
-	// SyncCommit, with GroupCommit, makes every commit so far durable: the writer's COMMIT
-	// then does not wait for the disk, and callers are answered after this returns (see
-	// group.go). It must be safe to call from another goroutine than the writer's.
-	SyncCommit func() error
-}
-
 // DB is an open store.
 type DB struct {
 	writer  *sql.DB // Update transactions
 	reader  *sql.DB // View transactions; may equal writer
 	keysDB  *sql.DB
-	dialect Dialect
+	engine  Engine
+	dialect Dialect // engine.Dialect(), read once
+	name    string  // engine.Name()
+	shared  bool    // engine.Shared()
 	keys    *keyStore
 	// beginWrite, when set, serialises writers in process (SQLite has one writer).
 	writeMu *sync.Mutex
@@ -76,18 +39,6 @@ type DB struct {
 	queries  sync.Map // query text → dialect text
 	prepared sync.Map // dialect query text → *sql.Stmt on writer
 
-	// LockSpace, set by store/postgres, is XORed into advisory-lock keys (consumer ids stay far
-	// below 2^47) so that schemas sharing a database have keys of their own.
-	LockSpace int64
-
-	// Channel, set by store/postgres, is the PostgreSQL notification channel of the schema, on
-	// which every change other nodes may have cached is announced (see store.Change):
-	// "consent:brand:consumer", "key:id", "plan:brand", "signals:brand", "vocab:brand".
-	Channel string
-
-	// Listen, set by store/postgres, delivers the payloads of notifications on a channel;
-	// fn("") is called on each (re)connection, and onError with each failure.
-	Listen    func(ctx context.Context, channel string, fn func(payload string), onError func(error)) error
 	closers   []func() error
 	closeOnce sync.Once
 
@@ -108,11 +59,12 @@ type DB struct {
 	mids *midCache
 }
 
-// Open wraps connections into a store and prepares its hot statements. keysDB holds the
-// data-key table; writeMu, if non-nil,
-// is held for the whole of each Update.
-func Open(ctx context.Context, writer, reader, keysDB *sql.DB, d Dialect, writeMu *sync.Mutex, closers ...func() error) (*DB, error) {
-	db := &DB{writer: writer, reader: reader, keysDB: keysDB, dialect: d, writeMu: writeMu, closers: closers}
+// Open wraps connections into a store of engine e and prepares its hot statements. keysDB holds
+// the data-key table; writeMu, if non-nil, is held for the whole of each Update.
+func Open(ctx context.Context, writer, reader, keysDB *sql.DB, e Engine, writeMu *sync.Mutex, closers ...func() error) (*DB, error) {
+	d := e.Dialect()
+	db := &DB{writer: writer, reader: reader, keysDB: keysDB, engine: e, dialect: d, name: e.Name(), shared: e.Shared(),
+		writeMu: writeMu, closers: closers}
 	db.keys = &keyStore{db: db}
 	if d.WriterDedup {
 		db.mids = &midCache{sets: map[int64]*midSet{}, max: DefaultMIDCache}
@@ -132,20 +84,17 @@ func Open(ctx context.Context, writer, reader, keysDB *sql.DB, d Dialect, writeM
 }
 
 // Dialect names the backend.
-func (db *DB) Dialect() string { return db.dialect.Name }
+func (db *DB) Dialect() string { return db.name }
 
 // Shared reports whether other processes may write the same database (PostgreSQL), so that
 // each process's in-memory consent index may lag and decisions that admit data must consult
-// the database.
-func (db *DB) Shared() bool { return db.dialect.Shared }
+// the database (Engine.Shared).
+func (db *DB) Shared() bool { return db.shared }
 
 // ListenChanges calls fn for every change another process announces, until ctx ends. It
-// returns at once for an unshared store.
+// returns at once for an unshared store (see Engine.Listen).
 func (db *DB) ListenChanges(ctx context.Context, fn func(store.Change), onError func(error)) error {
-	if db.Listen == nil {
-		return nil
-	}
-	return db.Listen(ctx, db.Channel, func(payload string) {
+	return db.engine.Listen(ctx, func(payload string) {
 		if payload == "" {
 			fn(store.Change{Kind: store.ChangeConnected})
 		} else if c, ok := parseChange(payload); ok {
@@ -385,13 +334,13 @@ func (db *DB) connStmt(ctx context.Context, conn *sql.Conn, q string) (*sql.Stmt
 	return st, func() {}, nil
 }
 
-// insertID runs an INSERT of one row whose text ends in "RETURNING id" and returns the id. On
-// SQLite it runs the statement without the RETURNING clause and takes the rowid SQLite reports
-// (the single writer's own connection), which spares a result set per insert; PostgreSQL
-// reports no insert id, so there the clause stays.
+// insertID runs an INSERT of one row whose text ends in "RETURNING id" and returns the id. With
+// Dialect.LastInsertID (SQLite) it runs the statement without the RETURNING clause and takes
+// the rowid SQLite reports (the single writer's own connection), which spares a result set per
+// insert; PostgreSQL reports no insert id, so there the clause stays.
 func (t *Tx) insertID(ctx context.Context, query string, args ...any) (int64, error) {
 	var id int64
-	if t.db.Shared() {
+	if !t.db.dialect.LastInsertID {
 		err := t.queryRow(ctx, query, args...).Scan(&id)
 		return id, err
 	}
@@ -428,9 +377,6 @@ func (t *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 func (db *DB) prepare(ctx context.Context) error {
 	for _, size := range chunkSizes() {
 		for _, conflict := range []bool{true, false} {
-			if db.dialect.InsertConflict == nil && !conflict {
-				continue // never run
-			}
 			q := db.q(insertEventsSQL(db.dialect, size, conflict))
 			if _, ok := db.prepared.Load(q); ok {
 				continue // the dialect's statement is the same either way

@@ -84,9 +84,6 @@ func (t *Tx) InsertEvents(ctx context.Context, events []*store.Event) (ins []boo
 	if t.db.dialect.WriterDedup {
 		return inserted, t.insertDeduped(ctx, events, todo, inserted)
 	}
-	if t.db.dialect.InsertConflict == nil {
-		return inserted, t.insertReturning(ctx, events, todo, inserted, true)
-	}
 	// Optimistic: without a conflict clause, inside a savepoint. ON CONFLICT makes PostgreSQL
 	// probe the unique index for every row before it inserts the row, which descends the same
 	// random (consumer_id, mid) index twice; a batch almost never holds a stored message (a
@@ -99,7 +96,7 @@ func (t *Tx) InsertEvents(ctx context.Context, events []*store.Event) (ins []boo
 		return nil, err
 	}
 	err = t.insertReturning(ctx, events, todo, inserted, false)
-	for try := 0; err != nil && t.db.dialect.InsertConflict(err) && try < 3; try++ {
+	for try := 0; err != nil && t.db.engine.InsertConflict(err) && try < 3; try++ {
 		if _, err := t.exec(ctx, `ROLLBACK TO SAVEPOINT insert_events`); err != nil {
 			return nil, err
 		}

@@ -2,9 +2,7 @@ package sqlstore
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/hex"
-	"hash/fnv"
 	"time"
 
 	"github.com/symbiont/symbiont/identity"
@@ -63,21 +61,10 @@ func (t *Tx) LinkIdentifier(ctx context.Context, id *identity.Identifier) error 
 	return err
 }
 
-// LockIdentifier takes a transaction-scoped advisory lock on the identifier (PostgreSQL); SQLite
-// has one writer. The lock is in the two-key space of advisory locks, apart from the consumer
-// locks (LockConsumer): the schema's lock space and 32 bits of a hash of the identifier (two
-// identifiers sharing them only wait for each other).
+// LockIdentifier locks the identifier until the transaction ends (Engine.LockIdentifier; on
+// SQLite, which has one writer, nothing).
 func (t *Tx) LockIdentifier(ctx context.Context, brandID int64, kind string, hash []byte) error {
-	if !t.db.Shared() {
-		return nil
-	}
-	h := fnv.New32a()
-	h.Write(binary.BigEndian.AppendUint64(nil, uint64(brandID)))
-	h.Write([]byte(kind))
-	h.Write([]byte{0})
-	h.Write(hash)
-	_, err := t.exec(ctx, `SELECT pg_advisory_xact_lock(?, ?)`, int32(t.db.LockSpace>>47), int32(h.Sum32()))
-	return err
+	return t.db.engine.LockIdentifier(ctx, t.execer(), brandID, kind, hash)
 }
 
 // ConsumerIdentifiers returns every identifier of a consumer.

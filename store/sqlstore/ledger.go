@@ -12,9 +12,6 @@ import (
 	"github.com/symbiont/symbiont/store"
 )
 
-// ledgerLock is the advisory lock key that serialises ledger integration across nodes.
-const ledgerLock = 0x4c454447 // "LEDG"
-
 // LedgerHeads returns the last entry of each non-empty chain.
 func (t *Tx) LedgerHeads(ctx context.Context, chainIDs []int64) (map[int64]ledger.Head, error) {
 	out := map[int64]ledger.Head{}
@@ -95,13 +92,10 @@ func (t *Tx) InsertLedgerEntries(ctx context.Context, es []*ledger.Entry) error 
 	return nil
 }
 
-// LockLedger serialises integration (PostgreSQL; SQLite has one writer).
+// LockLedger serialises integration (Engine.LockLedger; on SQLite, which has one writer,
+// nothing).
 func (t *Tx) LockLedger(ctx context.Context) error {
-	if !t.db.Shared() {
-		return nil
-	}
-	_, err := t.exec(ctx, `SELECT pg_advisory_xact_lock(?)`, ledgerLock^t.db.LockSpace)
-	return err
+	return t.db.engine.LockLedger(ctx, t.execer())
 }
 
 const entryCols = `id, idx, brand_id, chain_id, n, commitment, record, salt, at`

@@ -30,13 +30,26 @@ func pipelined(t *testing.T, sync func() error) *DB {
 	if _, err := w.Exec(`CREATE TABLE t (v INTEGER)`); err != nil {
 		t.Fatal(err)
 	}
-	db, err := Open(t.Context(), w, r, w, Dialect{Name: "sqlite", GroupCommit: true, SyncCommit: sync}, nil, r.Close, w.Close)
+	db, err := Open(t.Context(), w, r, w, &bareEngine{Dialect{GroupCommit: true, SyncCommit: sync}}, nil, r.Close, w.Close)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
 }
+
+// bareEngine is an unshared engine of the given dialect whose operations do nothing.
+type bareEngine struct{ d Dialect }
+
+func (*bareEngine) Name() string                                                        { return "sqlite" }
+func (*bareEngine) Shared() bool                                                        { return false }
+func (e *bareEngine) Dialect() Dialect                                                  { return e.d }
+func (*bareEngine) LockConsumer(context.Context, Execer, int64) error                   { return nil }
+func (*bareEngine) LockIdentifier(context.Context, Execer, int64, string, []byte) error { return nil }
+func (*bareEngine) LockLedger(context.Context, Execer) error                            { return nil }
+func (*bareEngine) Notify(context.Context, Execer, string) error                        { return nil }
+func (*bareEngine) Listen(context.Context, func(string), func(error)) error             { return nil }
+func (*bareEngine) InsertConflict(error) bool                                           { return false }
 
 func insertV(db *DB, v int) error {
 	return db.Update(context.Background(), func(tx store.Tx) error {
