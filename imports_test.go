@@ -29,11 +29,13 @@ var (
 
 // goPackage is what `go list -json` says of a package that this test reads.
 type goPackage struct {
-	ImportPath string
-	Dir        string
-	Doc        string
-	GoFiles    []string
-	Imports    []string
+	ImportPath   string
+	Dir          string
+	Doc          string
+	GoFiles      []string
+	TestGoFiles  []string
+	XTestGoFiles []string
+	Imports      []string
 }
 
 // listPackages returns the module's packages by path relative to module, with their project
@@ -41,7 +43,7 @@ type goPackage struct {
 func listPackages(t *testing.T) map[string]*goPackage {
 	t.Helper()
 	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	out, err := exec.Command(goTool, "list", "-json=ImportPath,Dir,Doc,GoFiles,Imports", module+"/...").Output()
+	out, err := exec.Command(goTool, "list", "-json=ImportPath,Dir,Doc,GoFiles,TestGoFiles,XTestGoFiles,Imports", module+"/...").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}

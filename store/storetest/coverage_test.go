@@ -13,7 +13,7 @@ import (
 	"github.com/symbiont/symbiont/store"
 )
 
-// TestEveryTxMethodIsCalled holds the suite to every method of store.Tx: a method no file of
+// TestEveryTxMethodIsCalled holds the suite to every method of store.Tx and store.Store: a method no file of
 // the suite calls is a method the two engines may disagree on unnoticed. Calls are matched by
 // name (x.Method(…)), which is enough to catch a method added to Tx and forgotten here.
 func TestEveryTxMethodIsCalled(t *testing.T) {
@@ -46,16 +46,17 @@ func TestEveryTxMethodIsCalled(t *testing.T) {
 	if n == 0 {
 		t.Fatal("no source files of store/storetest found: run the test from its package directory")
 	}
-	tx := reflect.TypeOf((*store.Tx)(nil)).Elem()
-	var missing []string
-	for m := range tx.Methods() {
-		if !called[m.Name] {
-			missing = append(missing, m.Name)
+	for _, iface := range []reflect.Type{reflect.TypeFor[store.Tx](), reflect.TypeFor[store.Store]()} {
+		var missing []string
+		for m := range iface.Methods() {
+			if !called[m.Name] {
+				missing = append(missing, m.Name)
+			}
 		}
-	}
-	slices.Sort(missing)
-	for _, m := range missing {
-		t.Errorf("store.Tx.%s is called by no file of store/storetest: add a conformance test in store/storetest that calls it "+
-			"(and register it in Run), so that both engines are held to its behaviour", m)
+		slices.Sort(missing)
+		for _, m := range missing {
+			t.Errorf("%s.%s is called by no file of store/storetest: add a conformance test in store/storetest that calls it "+
+				"(and register it in Run), so that both engines are held to its behaviour", iface, m)
+		}
 	}
 }

@@ -80,6 +80,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConsentRecordAfter", testConsentRecordAfter},
 		{"TxErrorRollsBack", testTxErrorRollsBack},
 		{"OnUndo", testOnUndo},
+		{"ViewBeforeUpdate", testViewBeforeUpdate},
+		{"ListenChanges", testListenChanges},
 		{"TxPanicRollsBack", testTxPanicRollsBack},
 		{"TxGoexitRollsBack", testTxGoexitRollsBack},
 		{"TxVisibility", testTxVisibility},
