@@ -1,10 +1,8 @@
 package postgres_test
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/symbiont/symbiont/consent"
 	"github.com/symbiont/symbiont/store"
@@ -34,24 +32,7 @@ func TestChangesStayInTheirSchema(t *testing.T) {
 	storetest.RequirePostgres(t)
 	a := open(t, storetest.PostgresDSN(t))
 	b := open(t, storetest.PostgresDSN(t))
-	ctx, cancel := context.WithCancel(t.Context())
-	got := make(chan store.Change, 16)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		a.ListenChanges(ctx, func(c store.Change) { got <- c }, func(err error) { t.Log(err) })
-	}()
-	defer func() { cancel(); <-done }()
-	next := func() store.Change {
-		t.Helper()
-		select {
-		case c := <-got:
-			return c
-		case <-time.After(10 * time.Second):
-			t.Fatal("no change notice within 10 s")
-		}
-		return store.Change{}
-	}
+	next := storetest.Listen(t, a)
 	if c := next(); c.Kind != store.ChangeConnected {
 		t.Fatalf("first notice %+v, want connected", c)
 	}

@@ -36,9 +36,9 @@ func testViewBeforeUpdate(t *testing.T, s store.Store) {
 // one announces that it listens (ChangeConnected), then every change committed by any process
 // sharing the database, once, and not one rolled back.
 func testListenChanges(t *testing.T, s store.Store) {
-	ctx, cancel := context.WithCancel(ctxT(t))
-	defer cancel()
 	if !s.Shared() {
+		ctx, cancel := context.WithCancel(ctxT(t))
+		defer cancel()
 		done := make(chan error, 1)
 		go func() {
 			done <- s.ListenChanges(ctx, func(c store.Change) { t.Errorf("unshared store announced %+v", c) }, nil)
@@ -53,26 +53,11 @@ func testListenChanges(t *testing.T, s store.Store) {
 		}
 		return
 	}
-	got := make(chan store.Change, 16)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		s.ListenChanges(ctx, func(c store.Change) { got <- c }, func(err error) { t.Log(err) })
-	}()
-	defer func() { cancel(); <-done }()
-	next := func() store.Change {
-		t.Helper()
-		select {
-		case c := <-got:
-			return c
-		case <-time.After(10 * time.Second):
-			t.Fatal("no change notice within 10 s")
-		}
-		return store.Change{}
-	}
+	next := Listen(t, s)
 	if c := next(); c.Kind != store.ChangeConnected {
 		t.Fatalf("first notice %+v, want %q", c, store.ChangeConnected)
 	}
+	ctx := ctxT(t)
 	a := newBrand(t, s, "a")
 	if err := s.Update(ctx, func(tx store.Tx) error {
 		if _, err := tx.PutTrackingPlan(ctx, a.ID, []byte(`{"events":{}}`), at(1)); err != nil {
@@ -88,5 +73,28 @@ func testListenChanges(t *testing.T, s store.Store) {
 	})
 	if c := next(); c.Kind != store.ChangeSignals || c.BrandID != a.ID {
 		t.Errorf("notice %+v, want %q of brand %d (and nothing of the rolled-back plan)", c, store.ChangeSignals, a.ID)
+	}
+}
+
+// Listen listens to s's change notices until t ends and returns a function that waits for the
+// next one (failing t when none comes within 10 s).
+func Listen(t *testing.T, s store.Store) (next func() store.Change) {
+	ctx, cancel := context.WithCancel(t.Context())
+	got := make(chan store.Change, 16)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.ListenChanges(ctx, func(c store.Change) { got <- c }, func(err error) { t.Log(err) })
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return func() store.Change {
+		t.Helper()
+		select {
+		case c := <-got:
+			return c
+		case <-time.After(10 * time.Second):
+			t.Fatal("no change notice within 10 s")
+		}
+		return store.Change{}
 	}
 }
