@@ -225,7 +225,8 @@ func importTable(pkgs map[string]*goPackage) string {
 
 // TestOneDoorForReads: consumer data is read only through package access. The store's reads of
 // event rows (which carry sealed payloads) are called from access alone, whatever the caller's
-// package; store/sqlstore implements them and store/storetest tests them.
+// package (store/sqlstore implements them, store/storetest tests them), and so is the vault's
+// Open.
 func TestOneDoorForReads(t *testing.T) {
 	door := map[string][]string{"ConsumerEvents": {"/access", "/store/sqlstore", "/store/storetest"}}
 	fset := token.NewFileSet()
@@ -251,6 +252,16 @@ func TestOneDoorForReads(t *testing.T) {
 						t.Errorf("%s calls %s: consumer data is read through access.Service (Read, Export) with a purpose, recorded", fset.Position(call.Pos()), sel.Sel.Name)
 					}
 				}
+				// The vault opens sealed data for access alone (a receiver named vault or
+				// Vault: the services hold it so; ingest only seals).
+				if name := sel.Sel.Name; name == "Open" || name == "OpenTo" {
+					if recv := receiverName(sel.X); strings.EqualFold(recv, "vault") {
+						calls++
+						if pkg != "/access" && pkg != "/vault" {
+							t.Errorf("%s opens the vault: only access decrypts consumer data", fset.Position(call.Pos()))
+						}
+					}
+				}
 				return true
 			})
 		}
@@ -258,4 +269,16 @@ func TestOneDoorForReads(t *testing.T) {
 	if calls == 0 {
 		t.Fatal("found no call of the door's methods at all: the test reads nothing")
 	}
+}
+
+// receiverName is the last name of a call's receiver expression: "vault" for s.vault, "Vault"
+// for p.Vault, "v" for v.
+func receiverName(x ast.Expr) string {
+	switch x := x.(type) {
+	case *ast.Ident:
+		return x.Name
+	case *ast.SelectorExpr:
+		return x.Sel.Name
+	}
+	return ""
 }
