@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/symbiont/symbiont"
+	"github.com/symbiont/symbiont/catalog"
 	"github.com/symbiont/symbiont/consent"
 	"github.com/symbiont/symbiont/identity"
 	"github.com/symbiont/symbiont/ledger"
@@ -66,6 +67,7 @@ type Tx interface {
 	ledger.Tx
 	ledger.IntegrationTx
 	rewards.Tx
+	catalog.Tx
 	overview.Tx
 	symbiont.IdempotencyTx
 	symbiont.IdempotencyPruneTx
@@ -162,4 +164,5 @@ var (
 	_ identity.Tx       = Tx(nil)
 	_ ledger.Tx         = Tx(nil)
 	_ rewards.ServiceTx = Tx(nil)
+	_ catalog.Tx        = Tx(nil)
 )

@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Conflicts", testConflicts},
 		{"Ledger", testLedger},
 		{"RewardsStore", testRewardsStore},
+		{"Catalog", testCatalog},
 		{"RewardGrants", testRewardGrants},
 		{"RewardTiers", testRewardTiers},
 		{"PointsStatement", testPointsStatement},
