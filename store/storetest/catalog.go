@@ -29,7 +29,9 @@ func testCatalog(t *testing.T, s store.Store) {
 		must(t, it.Validate())
 		many = append(many, it)
 	}
-	update(t, s, func(tx store.Tx) error { return tx.PutItems(ctx, a.ID, append([]*catalog.Item{suite, spa}, many...), at(1)) })
+	update(t, s, func(tx store.Tx) error {
+		return tx.PutItems(ctx, a.ID, append([]*catalog.Item{suite, spa}, many...), at(1))
+	})
 	eq(t, "version after the first put", suite.Version, int64(1))
 	eq(t, "UpdatedAt after the first put", suite.UpdatedAt, at(1))
 	if many[1202].Version != 1 {
