@@ -20,6 +20,7 @@ import (
 
 	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/access"
+	"github.com/symbiont/symbiont/catalog"
 	"github.com/symbiont/symbiont/consent"
 	"github.com/symbiont/symbiont/identity"
 	"github.com/symbiont/symbiont/ingest"
@@ -59,6 +60,7 @@ type Services struct {
 	Directory *identity.Directory
 	// Overview reads a brand's aggregate figures (the console's charts).
 	Overview *overview.Service
+	Catalog  *catalog.Service
 	Clock    symbiont.Clock
 }
 
@@ -156,6 +158,7 @@ func (s *Server) Handler() http.Handler {
 
 	s.ledgerRoutes(h)
 	s.rewardRoutes(h)
+	s.catalogRoutes(h)
 
 	if s.Extra != nil {
 		s.Extra(mux)

@@ -147,6 +147,9 @@ func seedData(ctx context.Context, p *platform.Platform, brandID int64, d *Demo)
 			return err
 		}
 	}
+	if _, err := p.Catalog.PutBatch(ctx, brandID, Items); err != nil {
+		return err
+	}
 	// The story is played day by day over the last four months, as it would have happened:
 	// members join one after another and grant, their stays arrive as they happen, the
 	// recommendations feature reads what it may every week, points accrue monthly, some

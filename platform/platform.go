@@ -25,6 +25,7 @@ import (
 	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/access"
 	"github.com/symbiont/symbiont/api"
+	"github.com/symbiont/symbiont/catalog"
 	"github.com/symbiont/symbiont/consent"
 	"github.com/symbiont/symbiont/identity"
 	"github.com/symbiont/symbiont/ingest"
@@ -90,6 +91,7 @@ type Platform struct {
 	Access    *access.Service
 	Ledger    *ledger.Service
 	Rewards   *rewards.Service
+	Catalog   *catalog.Service
 	Web       *web.Server
 	API       *api.Server
 	Registry  *prometheus.Registry
@@ -223,6 +225,7 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 	p.ConsentHooks = hooks
 	p.Rewards = rewards.NewService(store.Narrow[rewards.ServiceTx](st), p.Consent, p.Ledger, cfg.Clock)
 	p.Rewards.Keys = p.Graph
+	p.Catalog = catalog.NewService(store.Narrow[catalog.Tx](st), cfg.Clock)
 	hooks.Add(func(ctx context.Context, tx store.Tx, r *consent.Record) error {
 		return p.Rewards.OnConsent(ctx, tx, r)
 	})
@@ -300,7 +303,8 @@ func (p *Platform) registerGauges() {
 func (p *Platform) buildHandlers(st store.Store, limits api.Limits) error {
 	cfg := p.Config
 	svc := api.Services{Tenants: p.Tenants, Consent: p.Consent, Ingest: p.Ingest, Access: p.Access, Ledger: p.Ledger, Rewards: p.Rewards,
-		Graph: p.Graph, Directory: p.Directory, Overview: overview.NewService(store.Narrow[overview.Tx](st)), Clock: cfg.Clock}
+		Graph: p.Graph, Directory: p.Directory, Overview: overview.NewService(store.Narrow[overview.Tx](st)),
+		Catalog: p.Catalog, Clock: cfg.Clock}
 	s := api.NewServer(cfg.Log)
 	s.Services = svc
 	s.BaseURL, s.Version, s.Limits, s.Registry = cfg.BaseURL, cfg.Version, limits, p.Registry

@@ -25,10 +25,11 @@ const (
 	ScopeKeys           = "keys"            // create, list and revoke keys
 	ScopeEvents         = "events"          // send events with a secret key
 	ScopeRewards        = "rewards"         // rate card, catalogue, rewards reports
+	ScopeCatalog        = "catalog"         // the brand's items (what it offers)
 )
 
 // AllScopes lists every scope, for validation and docs.
-var AllScopes = []string{ScopeConsents, ScopeData, ScopeTrackingPlan, ScopeWalletSessions, ScopeKeys, ScopeEvents, ScopeRewards}
+var AllScopes = []string{ScopeConsents, ScopeData, ScopeTrackingPlan, ScopeWalletSessions, ScopeKeys, ScopeEvents, ScopeRewards, ScopeCatalog}
 
 // Brand is a tenant: a company that collects consented data about its customers.
 type Brand struct {
