@@ -1,0 +1,178 @@
+package recommendation
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+)
+
+// The offline evaluation protocol (what `symbiont eval recs` runs and docs/benchmarks.md
+// reports):
+//
+//   - implicit feedback: every (user, item) pair counts once, whatever its rating;
+//   - per user, a random 80/20 split of their items with a fixed seed (users with fewer than
+//     two items are all training);
+//   - full ranking: each test user's list ranks every item not in their training items;
+//   - at K = 10: precision (hits / K), recall (hits / test items), NDCG (binary relevance,
+//     DCG = Σ 1/log2(rank+1) over hits, divided by the ideal DCG of min(test items, K) hits),
+//     averaged over the users with test items; catalogue coverage (the share of items that
+//     are in some list).
+
+// Split divides x per user into training and test items: testShare of each user's items (at
+// least one when they have two or more), chosen by a generator seeded with seed.
+func Split(x *Interactions, testShare float64, seed uint64) (train *Interactions, test [][]int) {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	train = &Interactions{Items: x.Items, Users: make([][]int, len(x.Users))}
+	test = make([][]int, len(x.Users))
+	for u, h := range x.Users {
+		h = slices.Clone(h)
+		slices.Sort(h) // the split depends on the seed only, not on the input's order
+		rng.Shuffle(len(h), func(i, j int) { h[i], h[j] = h[j], h[i] })
+		n := 0
+		if len(h) >= 2 {
+			n = max(1, int(math.Round(float64(len(h))*testShare)))
+		}
+		test[u], train.Users[u] = h[:n], h[n:]
+	}
+	return train, test
+}
+
+// Metrics are a model's scores on a split, at K.
+type Metrics struct {
+	K         int     `json:"k"`
+	Users     int     `json:"users"` // test users
+	Precision float64 `json:"precision"`
+	Recall    float64 `json:"recall"`
+	NDCG      float64 `json:"ndcg"`
+	Coverage  float64 `json:"coverage"`
+}
+
+// Evaluate ranks, for every user with test items, every item outside their training items,
+// and scores the top k against the test items.
+func Evaluate(m Model, train *Interactions, test [][]int, k int) Metrics {
+	res := Metrics{K: k}
+	scores := make([]float64, train.Items)
+	shown := make([]bool, train.Items)
+	idcg := make([]float64, k+1)
+	for i := 1; i <= k; i++ {
+		idcg[i] = idcg[i-1] + 1/math.Log2(float64(i)+1)
+	}
+	for u, t := range test {
+		if len(t) == 0 {
+			continue
+		}
+		seen := make(map[int]bool, len(train.Users[u]))
+		for _, i := range train.Users[u] {
+			seen[i] = true
+		}
+		relevant := make(map[int]bool, len(t))
+		for _, i := range t {
+			relevant[i] = true
+		}
+		m.Score(train.Users[u], scores)
+		top := Top(scores, k, seen)
+		hits, dcg := 0, 0.0
+		for r, i := range top {
+			shown[i] = true
+			if relevant[i] {
+				hits++
+				dcg += 1 / math.Log2(float64(r)+2)
+			}
+		}
+		res.Users++
+		res.Precision += float64(hits) / float64(k)
+		res.Recall += float64(hits) / float64(len(t))
+		res.NDCG += dcg / idcg[min(len(t), k)]
+	}
+	if res.Users > 0 {
+		n := float64(res.Users)
+		res.Precision, res.Recall, res.NDCG = res.Precision/n, res.Recall/n, res.NDCG/n
+	}
+	covered := 0
+	for _, s := range shown {
+		if s {
+			covered++
+		}
+	}
+	if train.Items > 0 {
+		res.Coverage = float64(covered) / float64(train.Items)
+	}
+	return res
+}
+
+// Lambdas is the grid SelectEASE searches.
+var Lambdas = []float64{1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500}
+
+// SelectEASE picks EASE's regulariser by validation: it holds out a further share of each
+// user's training items, trains on the rest for every lambda of the grid, keeps the one with
+// the best NDCG@k, and returns it with the NDCG of each.
+func SelectEASE(train *Interactions, grid []float64, k int, seed uint64) (best float64, ndcg map[float64]float64, err error) {
+	fit, val := Split(train, 0.2, seed+1)
+	ndcg = map[float64]float64{}
+	bestScore := -1.0
+	for _, l := range grid {
+		m, err := TrainEASE(fit, l)
+		if err != nil {
+			return 0, nil, err
+		}
+		s := Evaluate(m, fit, val, k).NDCG
+		ndcg[l] = s
+		if s > bestScore {
+			best, bestScore = l, s
+		}
+	}
+	return best, ndcg, nil
+}
+
+// Planted generates implicit feedback with known structure: items and users fall into
+// clusters; each user takes most of their items (share inCluster) from their own cluster,
+// the rest from anywhere, each draw skewed towards an item's popularity (a Zipf-like weight).
+// A model that finds the clusters beats popularity by far; one that does not, does not.
+func Planted(users, items, clusters, perUser int, inCluster float64, seed uint64) *Interactions {
+	rng := rand.New(rand.NewPCG(seed, seed+1))
+	weight := make([]float64, items)
+	for i := range weight {
+		weight[i] = 1 / math.Pow(float64(i%50+1), 0.8) // popularity within each block of 50
+	}
+	byCluster := make([][]int, clusters)
+	for i := range items {
+		c := i % clusters
+		byCluster[c] = append(byCluster[c], i)
+	}
+	draw := func(from []int) int {
+		var total float64
+		for _, i := range from {
+			total += weight[i]
+		}
+		r := rng.Float64() * total
+		for _, i := range from {
+			if r -= weight[i]; r <= 0 {
+				return i
+			}
+		}
+		return from[len(from)-1]
+	}
+	all := make([]int, items)
+	for i := range all {
+		all[i] = i
+	}
+	x := &Interactions{Items: items, Users: make([][]int, users)}
+	for u := range users {
+		c := u % clusters
+		have := map[int]bool{}
+		for tries := 0; len(have) < perUser && tries < perUser*20; tries++ {
+			from := all
+			if rng.Float64() < inCluster {
+				from = byCluster[c]
+			}
+			have[draw(from)] = true
+		}
+		h := make([]int, 0, len(have))
+		for i := range have {
+			h = append(h, i)
+		}
+		slices.Sort(h)
+		x.Users[u] = h
+	}
+	return x
+}
