@@ -1,9 +1,12 @@
 package recommendation
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
+	"time"
 )
 
 // The offline evaluation protocol (what `symbiont eval recs` runs and docs/benchmarks.md
@@ -101,7 +104,7 @@ func Evaluate(m Model, train *Interactions, test [][]int, k int) Metrics {
 }
 
 // Lambdas is the grid SelectEASE searches.
-var Lambdas = []float64{1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500}
+var Lambdas = []float64{1, 5, 10, 25, 50, 100, 150, 250, 350, 500, 750, 1000, 2500}
 
 // SelectEASE picks EASE's regulariser by validation: it holds out a further share of each
 // user's training items, trains on the rest for every lambda of the grid, keeps the one with
@@ -175,4 +178,76 @@ func Planted(users, items, clusters, perUser int, inCluster float64, seed uint64
 		x.Users[u] = h
 	}
 	return x
+}
+
+// K is the list length the protocol scores.
+const K = 10
+
+// ProtocolOptions are the choices of Run's protocol.
+type ProtocolOptions struct {
+	TestShare float64 // per-user share held out (0.2)
+	Seed      uint64  // of the split (1)
+	Lambda    float64 // EASE's regulariser; 0: chosen by validation over Lambdas
+}
+
+// Report is what Run measured: the protocol, the data, each model's metrics, and the headline
+// figures (EASE's) at the top level, as `symbiont eval recs --json` prints it.
+type Report struct {
+	Protocol     string             `json:"protocol"`
+	Users        int                `json:"users"`
+	Items        int                `json:"items"`
+	Interactions int                `json:"interactions"`
+	Seed         uint64             `json:"seed"`
+	Lambda       float64            `json:"lambda"`
+	Validation   map[string]float64 `json:"validation_ndcg,omitempty"` // lambda → NDCG@K on the validation split
+	NDCG         float64            `json:"ndcg@10"`
+	Precision    float64            `json:"precision@10"`
+	Recall       float64            `json:"recall@10"`
+	Coverage     float64            `json:"coverage"`
+	EASE         Metrics            `json:"ease"`
+	Popularity   Metrics            `json:"popularity"`
+	TrainSeconds float64            `json:"train_seconds"` // EASE's final training
+}
+
+// Run runs the offline protocol on x: the split, EASE's regulariser (given or chosen by
+// validation), EASE and popularity trained on the training items and evaluated on the test
+// items. progress, when set, hears each step.
+func Run(x *Interactions, o ProtocolOptions, progress func(format string, args ...any)) (*Report, error) {
+	if progress == nil {
+		progress = func(string, ...any) {}
+	}
+	if o.TestShare == 0 {
+		o.TestShare = 0.2
+	}
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+	rep := &Report{Protocol: fmt.Sprintf("implicit feedback; per-user random %d/%d split (seed %d); full ranking of unseen items; metrics at %d",
+		int(math.Round(100*(1-o.TestShare))), int(math.Round(100*o.TestShare)), o.Seed, K),
+		Users: len(x.Users), Items: x.Items, Interactions: x.Count(), Seed: o.Seed, Lambda: o.Lambda}
+	train, test := Split(x, o.TestShare, o.Seed)
+	progress("split: %d users, %d items, %d interactions (%d for training)", rep.Users, rep.Items, rep.Interactions, train.Count())
+	if rep.Lambda == 0 {
+		progress("choosing EASE's lambda on a validation split: %v", Lambdas)
+		best, grid, err := SelectEASE(train, Lambdas, K, o.Seed)
+		if err != nil {
+			return nil, err
+		}
+		rep.Lambda, rep.Validation = best, map[string]float64{}
+		for l, v := range grid {
+			rep.Validation[strconv.FormatFloat(l, 'g', -1, 64)] = v
+		}
+		progress("lambda %g", best)
+	}
+	start := time.Now()
+	ease, err := TrainEASE(train, rep.Lambda)
+	if err != nil {
+		return nil, err
+	}
+	rep.TrainSeconds = time.Since(start).Seconds()
+	progress("EASE trained in %.1f s; evaluating", rep.TrainSeconds)
+	rep.EASE = Evaluate(ease, train, test, K)
+	rep.Popularity = Evaluate(TrainPopularity(train), train, test, K)
+	rep.NDCG, rep.Precision, rep.Recall, rep.Coverage = rep.EASE.NDCG, rep.EASE.Precision, rep.EASE.Recall, rep.EASE.Coverage
+	return rep, nil
 }

@@ -55,6 +55,7 @@ Commands:
   serve     run the platform (HTTP API, ingestion, wallet); --demo seeds a demo brand
   verify    verify a consumer's ledger proofs: symbiont verify --ledger BASE_URL FILE
             or re-check the whole stored log (operator): symbiont verify --full --data DIR
+  eval      evaluate the recommendation models offline: symbiont eval recs --ratings FILE
   version   print the version
 
 Run "symbiont <command> -h" for a command's flags.
@@ -70,6 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, args[1:], stdout, stderr)
 	case "verify":
 		return verify(ctx, args[1:], stdout, stderr)
+	case "eval":
+		return eval(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "symbiont", buildVersion())
 		return nil
