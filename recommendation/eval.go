@@ -48,12 +48,37 @@ type Metrics struct {
 	Recall    float64 `json:"recall"`
 	NDCG      float64 `json:"ndcg"`
 	Coverage  float64 `json:"coverage"`
+	// Diversity is the mean intra-list diversity (1 − cosine similarity of the list's pairs),
+	// ExposureGini the Gini coefficient of how often each item was shown; both only when the
+	// evaluation has a similarity.
+	Diversity    float64 `json:"diversity,omitempty"`
+	ExposureGini float64 `json:"exposure_gini,omitempty"`
+	// MMR is the relevance weight of the re-ranking the lists had (0: none).
+	MMR float64 `json:"mmr_weight,omitempty"`
+}
+
+// Evaluator scores lists of K items; with Sim it measures diversity and exposure too, and
+// with MMR (a weight in (0, 1)) it re-ranks the top Pool candidates by maximal marginal
+// relevance first.
+type Evaluator struct {
+	K    int
+	Sim  *Similarity
+	MMR  float64
+	Pool int // candidates MMR re-ranks (default 10·K)
 }
 
 // Evaluate ranks, for every user with test items, every item outside their training items,
 // and scores the top k against the test items.
 func Evaluate(m Model, train *Interactions, test [][]int, k int) Metrics {
-	res := Metrics{K: k}
+	return Evaluator{K: k}.Evaluate(m, train, test)
+}
+
+// Evaluate is the package's Evaluate with e's diversity measures and re-ranking.
+func (e Evaluator) Evaluate(m Model, train *Interactions, test [][]int) Metrics {
+	k := e.K
+	res := Metrics{K: k, MMR: e.MMR}
+	exposure := make([]float64, train.Items)
+	var ild float64
 	scores := make([]float64, train.Items)
 	shown := make([]bool, train.Items)
 	idcg := make([]float64, k+1)
@@ -73,10 +98,23 @@ func Evaluate(m Model, train *Interactions, test [][]int, k int) Metrics {
 			relevant[i] = true
 		}
 		m.Score(train.Users[u], scores)
-		top := Top(scores, k, seen)
+		var top []int
+		if e.MMR > 0 && e.Sim != nil {
+			pool := e.Pool
+			if pool == 0 {
+				pool = 10 * k
+			}
+			top = MMR(scores, Top(scores, pool, seen), k, e.MMR, e.Sim)
+		} else {
+			top = Top(scores, k, seen)
+		}
+		if e.Sim != nil {
+			ild += e.Sim.IntraListDiversity(top)
+		}
 		hits, dcg := 0, 0.0
 		for r, i := range top {
 			shown[i] = true
+			exposure[i]++
 			if relevant[i] {
 				hits++
 				dcg += 1 / math.Log2(float64(r)+2)
@@ -90,6 +128,9 @@ func Evaluate(m Model, train *Interactions, test [][]int, k int) Metrics {
 	if res.Users > 0 {
 		n := float64(res.Users)
 		res.Precision, res.Recall, res.NDCG = res.Precision/n, res.Recall/n, res.NDCG/n
+		if e.Sim != nil {
+			res.Diversity, res.ExposureGini = ild/n, Gini(exposure)
+		}
 	}
 	covered := 0
 	for _, s := range shown {
@@ -183,6 +224,9 @@ func Planted(users, items, clusters, perUser int, inCluster float64, seed uint64
 // K is the list length the protocol scores.
 const K = 10
 
+// MMRWeights are the relevance weights Run re-ranks EASE's lists with.
+var MMRWeights = []float64{0.9, 0.7, 0.5}
+
 // ProtocolOptions are the choices of Run's protocol.
 type ProtocolOptions struct {
 	TestShare float64 // per-user share held out (0.2)
@@ -206,6 +250,9 @@ type Report struct {
 	Coverage     float64            `json:"coverage"`
 	EASE         Metrics            `json:"ease"`
 	Popularity   Metrics            `json:"popularity"`
+	// MMRLists are EASE's lists re-ranked by MMR at each weight of MMRWeights: the diversity
+	// they gain and the accuracy it costs.
+	MMRLists []Metrics `json:"ease_mmr"`
 	TrainSeconds float64            `json:"train_seconds"` // EASE's final training
 }
 
@@ -246,8 +293,15 @@ func Run(x *Interactions, o ProtocolOptions, progress func(format string, args .
 	}
 	rep.TrainSeconds = time.Since(start).Seconds()
 	progress("EASE trained in %.1f s; evaluating", rep.TrainSeconds)
-	rep.EASE = Evaluate(ease, train, test, K)
-	rep.Popularity = Evaluate(TrainPopularity(train), train, test, K)
+	sim := TrainSimilarity(train, 100)
+	ev := Evaluator{K: K, Sim: sim}
+	rep.EASE = ev.Evaluate(ease, train, test)
+	rep.Popularity = ev.Evaluate(TrainPopularity(train), train, test)
+	for _, w := range MMRWeights {
+		progress("EASE re-ranked by MMR, relevance weight %g", w)
+		ev.MMR = w
+		rep.MMRLists = append(rep.MMRLists, ev.Evaluate(ease, train, test))
+	}
 	rep.NDCG, rep.Precision, rep.Recall, rep.Coverage = rep.EASE.NDCG, rep.EASE.Precision, rep.EASE.Recall, rep.EASE.Coverage
 	return rep, nil
 }

@@ -70,12 +70,19 @@ func eval(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		return enc.Encode(rep)
 	}
 	fmt.Fprintf(stdout, "%s\n%d users, %d items, %d interactions; EASE lambda %g (trained in %.1f s)\n\n", rep.Protocol, rep.Users, rep.Items, rep.Interactions, rep.Lambda, rep.TrainSeconds)
-	fmt.Fprintf(stdout, "%-12s %10s %10s %10s %10s\n", "model", "NDCG@10", "P@10", "R@10", "coverage")
-	for _, m := range []struct {
+	fmt.Fprintf(stdout, "%-16s %9s %9s %9s %9s %10s %9s\n", "model", "NDCG@10", "P@10", "R@10", "coverage", "diversity", "Gini")
+	rows := []struct {
 		name string
 		m    recommendation.Metrics
-	}{{"EASE", rep.EASE}, {"popularity", rep.Popularity}} {
-		fmt.Fprintf(stdout, "%-12s %10.4f %10.4f %10.4f %10.4f\n", m.name, m.m.NDCG, m.m.Precision, m.m.Recall, m.m.Coverage)
+	}{{"EASE", rep.EASE}, {"popularity", rep.Popularity}}
+	for _, m := range rep.MMRLists {
+		rows = append(rows, struct {
+			name string
+			m    recommendation.Metrics
+		}{fmt.Sprintf("EASE + MMR %.1f", m.MMR), m})
+	}
+	for _, r := range rows {
+		fmt.Fprintf(stdout, "%-16s %9.4f %9.4f %9.4f %9.4f %10.4f %9.4f\n", r.name, r.m.NDCG, r.m.Precision, r.m.Recall, r.m.Coverage, r.m.Diversity, r.m.ExposureGini)
 	}
 	return nil
 }
