@@ -252,8 +252,8 @@ type Report struct {
 	Popularity   Metrics            `json:"popularity"`
 	// MMRLists are EASE's lists re-ranked by MMR at each weight of MMRWeights: the diversity
 	// they gain and the accuracy it costs.
-	MMRLists []Metrics `json:"ease_mmr"`
-	TrainSeconds float64            `json:"train_seconds"` // EASE's final training
+	MMRLists     []Metrics `json:"ease_mmr"`
+	TrainSeconds float64   `json:"train_seconds"` // EASE's final training
 }
 
 // Run runs the offline protocol on x: the split, EASE's regulariser (given or chosen by
