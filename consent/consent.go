@@ -129,6 +129,9 @@ type Tx interface {
 	// ActiveGrants returns the grants in state given (expired or not) of the consumers: the
 	// database's word, for decisions that must not trust another node's stale index.
 	ActiveGrants(ctx context.Context, consumerIDs []int64) ([]Grant, error)
+	// PurposeGrants returns the brand's grants in state given (expired or not) for a purpose,
+	// of the categories asked for, by consumer then category: who may be read for it.
+	PurposeGrants(ctx context.Context, brandID int64, purpose string, categories []string) ([]Grant, error)
 	// ConsentRecordByReceipt returns the record with the receipt id.
 	ConsentRecordByReceipt(ctx context.Context, brandID int64, receiptID string) (*Record, error)
 	// DueExpiries returns up to limit current records in state given whose expiry is ≤ now.

@@ -239,6 +239,31 @@ func (t *Tx) ActiveGrants(ctx context.Context, consumerIDs []int64) ([]consent.G
 	return out, rows.Err()
 }
 
+// PurposeGrants returns a brand's given grants for a purpose and categories.
+func (t *Tx) PurposeGrants(ctx context.Context, brandID int64, purpose string, categories []string) ([]consent.Grant, error) {
+	if len(categories) == 0 {
+		return nil, nil
+	}
+	in, cargs := inList(categories)
+	rows, err := t.query(ctx, `SELECT consumer_id, category, expires_at FROM consents WHERE brand_id = ? AND purpose = ? AND state = 'given'
+		AND category IN (`+in+`) ORDER BY consumer_id, category`, append([]any{brandID, purpose}, cargs...)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []consent.Grant
+	for rows.Next() {
+		g := consent.Grant{BrandID: brandID, Purpose: purpose}
+		var exp int64
+		if err := rows.Scan(&g.ConsumerID, &g.Category, &exp); err != nil {
+			return nil, err
+		}
+		g.ExpiresAt = fromMS(exp)
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
 // notify announces a change to other nodes (Engine.Notify: only once the transaction commits).
 func (t *Tx) notify(ctx context.Context, payload string) error {
 	return t.db.engine.Notify(ctx, t.execer(), payload)

@@ -129,3 +129,42 @@ func testActiveGrants(t *testing.T, s store.Store) {
 		return nil
 	})
 }
+
+// testPurposeGrants: a brand's given grants for one purpose and the categories asked for, by
+// consumer then category, expired ones included (the caller decides at its own time), nothing
+// withdrawn, refused, of another purpose or of another brand.
+func testPurposeGrants(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	a, b := newBrand(t, s, "a"), newBrand(t, s, "b")
+	c1, c2, c3 := newConsumer(t, s, a.ID), newConsumer(t, s, a.ID), newConsumer(t, s, a.ID)
+	other := newConsumer(t, s, b.ID)
+	expiring := grant(a.ID, c3, "purchases", "model_training", consent.StateGiven, at(1))
+	expiring.ExpiresAt = at(5)
+	insertRecords(t, s,
+		grant(a.ID, c2, "purchases", "model_training", consent.StateGiven, at(1)),
+		grant(a.ID, c1, "browsing", "model_training", consent.StateGiven, at(1)),
+		grant(a.ID, c1, "purchases", "model_training", consent.StateGiven, at(1)),
+		grant(a.ID, c1, "location", "model_training", consent.StateGiven, at(1)), // not asked for
+		grant(a.ID, c2, "browsing", "personalization", consent.StateGiven, at(1)),
+		grant(a.ID, c2, "browsing", "model_training", consent.StateRefused, at(1)),
+		expiring,
+		grant(b.ID, other, "purchases", "model_training", consent.StateGiven, at(1)),
+	)
+	insertRecords(t, s, grant(a.ID, c2, "purchases", "model_training", consent.StateWithdrawn, at(2))) // c2 withdraws
+	view(t, s, func(tx store.Tx) error {
+		got := get[[]consent.Grant](t)(tx.PurposeGrants(ctx, a.ID, "model_training", []string{"purchases", "browsing"}))
+		want := []consent.Grant{
+			{BrandID: a.ID, ConsumerID: c1, Category: "browsing", Purpose: "model_training"},
+			{BrandID: a.ID, ConsumerID: c1, Category: "purchases", Purpose: "model_training"},
+			{BrandID: a.ID, ConsumerID: c3, Category: "purchases", Purpose: "model_training", ExpiresAt: at(5)},
+		}
+		eq(t, "PurposeGrants", got, want)
+		if got := get[[]consent.Grant](t)(tx.PurposeGrants(ctx, a.ID, "model_training", nil)); len(got) != 0 {
+			t.Errorf("PurposeGrants of no category = %v", got)
+		}
+		if got := get[[]consent.Grant](t)(tx.PurposeGrants(ctx, b.ID, "personalization", []string{"purchases"})); len(got) != 0 {
+			t.Errorf("PurposeGrants of brand b, personalization = %v", got)
+		}
+		return nil
+	})
+}

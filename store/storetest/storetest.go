@@ -79,6 +79,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TextOrder", testTextOrder},
 		{"Dialect", testDialect},
 		{"ConsentRecordAfter", testConsentRecordAfter},
+		{"PurposeGrants", testPurposeGrants},
 		{"TxErrorRollsBack", testTxErrorRollsBack},
 		{"OnUndo", testOnUndo},
 		{"ViewBeforeUpdate", testViewBeforeUpdate},

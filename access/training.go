@@ -1,0 +1,225 @@
+package access
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/symbiont/symbiont"
+	"github.com/symbiont/symbiont/ledger"
+	"github.com/symbiont/symbiont/store"
+)
+
+// PurposeTraining is the purpose a model's training reads under: a consumer may grant
+// personalisation without it, and the other way round.
+const PurposeTraining = "model_training"
+
+// Training asks for the data of many consumers to train one version of a model.
+type Training struct {
+	BrandID int64
+	// Model names the version the data trains ("recs-v12"): each consumer's ledger says it.
+	Model string
+	// Categories are what the model learns from (purchases, browsing, …).
+	Categories []string
+	Actor      symbiont.Actor
+	RequestID  string
+	// Batch is how many consumers one record transaction holds (default 1,000).
+	Batch int
+}
+
+// TrainingData is one consumer's data as a training read hands it over: the categories the
+// consumer has granted for model_training (of those asked for), and their events, opened.
+type TrainingData struct {
+	ConsumerID int64
+	Categories []string
+	Events     []TrainingEvent
+}
+
+// TrainingEvent is one opened event.
+type TrainingEvent struct {
+	Category   string
+	ReceivedAt time.Time
+	Message    json.RawMessage // the Segment message as stored
+}
+
+// TrainingResult says what a training read used.
+type TrainingResult struct {
+	Consumers int // whose data was handed over (and recorded)
+	Events    int
+	// Withdrawn is how many consumers of the snapshot had withdrawn by the time their batch was
+	// recorded: they were left out, fail closed.
+	Withdrawn int
+}
+
+// trainee is one consumer of a training snapshot, sealed until recorded.
+type trainee struct {
+	id         int64
+	categories []string
+	events     []*store.Event
+}
+
+// Train reads, for one model version, the events of every consumer of the brand who has
+// granted any of the categories for model_training, and hands each consumer's data to fn.
+//
+// The consumers and their sealed events come from one read-only snapshot. They are then
+// recorded in batches: a write transaction per Batch consumers decides consent again (on SQLite
+// from the index, authoritative under the write lock; on PostgreSQL from the database), leaves
+// out whoever withdrew since the snapshot, and appends for each of the others an access record
+// (action "train") and its ledger entry, naming the model. Only after a batch commits are its
+// events opened and handed to fn, so no data reaches the model unrecorded. An error from fn
+// stops the read; what was recorded stays recorded (the data was handed over).
+func (s *Service) Train(ctx context.Context, t Training, fn func(*TrainingData) error) (*TrainingResult, error) {
+	if t.Model == "" || len(t.Model) > 100 {
+		return nil, symbiont.Errorf(symbiont.EINVALID, "A training read names its model version (1 to 100 bytes).").With("field", "model")
+	}
+	v, err := s.consent.Vocabulary(ctx, t.BrandID)
+	if err != nil {
+		return nil, err
+	}
+	if len(t.Categories) == 0 {
+		return nil, symbiont.Errorf(symbiont.EINVALID, "A training read names the categories the model learns from.").With("field", "categories")
+	}
+	for _, c := range t.Categories {
+		if _, ok := v.Category(c); !ok {
+			return nil, symbiont.Errorf(symbiont.EINVALID, "Unknown category %q.", c).With("field", "categories")
+		}
+	}
+	cats := dedupe(t.Categories)
+	batch := t.Batch
+	if batch <= 0 {
+		batch = 1000
+	}
+
+	var snap []*trainee
+	at := s.clock.Now()
+	if err := s.store.ViewBeforeUpdate(ctx, func(tx store.Tx) error {
+		grants, err := tx.PurposeGrants(ctx, t.BrandID, PurposeTraining, cats)
+		if err != nil {
+			return err
+		}
+		for _, g := range grants { // by consumer, then category
+			if !g.Active(at) {
+				continue
+			}
+			if len(snap) == 0 || snap[len(snap)-1].id != g.ConsumerID {
+				snap = append(snap, &trainee{id: g.ConsumerID})
+			}
+			tr := snap[len(snap)-1]
+			tr.categories = append(tr.categories, g.Category)
+		}
+		for _, tr := range snap {
+			if tr.events, err = tx.ConsumerEvents(ctx, t.BrandID, tr.id, tr.categories, 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+
+	res := &TrainingResult{}
+	for from := 0; from < len(snap); from += batch {
+		part := snap[from:min(from+batch, len(snap))]
+		kept, err := s.recordTraining(ctx, t, part)
+		if err != nil {
+			return res, err
+		}
+		res.Withdrawn += len(part) - len(kept)
+		for _, tr := range kept {
+			d := &TrainingData{ConsumerID: tr.id, Categories: tr.categories, Events: make([]TrainingEvent, 0, len(tr.events))}
+			for _, e := range tr.events {
+				msg, err := s.vault.Open(ctx, e.BrandID, e.KeyOwner, e.Payload, e.AppendAAD(nil))
+				if err != nil {
+					return res, fmt.Errorf("access: open event %d: %w", e.ID, err)
+				}
+				d.Events = append(d.Events, TrainingEvent{Category: e.Category, ReceivedAt: e.ReceivedAt, Message: msg})
+			}
+			res.Consumers++
+			res.Events += len(d.Events)
+			if err := fn(d); err != nil {
+				return res, err
+			}
+		}
+	}
+	return res, nil
+}
+
+// recordTraining records the training use of a batch of consumers, in one write transaction,
+// after deciding consent again: it returns those still granted (each with only the categories
+// still granted), whose use it recorded.
+func (s *Service) recordTraining(ctx context.Context, t Training, part []*trainee) ([]*trainee, error) {
+	var kept []*trainee
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		kept = kept[:0]
+		now := s.clock.Now()
+		granted := func(consumer int64, c string) bool {
+			return s.consent.Index.Allowed(t.BrandID, consumer, c, PurposeTraining, now)
+		}
+		if s.store.Shared() {
+			ids := make([]int64, len(part))
+			for i, tr := range part {
+				ids[i] = tr.id
+			}
+			grants, err := tx.ActiveGrants(ctx, ids)
+			if err != nil {
+				return err
+			}
+			have := map[[2]any]bool{}
+			for _, g := range grants {
+				if g.BrandID == t.BrandID && g.Purpose == PurposeTraining && (g.ExpiresAt.IsZero() || now.Before(g.ExpiresAt)) {
+					have[[2]any{g.ConsumerID, g.Category}] = true
+				}
+			}
+			granted = func(consumer int64, c string) bool { return have[[2]any{consumer, c}] }
+		}
+		acts := make([]ledger.Act, 0, len(part))
+		for _, tr := range part {
+			var cats []string
+			for _, c := range tr.categories {
+				if granted(tr.id, c) {
+					cats = append(cats, c)
+				}
+			}
+			if len(cats) == 0 {
+				continue
+			}
+			k := &trainee{id: tr.id, categories: cats}
+			for _, e := range tr.events {
+				if slices.Contains(cats, e.Category) {
+					k.events = append(k.events, e)
+				}
+			}
+			kept = append(kept, k)
+			r := &store.AccessRecord{BrandID: t.BrandID, ConsumerID: tr.id, Actor: t.Actor.Label(), Purpose: PurposeTraining,
+				Categories: cats, Withheld: withheld(t.Categories, cats), Records: len(k.events), Action: "train", RequestID: t.RequestID, At: now}
+			if err := tx.InsertAccess(ctx, r); err != nil {
+				return err
+			}
+			acts = append(acts, ledger.Act{BrandID: t.BrandID, ConsumerID: tr.id, Kind: "access.train", At: now,
+				Body: &trainBody{accessBody: accessBody{Action: r.Action, Actor: r.Actor, Categories: cats, Purpose: PurposeTraining,
+					Records: r.Records, RequestID: r.RequestID, Withheld: nonNil(r.Withheld)}, Model: t.Model}})
+		}
+		_, err := s.Ledger.AppendAll(ctx, tx, acts)
+		return err
+	})
+	return kept, err
+}
+
+// trainBody is a training read's ledger entry: an access body naming the model version.
+type trainBody struct {
+	accessBody
+	Model string `json:"model"`
+}
+
+// withheld is what was asked for and not granted.
+func withheld(asked, granted []string) []string {
+	var out []string
+	for _, c := range dedupe(asked) {
+		if !slices.Contains(granted, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
