@@ -51,6 +51,8 @@ type TrainingResult struct {
 	// Withdrawn is how many consumers of the snapshot had withdrawn by the time their batch was
 	// recorded: they were left out, fail closed.
 	Withdrawn int
+	// Where the time went: the snapshot, the record transactions, opening and handing over.
+	Snapshot, Record, Open time.Duration
 }
 
 // trainee is one consumer of a training snapshot, sealed until recorded.
@@ -94,6 +96,7 @@ func (s *Service) Train(ctx context.Context, t Training, fn func(*TrainingData) 
 
 	var snap []*trainee
 	at := s.clock.Now()
+	start := time.Now()
 	if err := s.store.ViewBeforeUpdate(ctx, func(tx store.Tx) error {
 		grants, err := tx.PurposeGrants(ctx, t.BrandID, PurposeTraining, cats)
 		if err != nil {
@@ -119,14 +122,17 @@ func (s *Service) Train(ctx context.Context, t Training, fn func(*TrainingData) 
 		return nil, err
 	}
 
-	res := &TrainingResult{}
+	res := &TrainingResult{Snapshot: time.Since(start)}
 	for from := 0; from < len(snap); from += batch {
 		part := snap[from:min(from+batch, len(snap))]
+		start = time.Now()
 		kept, err := s.recordTraining(ctx, t, part)
+		res.Record += time.Since(start)
 		if err != nil {
 			return res, err
 		}
 		res.Withdrawn += len(part) - len(kept)
+		start = time.Now()
 		for _, tr := range kept {
 			d := &TrainingData{ConsumerID: tr.id, Categories: tr.categories, Events: make([]TrainingEvent, 0, len(tr.events))}
 			for _, e := range tr.events {
@@ -142,6 +148,7 @@ func (s *Service) Train(ctx context.Context, t Training, fn func(*TrainingData) 
 				return res, err
 			}
 		}
+		res.Open += time.Since(start)
 	}
 	return res, nil
 }
