@@ -616,6 +616,8 @@ func (p *Page) useText(x *ledger.ExportRecord, vocab symbiont.Vocabulary) string
 	switch x.Kind {
 	case "access.read":
 		return p.T("use.read", who, cats("categories"), p.label("pur", str("purpose"), vocab))
+	case "access.train":
+		return p.T("use.train", who, str("model"), cats("categories"))
 	case "access.export":
 		if strings.HasPrefix(str("actor"), "consumer:") {
 			return p.T("use.export_self") // the wallet's "my data" page reads through Export too
