@@ -31,20 +31,7 @@ func BenchmarkPurposeBoundRead(b *testing.B) {
 
 func benchmarkRead(b *testing.B, cfg platform.Config) {
 	ctx := context.Background()
-	cfg.DataDir, cfg.AdminToken, cfg.ExpiryInterval = b.TempDir(), "bench-admin-token-0123456789", -1
-	p, err := platform.Open(ctx, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer p.Close()
-	nb, err := p.Tenants.CreateBrand(ctx, "Bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	brand := nb.Brand.ID
-	if _, err := p.Ingest.PutPlan(ctx, brand, []byte(`{"events":{"Order Completed":"purchases","Page Viewed":"browsing"}}`)); err != nil {
-		b.Fatal(err)
-	}
+	p, brand := openBrand(b, cfg, `{"events":{"Order Completed":"purchases","Page Viewed":"browsing"}}`)
 	actor := symbiont.Actor{Kind: symbiont.ActorBrand, BrandID: brand, KeyID: "bench"}
 	// The reader and a neighbour with data of their own, so the index has more than one consumer.
 	for _, user := range []string{"reader", "neighbour"} {

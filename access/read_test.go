@@ -13,10 +13,8 @@ import (
 	"github.com/symbiont/symbiont/access"
 	"github.com/symbiont/symbiont/consent"
 	"github.com/symbiont/symbiont/identity"
-	"github.com/symbiont/symbiont/platform"
 	"github.com/symbiont/symbiont/segment"
 	"github.com/symbiont/symbiont/store"
-	"github.com/symbiont/symbiont/store/storetest"
 )
 
 // A purpose-bound read decides and reads from a snapshot, outside the write transaction, and
@@ -54,31 +52,11 @@ func (h *hookedStore) hooked(err error) error {
 }
 
 func TestReadFailsClosedOnAWithdrawalBeforeTheRecord(t *testing.T) {
-	for _, eng := range []struct {
-		name string
-		cfg  func(t *testing.T) platform.Config
-	}{
-		{"sqlite", func(*testing.T) platform.Config { return platform.Config{} }},
-		{"postgres", func(t *testing.T) platform.Config { return platform.Config{PostgresDSN: storetest.PostgresDSN(t)} }},
-	} {
+	for _, eng := range engines {
 		t.Run(eng.name, func(t *testing.T) {
 			ctx := context.Background()
-			cfg := eng.cfg(t)
-			cfg.DataDir, cfg.AdminToken, cfg.ExpiryInterval = t.TempDir(), "test-admin-token-0123456789", -1
-			p, err := platform.Open(ctx, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { p.Close() })
-			nb, err := p.Tenants.CreateBrand(ctx, "Test")
-			if err != nil {
-				t.Fatal(err)
-			}
-			brand := nb.Brand.ID
+			p, brand := openBrand(t, eng.cfg(t), `{"events":{"Order Completed":"purchases","Page Viewed":"browsing"}}`)
 			actor := symbiont.Actor{Kind: symbiont.ActorBrand, BrandID: brand, KeyID: "test"}
-			if _, err := p.Ingest.PutPlan(ctx, brand, []byte(`{"events":{"Order Completed":"purchases","Page Viewed":"browsing"}}`)); err != nil {
-				t.Fatal(err)
-			}
 			change := func(cat, state string) *consent.Change {
 				return &consent.Change{BrandID: brand, Consumer: consent.ConsumerRef{Kind: identity.KindUserID, Value: "erin"}, Category: cat,
 					Purpose: "personalization", State: state, Actor: actor, Method: consent.MethodBrand}

@@ -24,20 +24,7 @@ import (
 // well under a second for 100,000 consumers.
 func BenchmarkTrainingRead100K(b *testing.B) {
 	ctx := context.Background()
-	cfg := platform.Config{DataDir: b.TempDir(), AdminToken: "bench-admin-token-0123456789", ExpiryInterval: -1}
-	p, err := platform.Open(ctx, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer p.Close()
-	nb, err := p.Tenants.CreateBrand(ctx, "Bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	brand := nb.Brand.ID
-	if _, err := p.Ingest.PutPlan(ctx, brand, []byte(`{"events":{"Order Completed":"purchases"}}`)); err != nil {
-		b.Fatal(err)
-	}
+	p, brand := openBrand(b, platform.Config{}, `{"events":{"Order Completed":"purchases"}}`)
 	actor := symbiont.Actor{Kind: symbiont.ActorSystem, BrandID: brand, KeyID: "bench"}
 	const consumers = 100_000
 	var wg sync.WaitGroup

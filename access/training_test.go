@@ -12,9 +12,7 @@ import (
 	"github.com/symbiont/symbiont/access"
 	"github.com/symbiont/symbiont/consent"
 	"github.com/symbiont/symbiont/identity"
-	"github.com/symbiont/symbiont/platform"
 	"github.com/symbiont/symbiont/segment"
-	"github.com/symbiont/symbiont/store/storetest"
 )
 
 // A training read hands over the data of exactly the consumers who granted model_training, in
@@ -23,31 +21,11 @@ import (
 // withdraws between the snapshot and the record is left out; and a read after a withdrawal
 // leaves the consumer out of the next model.
 func TestTrainingRead(t *testing.T) {
-	for _, eng := range []struct {
-		name string
-		cfg  func(t *testing.T) platform.Config
-	}{
-		{"sqlite", func(*testing.T) platform.Config { return platform.Config{} }},
-		{"postgres", func(t *testing.T) platform.Config { return platform.Config{PostgresDSN: storetest.PostgresDSN(t)} }},
-	} {
+	for _, eng := range engines {
 		t.Run(eng.name, func(t *testing.T) {
 			ctx := context.Background()
-			cfg := eng.cfg(t)
-			cfg.DataDir, cfg.AdminToken, cfg.ExpiryInterval = t.TempDir(), "test-admin-token-0123456789", -1
-			p, err := platform.Open(ctx, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { p.Close() })
-			nb, err := p.Tenants.CreateBrand(ctx, "Test")
-			if err != nil {
-				t.Fatal(err)
-			}
-			brand := nb.Brand.ID
+			p, brand := openBrand(t, eng.cfg(t), `{"events":{"Order Completed":"purchases","Page Viewed":"browsing"}}`)
 			actor := symbiont.Actor{Kind: symbiont.ActorSystem, BrandID: brand, KeyID: "recommendations"}
-			if _, err := p.Ingest.PutPlan(ctx, brand, []byte(`{"events":{"Order Completed":"purchases","Page Viewed":"browsing"}}`)); err != nil {
-				t.Fatal(err)
-			}
 			apply := func(user, cat, purpose, state string) {
 				t.Helper()
 				if _, err := p.Consent.Apply(ctx, []*consent.Change{{BrandID: brand, Consumer: consent.ConsumerRef{Kind: identity.KindUserID, Value: user},
