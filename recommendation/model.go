@@ -64,6 +64,10 @@ type EASE struct {
 	b      *mat.Dense // items × items, zero diagonal
 }
 
+// MaxEASEItems bounds the catalogue EASE is trained on: its matrices grow as the square of
+// the items (3.2 GB each at 20,000); a larger catalogue needs a factorisation model.
+const MaxEASEItems = 20000
+
 // TrainEASE fits EASE with regulariser lambda (> 0). It needs items² float64s three times
 // over (the Gram matrix, its factor and B): 600 MB for 5,000 items.
 func TrainEASE(x *Interactions, lambda float64) (*EASE, error) {
@@ -71,6 +75,9 @@ func TrainEASE(x *Interactions, lambda float64) (*EASE, error) {
 		return nil, fmt.Errorf("recommendation: EASE lambda must be positive, not %g", lambda)
 	}
 	n := x.Items
+	if n > MaxEASEItems {
+		return nil, fmt.Errorf("recommendation: EASE over %d items needs %d GB; it is bounded at %d items", n, n*n*8*3>>30, MaxEASEItems)
+	}
 	if n == 0 {
 		return &EASE{Lambda: lambda, b: nil}, nil
 	}

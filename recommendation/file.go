@@ -1,0 +1,116 @@
+package recommendation
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// A trained model is kept in a file so that the serving model survives a restart:
+//
+//	"SYMBREC1" | uint32 length | JSON Meta | EASE's B in gonum's binary matrix format
+//
+// The file is written whole to a temporary name and renamed by its caller, so a crash leaves
+// the old model or the new one, never half of one.
+
+const fileMagic = "SYMBREC1"
+
+// Meta describes a trained model version.
+type Meta struct {
+	Version   string    `json:"version"` // "recs-v12"
+	Kind      string    `json:"kind"`    // "ease"
+	Lambda    float64   `json:"lambda"`
+	ItemIDs   []string  `json:"item_ids"` // item i of the matrix is ItemIDs[i]
+	Consumers int       `json:"consumers"`
+	TrainedAt time.Time `json:"trained_at"`
+}
+
+// matrixHeader is the size of gonum's binary matrix header (version, form, packing, shape),
+// measured on a 1×1 matrix.
+var matrixHeader = func() int {
+	b, err := mat.NewDense(1, 1, nil).MarshalBinary()
+	if err != nil {
+		panic(err)
+	}
+	return len(b) - 8
+}()
+
+// maxMeta bounds the metadata a file may claim (50,000 item ids of 128 bytes and change).
+const maxMeta = 16 << 20
+
+// WriteEASE writes a trained EASE model with its metadata.
+func WriteEASE(w io.Writer, meta Meta, m *EASE) error {
+	if m.b == nil {
+		return errors.New("recommendation: an empty EASE model has nothing to write")
+	}
+	if r, _ := m.b.Dims(); r != len(meta.ItemIDs) {
+		return fmt.Errorf("recommendation: model of %d items, %d item ids", r, len(meta.ItemIDs))
+	}
+	meta.Kind, meta.Lambda = "ease", m.Lambda
+	js, err := json.Marshal(meta)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(w)
+	bw.WriteString(fileMagic)
+	binary.Write(bw, binary.BigEndian, uint32(len(js)))
+	bw.Write(js)
+	if _, err := m.b.MarshalBinaryTo(bw); err != nil {
+		return fmt.Errorf("recommendation: write model: %w", err)
+	}
+	return bw.Flush()
+}
+
+// ReadEASE reads a model WriteEASE wrote, refusing a file that is not one, is truncated, or
+// whose matrix does not match its item ids.
+func ReadEASE(r io.Reader) (Meta, *EASE, error) {
+	var meta Meta
+	br := bufio.NewReader(r)
+	magic := make([]byte, len(fileMagic))
+	if _, err := io.ReadFull(br, magic); err != nil || !bytes.Equal(magic, []byte(fileMagic)) {
+		return meta, nil, errors.New("recommendation: not a model file")
+	}
+	var n uint32
+	if err := binary.Read(br, binary.BigEndian, &n); err != nil || n > maxMeta {
+		return meta, nil, errors.New("recommendation: model file: bad metadata length")
+	}
+	js := make([]byte, n)
+	if _, err := io.ReadFull(br, js); err != nil {
+		return meta, nil, fmt.Errorf("recommendation: model file truncated: %w", err)
+	}
+	if err := json.Unmarshal(js, &meta); err != nil {
+		return meta, nil, fmt.Errorf("recommendation: model metadata: %w", err)
+	}
+	if meta.Kind != "ease" {
+		return meta, nil, fmt.Errorf("recommendation: model kind %q, want ease", meta.Kind)
+	}
+	items := len(meta.ItemIDs)
+	if items == 0 || items > MaxEASEItems {
+		return meta, nil, fmt.Errorf("recommendation: model file of %d items (1 to %d)", items, MaxEASEItems)
+	}
+	// Read no more than the matrix the metadata announces can take: gonum would allocate
+	// whatever size the matrix header claims.
+	size := items*items*8 + matrixHeader
+	raw, err := io.ReadAll(io.LimitReader(br, int64(size)+1))
+	if err != nil {
+		return meta, nil, fmt.Errorf("recommendation: model matrix: %w", err)
+	}
+	var b mat.Dense
+	if len(raw) != size {
+		return meta, nil, fmt.Errorf("recommendation: model matrix of %d bytes, want %d", len(raw), size)
+	}
+	if err := b.UnmarshalBinary(raw); err != nil {
+		return meta, nil, fmt.Errorf("recommendation: model matrix: %w", err)
+	}
+	if r, c := b.Dims(); r != c || r != items {
+		return meta, nil, fmt.Errorf("recommendation: model matrix %d×%d for %d items", r, c, items)
+	}
+	return meta, &EASE{Lambda: meta.Lambda, b: &b}, nil
+}
