@@ -413,16 +413,19 @@ func memberEvents(m member, i int, rng *rand.Rand, now time.Time) []map[string]a
 		rate := 180 + rng.IntN(400)
 		out = append(out,
 			msg("track", at.Add(-14*24*time.Hour), map[string]any{"event": "Room Booked", "properties": map[string]any{
-				"hotel": hotel, "room_type": m.room, "nights": nights, "revenue": float64(rate * nights), "currency": "USD", "booking_id": "AUR-" + strconv.Itoa(100000+rng.IntN(900000))}}),
+				"hotel": hotel, "room_type": m.room, "nights": nights, "revenue": float64(rate * nights), "currency": "USD", "booking_id": "AUR-" + strconv.Itoa(100000+rng.IntN(900000)),
+				"product_id": itemAt("rooms", hotel, i+s)}}),
 			msg("track", at, map[string]any{"event": "Checked In", "properties": map[string]any{"hotel": hotel, "city": hotelCity(hotel)}}),
 			msg("track", at.Add(20*time.Hour), map[string]any{"event": "Dining Reservation Made", "properties": map[string]any{
-				"restaurant": []string{"Lumen Grill", "Jade Garden", "Harbour Sushi"}[rng.IntN(3)], "covers": 1 + rng.IntN(4), "time": "19:30"}}),
+				"restaurant": []string{"Lumen Grill", "Jade Garden", "Harbour Sushi"}[rng.IntN(3)], "covers": 1 + rng.IntN(4), "time": "19:30",
+				"product_id": itemAt("dining", hotel, 0)}}),
 			msg("track", at.Add(time.Duration(nights)*24*time.Hour), map[string]any{"event": "Stay Completed", "properties": map[string]any{
 				"hotel": hotel, "nights": nights, "revenue": float64(rate * nights), "currency": "USD"}}),
 		)
 		if rng.IntN(2) == 0 {
 			out = append(out, msg("track", at.Add(30*time.Hour), map[string]any{"event": "Spa Treatment Booked", "properties": map[string]any{
-				"treatment": []string{"Hot stone massage", "Jade facial", "Aromatherapy"}[rng.IntN(3)], "minutes": 60, "revenue": 140.0, "currency": "USD"}}))
+				"treatment": []string{"Hot stone massage", "Jade facial", "Aromatherapy"}[rng.IntN(3)], "minutes": 60, "revenue": 140.0, "currency": "USD",
+				"product_id": itemAt("spa", hotel, 0)}}))
 		}
 		if rng.IntN(3) == 0 {
 			out = append(out, msg("track", at.Add(time.Duration(nights+1)*24*time.Hour), map[string]any{"event": "Review Submitted", "properties": map[string]any{

@@ -1,6 +1,9 @@
 package demo
 
-import "github.com/symbiont/symbiont/catalog"
+import (
+	"github.com/symbiont/symbiont/catalog"
+	"github.com/symbiont/symbiont/recommendation"
+)
 
 // Items is Aurora's catalogue: rooms, dining, spa and packages across its four hotels, with
 // the price breakdown of each priced item (what the guest pays for).
@@ -53,3 +56,30 @@ var Items = func() []*catalog.Item {
 	}
 	return items
 }()
+
+// EventKinds maps Aurora's events to the interactions recommendations learn from: each
+// booking names its catalogue item (properties.product_id).
+var EventKinds = recommendation.EventKinds{
+	"Room Booked":             recommendation.KindPurchase,
+	"Dining Reservation Made": recommendation.KindPurchase,
+	"Spa Treatment Booked":    recommendation.KindPurchase,
+}
+
+// itemAt is the n-th (modulo) catalogue item of a category at a hotel; a hotel without one
+// gets the category's first.
+func itemAt(category, hotel string, n int) string {
+	var at, all []string
+	for _, it := range Items {
+		if it.Category != category {
+			continue
+		}
+		all = append(all, it.ID)
+		if it.Attributes["hotel"] == hotel {
+			at = append(at, it.ID)
+		}
+	}
+	if len(at) == 0 {
+		at = all
+	}
+	return at[n%len(at)]
+}
