@@ -26,6 +26,7 @@ import (
 	"github.com/symbiont/symbiont/ingest"
 	"github.com/symbiont/symbiont/ledger"
 	"github.com/symbiont/symbiont/overview"
+	"github.com/symbiont/symbiont/recommender"
 	"github.com/symbiont/symbiont/rewards"
 	"github.com/symbiont/symbiont/tenant"
 )
@@ -61,7 +62,9 @@ type Services struct {
 	// Overview reads a brand's aggregate figures (the console's charts).
 	Overview *overview.Service
 	Catalog  *catalog.Service
-	Clock    symbiont.Clock
+	// Recommender trains and serves the recommendation models.
+	Recommender *recommender.Service
+	Clock       symbiont.Clock
 }
 
 // Server is the HTTP API.
@@ -159,6 +162,7 @@ func (s *Server) Handler() http.Handler {
 	s.ledgerRoutes(h)
 	s.rewardRoutes(h)
 	s.catalogRoutes(h)
+	s.recommendationRoutes(h)
 
 	if s.Extra != nil {
 		s.Extra(mux)

@@ -31,6 +31,7 @@ import (
 	"github.com/symbiont/symbiont/ingest"
 	"github.com/symbiont/symbiont/ledger"
 	"github.com/symbiont/symbiont/overview"
+	"github.com/symbiont/symbiont/recommender"
 	"github.com/symbiont/symbiont/rewards"
 	"github.com/symbiont/symbiont/store"
 	"github.com/symbiont/symbiont/store/postgres"
@@ -92,9 +93,11 @@ type Platform struct {
 	Ledger    *ledger.Service
 	Rewards   *rewards.Service
 	Catalog   *catalog.Service
-	Web       *web.Server
-	API       *api.Server
-	Registry  *prometheus.Registry
+	// Recommender trains and serves the recommendation models.
+	Recommender *recommender.Service
+	Web         *web.Server
+	API         *api.Server
+	Registry    *prometheus.Registry
 	// GeneratedAdminToken is set when Open created the operator token: show it once.
 	GeneratedAdminToken string
 
@@ -113,6 +116,8 @@ const (
 	MasterKeyFile = "master.key"
 	// LedgerHeadFile keeps the ledger's newest checkpoint outside the database.
 	LedgerHeadFile = "ledger-checkpoint"
+	// ModelsDir holds the recommendation models, a directory per brand (each node keeps its own).
+	ModelsDir = "models"
 )
 
 // Open starts the platform.
@@ -266,6 +271,12 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 	}
 	cfg.Log.Info("consent index loaded", slog.Int("grants", n))
 	p.Access = access.NewService(st, p.Consent, p.Graph, p.Vault, p.Ledger, cfg.Clock)
+	p.Recommender = recommender.NewService(p.Access, p.Catalog, filepath.Join(cfg.DataDir, ModelsDir), cfg.Clock, cfg.Log)
+	if n, err := p.Recommender.Load(); err != nil {
+		return nil, err
+	} else if n > 0 {
+		cfg.Log.Info("recommendation models loaded", slog.Int("brands", n))
+	}
 
 	p.registerGauges()
 	if err := p.buildHandlers(st, limits); err != nil {
@@ -304,7 +315,7 @@ func (p *Platform) buildHandlers(st store.Store, limits api.Limits) error {
 	cfg := p.Config
 	svc := api.Services{Tenants: p.Tenants, Consent: p.Consent, Ingest: p.Ingest, Access: p.Access, Ledger: p.Ledger, Rewards: p.Rewards,
 		Graph: p.Graph, Directory: p.Directory, Overview: overview.NewService(store.Narrow[overview.Tx](st)),
-		Catalog: p.Catalog, Clock: cfg.Clock}
+		Catalog: p.Catalog, Recommender: p.Recommender, Clock: cfg.Clock}
 	s := api.NewServer(cfg.Log)
 	s.Services = svc
 	s.BaseURL, s.Version, s.Limits, s.Registry = cfg.BaseURL, cfg.Version, limits, p.Registry
