@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"sort"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 	"github.com/symbiont/symbiont/consent"
 	"github.com/symbiont/symbiont/identity"
 	"github.com/symbiont/symbiont/platform"
+	"github.com/symbiont/symbiont/recommendation"
 	"github.com/symbiont/symbiont/rewards"
 	"github.com/symbiont/symbiont/segment"
 	"github.com/symbiont/symbiont/tenant"
@@ -116,6 +118,15 @@ func Seed(ctx context.Context, p *platform.Platform) (*Demo, error) {
 		if err := p.Tenants.PutSetting(ctx, brandSetting, []byte(d.BrandID)); err != nil {
 			return nil, err
 		}
+	}
+	// Aurora's bookings are its interactions: the recommender reads them with the spec's events.
+	kinds := maps.Clone(recommendation.DefaultEventKinds)
+	maps.Copy(kinds, EventKinds)
+	p.Recommender.Kinds = func(id int64) recommendation.EventKinds {
+		if id == brandID {
+			return kinds
+		}
+		return recommendation.DefaultEventKinds
 	}
 	cid, err := p.Directory.Consumer(ctx, brandID, identity.KindUserID, members[0].id)
 	if err != nil {
