@@ -2,9 +2,12 @@ package access_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 
+	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/platform"
+	"github.com/symbiont/symbiont/segment"
 	"github.com/symbiont/symbiont/store/storetest"
 )
 
@@ -36,4 +39,17 @@ func openBrand(tb testing.TB, cfg platform.Config, plan string) (*platform.Platf
 		tb.Fatal(err)
 	}
 	return p, nb.Brand.ID
+}
+
+// ingestAll sends the messages as one batch through ingestion.
+func ingestAll(tb testing.TB, p *platform.Platform, brand int64, actor symbiont.Actor, msgs []map[string]any) {
+	tb.Helper()
+	body, _ := json.Marshal(map[string]any{"batch": msgs})
+	bt, err := segment.ParseBatch(body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := p.Ingest.Ingest(context.Background(), brand, bt, false, actor); err != nil {
+		tb.Fatal(err)
+	}
 }

@@ -2,7 +2,6 @@ package access_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"testing"
@@ -12,7 +11,6 @@ import (
 	"github.com/symbiont/symbiont/consent"
 	"github.com/symbiont/symbiont/identity"
 	"github.com/symbiont/symbiont/recommendation"
-	"github.com/symbiont/symbiont/segment"
 )
 
 // The withdrawal test: a model trained, through the one door, after a consumer withdrew
@@ -41,14 +39,7 @@ func TestModelAfterWithdrawalIsModelWithout(t *testing.T) {
 					"timestamp": "2026-11-01T08:00:00Z", "properties": map[string]any{"products": []map[string]any{{"product_id": it}}}})
 			}
 		}
-		body, _ := json.Marshal(map[string]any{"batch": msgs})
-		bt, err := segment.ParseBatch(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := p.Ingest.Ingest(ctx, brand, bt, false, actor); err != nil {
-			t.Fatal(err)
-		}
+		ingestAll(t, p, brand, actor, msgs)
 		if withdraw != "" {
 			if _, err := p.Consent.Apply(ctx, []*consent.Change{{BrandID: brand, Consumer: consent.ConsumerRef{Kind: identity.KindUserID, Value: withdraw},
 				Category: "purchases", Purpose: "model_training", State: consent.StateWithdrawn, Actor: actor, Method: consent.MethodBrand}}, ""); err != nil {

@@ -12,7 +12,6 @@ import (
 	"github.com/symbiont/symbiont/access"
 	"github.com/symbiont/symbiont/consent"
 	"github.com/symbiont/symbiont/identity"
-	"github.com/symbiont/symbiont/segment"
 )
 
 // A training read hands over the data of exactly the consumers who granted model_training, in
@@ -47,14 +46,7 @@ func TestTrainingRead(t *testing.T) {
 						"messageId": fmt.Sprint(u, i), "timestamp": "2026-11-01T08:00:00Z", "properties": map[string]any{"item": fmt.Sprint("room:", i)}})
 				}
 			}
-			body, _ := json.Marshal(map[string]any{"batch": msgs})
-			bt, err := segment.ParseBatch(body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := p.Ingest.Ingest(ctx, brand, bt, false, actor); err != nil {
-				t.Fatal(err)
-			}
+			ingestAll(t, p, brand, actor, msgs)
 			id := func(u string) int64 {
 				c, err := p.Directory.Consumer(ctx, brand, identity.KindUserID, u)
 				if err != nil || c == 0 {
