@@ -25,14 +25,17 @@ func categoriesParam(r *http.Request) []string {
 	return out
 }
 
-func limitParam(r *http.Request, def, max int) (int, error) {
-	v := r.URL.Query().Get("limit")
+func limitParam(r *http.Request, def, max int) (int, error) { return intParam(r, "limit", def, max) }
+
+// intParam reads a query parameter of 1 to max, def when absent.
+func intParam(r *http.Request, name string, def, max int) (int, error) {
+	v := r.URL.Query().Get(name)
 	if v == "" {
 		return def, nil
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > max {
-		return 0, symbiont.Errorf(symbiont.EINVALID, "limit must be a number from 1 to %d.", max).With("field", "limit")
+		return 0, symbiont.Errorf(symbiont.EINVALID, "%s must be a number from 1 to %d.", name, max).With("field", name)
 	}
 	return n, nil
 }

@@ -10,6 +10,47 @@ import (
 func (s *Server) recommendationRoutes(h func(string, func(http.ResponseWriter, *http.Request) error)) {
 	h("POST /v1/recommendations/train", s.trainRecommendations)
 	h("GET /v1/recommendations/model", s.recommendationModel)
+	h("GET /v1/items/{id}/similar", s.similarItems)
+}
+
+// similarItems lists the live items most like one, by the serving model: no consumer's data
+// is read (the model's weights are learnt over everyone who granted model_training).
+func (s *Server) similarItems(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.brandOrConsumer(r, tenant.ScopeCatalog)
+	if err != nil {
+		return err
+	}
+	n, err := intParam(r, "n", 10, 100)
+	if err != nil {
+		return err
+	}
+	if _, err := s.Catalog.Get(r.Context(), a.BrandID, r.PathValue("id")); err != nil {
+		return err
+	}
+	m := s.Recommender.Current(a.BrandID)
+	if m == nil {
+		return symbiont.Errorf(symbiont.ENOTFOUND, "No recommendation model is trained yet.")
+	}
+	ids, ok := m.Similar(r.PathValue("id"), 2*n)
+	if !ok {
+		return symbiont.Errorf(symbiont.ENOTFOUND, "Item %q is newer than the model %s.", r.PathValue("id"), m.Meta.Version)
+	}
+	items := []any{}
+	for _, id := range ids {
+		if len(items) == n {
+			break
+		}
+		it, err := s.Catalog.Get(r.Context(), a.BrandID, id)
+		if symbiont.ErrorCode(err) == symbiont.ENOTFOUND || (err == nil && !it.IsAvailable()) {
+			continue // deleted or unavailable since the model was trained
+		}
+		if err != nil {
+			return err
+		}
+		items = append(items, it)
+	}
+	writeJSON(w, 200, map[string]any{"items": items, "model": map[string]any{"version": m.Meta.Version}})
+	return nil
 }
 
 // trainRecommendations trains the brand's next model version now (it reads consumers' data

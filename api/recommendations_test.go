@@ -41,6 +41,28 @@ func TestRecommendationTraining(t *testing.T) {
 	if m := e.must(200, "GET", "/v1/recommendations/model", b.SK, nil); m["version"] != "recs-v2" || m["consumers"] != float64(4) {
 		t.Errorf("model: %v", m)
 	}
+	// Similar items, from the serving model; a deleted item is not offered; bad n refused.
+	sim := e.must(200, "GET", "/v1/items/room:0/similar?n=2", b.SK, nil)
+	list := sim["items"].([]any)
+	if len(list) != 2 || sim["model"].(map[string]any)["version"] != "recs-v2" {
+		t.Fatalf("similar: %v", sim)
+	}
+	first := list[0].(map[string]any)["id"]
+	if first != "room:1" && first != "room:5" {
+		t.Errorf("most like room:0: %v, want room:1 or room:5 (bought with it)", first)
+	}
+	e.must(200, "DELETE", "/v1/items/"+first.(string), b.SK, nil)
+	for _, it := range e.must(200, "GET", "/v1/items/room:0/similar?n=5", b.SK, nil)["items"].([]any) {
+		if it.(map[string]any)["id"] == first {
+			t.Errorf("the deleted item %v is offered as similar", first)
+		}
+	}
+	if r := e.do("GET", "/v1/items/room:0/similar?n=0", b.SK, nil); r.Status != 400 {
+		t.Errorf("n=0: %d", r.Status)
+	}
+	if r := e.do("GET", "/v1/items/room:none/similar", b.SK, nil); r.Status != 404 {
+		t.Errorf("unknown item: %d", r.Status)
+	}
 	key := e.must(201, "POST", "/v1/keys", b.SK, map[string]any{"kind": "secret", "name": "catalogue only", "scopes": []string{"catalog"}})
 	if r := e.do("POST", "/v1/recommendations/train", key["secret"].(string), nil); r.Status != 403 {
 		t.Errorf("a key without the data scope trains: %d %s", r.Status, r.Body)

@@ -130,6 +130,15 @@ func (m *EASE) Score(history []int, out []float64) {
 	}
 }
 
+// Similar returns up to n items most like item by the learnt weights (row item of B, the
+// items a history of that one item would rank first).
+func (m *EASE) Similar(item, n int) []int {
+	if m.b == nil {
+		return nil
+	}
+	return Top(m.b.RawRowView(item), n, map[int]bool{item: true})
+}
+
 // Top returns the k best-scored items, best first, leaving out those in exclude (ties by
 // index, so a list is deterministic).
 func Top(scores []float64, k int, exclude map[int]bool) []int {

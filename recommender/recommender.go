@@ -47,6 +47,19 @@ func (m *Model) Score(history []string, out []float64) {
 	m.ease.Score(h, out)
 }
 
+// Similar returns up to n item ids most like item, false when the model does not know it.
+func (m *Model) Similar(item string, n int) ([]string, bool) {
+	i, ok := m.index[item]
+	if !ok {
+		return nil, false
+	}
+	var out []string
+	for _, j := range m.ease.Similar(i, n) {
+		out = append(out, m.Meta.ItemIDs[j])
+	}
+	return out, true
+}
+
 // Service keeps the models of every brand.
 type Service struct {
 	access  *access.Service
