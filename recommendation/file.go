@@ -15,7 +15,8 @@ import (
 
 // A trained model is kept in a file so that the serving model survives a restart:
 //
-//	"SYMBREC1" | uint32 length | JSON Meta | EASE's B in gonum's binary matrix format
+//	"SYMBREC1" | uint32 length | JSON Meta | the model's matrices, by Meta.Kind:
+//	  ease: B (items × items) in gonum's binary matrix format
 //
 // The file is written whole to a temporary name and renamed by its caller, so a crash leaves
 // the old model or the new one, never half of one.
@@ -30,6 +31,14 @@ type Meta struct {
 	ItemIDs   []string  `json:"item_ids"` // item i of the matrix is ItemIDs[i]
 	Consumers int       `json:"consumers"`
 	TrainedAt time.Time `json:"trained_at"`
+	// Categories are the data categories the model learnt from.
+	Categories []string `json:"categories,omitempty"`
+	// Popular[i] is how many consumers of the training had item i; Recent[i], how many of
+	// them within RecentDays before TrainedAt: aggregates only, for the non-personalised
+	// lists ("popular", "trending").
+	Popular    []float64 `json:"popular,omitempty"`
+	Recent     []float64 `json:"recent,omitempty"`
+	RecentDays int       `json:"recent_days,omitempty"`
 }
 
 // matrixHeader is the size of gonum's binary matrix header (version, form, packing, shape),
@@ -45,8 +54,22 @@ var matrixHeader = func() int {
 // maxMeta bounds the metadata a file may claim (50,000 item ids of 128 bytes and change).
 const maxMeta = 16 << 20
 
-// WriteEASE writes a trained EASE model with its metadata.
-func WriteEASE(w io.Writer, meta Meta, m *EASE) error {
+// WriteModel writes a trained model with its metadata (Kind is set from the model).
+func WriteModel(w io.Writer, meta Meta, s Scorer) error {
+	if n := len(meta.Popular); n != 0 && n != len(meta.ItemIDs) {
+		return fmt.Errorf("recommendation: %d popularity counts for %d items", n, len(meta.ItemIDs))
+	}
+	if n := len(meta.Recent); n != 0 && n != len(meta.ItemIDs) {
+		return fmt.Errorf("recommendation: %d recent counts for %d items", n, len(meta.ItemIDs))
+	}
+	switch m := s.(type) {
+	case *EASE:
+		return writeEASE(w, meta, m)
+	}
+	return fmt.Errorf("recommendation: cannot write a %T", s)
+}
+
+func writeEASE(w io.Writer, meta Meta, m *EASE) error {
 	if m.b == nil {
 		return errors.New("recommendation: an empty EASE model has nothing to write")
 	}
@@ -68,9 +91,9 @@ func WriteEASE(w io.Writer, meta Meta, m *EASE) error {
 	return bw.Flush()
 }
 
-// ReadEASE reads a model WriteEASE wrote, refusing a file that is not one, is truncated, or
-// whose matrix does not match its item ids.
-func ReadEASE(r io.Reader) (Meta, *EASE, error) {
+// ReadModel reads a model WriteModel wrote, refusing a file that is not one, is truncated, or
+// whose matrices do not match its item ids.
+func ReadModel(r io.Reader) (Meta, Scorer, error) {
 	var meta Meta
 	br := bufio.NewReader(r)
 	magic := make([]byte, len(fileMagic))
@@ -88,29 +111,44 @@ func ReadEASE(r io.Reader) (Meta, *EASE, error) {
 	if err := json.Unmarshal(js, &meta); err != nil {
 		return meta, nil, fmt.Errorf("recommendation: model metadata: %w", err)
 	}
-	if meta.Kind != "ease" {
-		return meta, nil, fmt.Errorf("recommendation: model kind %q, want ease", meta.Kind)
+	if n := len(meta.Popular); n != 0 && n != len(meta.ItemIDs) {
+		return meta, nil, fmt.Errorf("recommendation: model file: %d popularity counts for %d items", n, len(meta.ItemIDs))
 	}
+	if n := len(meta.Recent); n != 0 && n != len(meta.ItemIDs) {
+		return meta, nil, fmt.Errorf("recommendation: model file: %d recent counts for %d items", n, len(meta.ItemIDs))
+	}
+	switch meta.Kind {
+	case "ease":
+		m, err := readEASE(br, meta)
+		if err != nil {
+			return meta, nil, err
+		}
+		return meta, m, nil
+	}
+	return meta, nil, fmt.Errorf("recommendation: unknown model kind %q", meta.Kind)
+}
+
+func readEASE(br io.Reader, meta Meta) (*EASE, error) {
 	items := len(meta.ItemIDs)
 	if items == 0 || items > MaxEASEItems {
-		return meta, nil, fmt.Errorf("recommendation: model file of %d items (1 to %d)", items, MaxEASEItems)
+		return nil, fmt.Errorf("recommendation: model file of %d items (1 to %d)", items, MaxEASEItems)
 	}
 	// Read no more than the matrix the metadata announces can take: gonum would allocate
 	// whatever size the matrix header claims.
 	size := items*items*8 + matrixHeader
 	raw, err := io.ReadAll(io.LimitReader(br, int64(size)+1))
 	if err != nil {
-		return meta, nil, fmt.Errorf("recommendation: model matrix: %w", err)
+		return nil, fmt.Errorf("recommendation: model matrix: %w", err)
 	}
 	var b mat.Dense
 	if len(raw) != size {
-		return meta, nil, fmt.Errorf("recommendation: model matrix of %d bytes, want %d", len(raw), size)
+		return nil, fmt.Errorf("recommendation: model matrix of %d bytes, want %d", len(raw), size)
 	}
 	if err := b.UnmarshalBinary(raw); err != nil {
-		return meta, nil, fmt.Errorf("recommendation: model matrix: %w", err)
+		return nil, fmt.Errorf("recommendation: model matrix: %w", err)
 	}
 	if r, c := b.Dims(); r != c || r != items {
-		return meta, nil, fmt.Errorf("recommendation: model matrix %d×%d for %d items", r, c, items)
+		return nil, fmt.Errorf("recommendation: model matrix %d×%d for %d items", r, c, items)
 	}
-	return meta, &EASE{Lambda: meta.Lambda, b: &b}, nil
+	return &EASE{Lambda: meta.Lambda, b: &b}, nil
 }

@@ -22,11 +22,11 @@ func TestModelFile(t *testing.T) {
 	}
 	meta := Meta{Version: "recs-v3", ItemIDs: ids, Consumers: 100, TrainedAt: time.Date(2026, 12, 3, 17, 0, 0, 0, time.UTC)}
 	var buf bytes.Buffer
-	if err := WriteEASE(&buf, meta, m); err != nil {
+	if err := WriteModel(&buf, meta, m); err != nil {
 		t.Fatal(err)
 	}
 	file := buf.Bytes()
-	got, back, err := ReadEASE(bytes.NewReader(file))
+	got, back, err := ReadModel(bytes.NewReader(file))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,24 +42,24 @@ func TestModelFile(t *testing.T) {
 		}
 	}
 	for _, bad := range [][]byte{file[:len(file)/2], file[:10], []byte("not a model at all"), nil} {
-		if _, _, err := ReadEASE(bytes.NewReader(bad)); err == nil {
+		if _, _, err := ReadModel(bytes.NewReader(bad)); err == nil {
 			t.Errorf("a %d-byte file was read as a model", len(bad))
 		}
 	}
-	if err := WriteEASE(&buf, Meta{ItemIDs: ids[:3]}, m); err == nil {
+	if err := WriteModel(&buf, Meta{ItemIDs: ids[:3]}, m); err == nil {
 		t.Error("a model written with the wrong number of item ids")
 	}
 }
 
-// FuzzReadEASE: no input makes ReadEASE panic or allocate beyond its bounds.
-func FuzzReadEASE(f *testing.F) {
+// FuzzReadModel: no input makes ReadModel panic or allocate beyond its bounds.
+func FuzzReadModel(f *testing.F) {
 	x := Planted(20, 8, 2, 4, 0.8, 1)
 	m, _ := TrainEASE(x, 5)
 	var buf bytes.Buffer
-	WriteEASE(&buf, Meta{Version: "v", ItemIDs: []string{"a", "b", "c", "d", "e", "f", "g", "h"}}, m)
+	WriteModel(&buf, Meta{Version: "v", ItemIDs: []string{"a", "b", "c", "d", "e", "f", "g", "h"}}, m)
 	f.Add(buf.Bytes())
 	f.Fuzz(func(t *testing.T, b []byte) {
-		meta, model, err := ReadEASE(bytes.NewReader(b))
+		meta, model, err := ReadModel(bytes.NewReader(b))
 		if err == nil && (model == nil || len(meta.ItemIDs) == 0) {
 			t.Fatal("a model without items was accepted")
 		}

@@ -41,6 +41,19 @@ type Model interface {
 	Score(history []int, out []float64)
 }
 
+// Scorer is a model that can serve: it scores a history taken at request time (so a new
+// interaction changes the next list without retraining), says how much each history item
+// contributed to one item's score (the explanation), and finds an item's neighbours.
+type Scorer interface {
+	Model
+	// Explain sets out[k] to history[k]'s share of item's score (len(out) = len(history)).
+	Explain(history []int, item int, out []float64)
+	// Similar returns up to n items most like item, best first, item itself left out.
+	Similar(item, n int) []int
+	// Items is the number of items the model scores.
+	Items() int
+}
+
 // Popularity scores items by how many users have them.
 type Popularity struct{ counts []float64 }
 
@@ -128,6 +141,26 @@ func (m *EASE) Score(history []int, out []float64) {
 			out[j] += w
 		}
 	}
+}
+
+// Explain: an EASE score is the sum of B's rows of the history, so history[k]'s share of
+// item's score is B[history[k], item].
+func (m *EASE) Explain(history []int, item int, out []float64) {
+	for k, h := range history {
+		out[k] = 0
+		if m.b != nil {
+			out[k] = m.b.At(h, item)
+		}
+	}
+}
+
+// Items is the number of items the model scores.
+func (m *EASE) Items() int {
+	if m.b == nil {
+		return 0
+	}
+	r, _ := m.b.Dims()
+	return r
 }
 
 // Similar returns up to n items most like item by the learnt weights (row item of B, the

@@ -29,7 +29,7 @@ var DefaultCategories = []string{"purchases", "browsing"}
 // Model is one trained version, ready to score.
 type Model struct {
 	Meta  recommendation.Meta
-	ease  *recommendation.EASE
+	model recommendation.Scorer
 	index map[string]int // item id → matrix index
 }
 
@@ -44,7 +44,7 @@ func (m *Model) Score(history []string, out []float64) {
 			h = append(h, i)
 		}
 	}
-	m.ease.Score(h, out)
+	m.model.Score(h, out)
 }
 
 // Similar returns up to n item ids most like item, false when the model does not know it.
@@ -54,7 +54,7 @@ func (m *Model) Similar(item string, n int) ([]string, bool) {
 		return nil, false
 	}
 	var out []string
-	for _, j := range m.ease.Similar(i, n) {
+	for _, j := range m.model.Similar(i, n) {
 		out = append(out, m.Meta.ItemIDs[j])
 	}
 	return out, true
@@ -219,7 +219,7 @@ func (s *Service) nextVersion(brandID int64) (string, error) {
 
 // save writes the model to a temporary file, syncs it and renames it into place, so that a
 // crash leaves the previous model or this one.
-func (s *Service) save(brandID int64, meta recommendation.Meta, ease *recommendation.EASE) (*Model, error) {
+func (s *Service) save(brandID int64, meta recommendation.Meta, model recommendation.Scorer) (*Model, error) {
 	dir := s.brandDir(brandID)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("recommender: %w", err)
@@ -229,7 +229,7 @@ func (s *Service) save(brandID int64, meta recommendation.Meta, ease *recommenda
 		return nil, fmt.Errorf("recommender: %w", err)
 	}
 	defer os.Remove(f.Name())
-	if err := recommendation.WriteEASE(f, meta, ease); err != nil {
+	if err := recommendation.WriteModel(f, meta, model); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -247,11 +247,11 @@ func (s *Service) save(brandID int64, meta recommendation.Meta, ease *recommenda
 		d.Sync()
 		d.Close()
 	}
-	return newModel(meta, ease), nil
+	return newModel(meta, model), nil
 }
 
-func newModel(meta recommendation.Meta, ease *recommendation.EASE) *Model {
-	m := &Model{Meta: meta, ease: ease, index: make(map[string]int, len(meta.ItemIDs))}
+func newModel(meta recommendation.Meta, model recommendation.Scorer) *Model {
+	m := &Model{Meta: meta, model: model, index: make(map[string]int, len(meta.ItemIDs))}
 	for i, id := range meta.ItemIDs {
 		m.index[id] = i
 	}
@@ -282,12 +282,12 @@ func (s *Service) Load() (int, error) {
 		if err != nil {
 			return n, fmt.Errorf("recommender: %w", err)
 		}
-		meta, ease, err := recommendation.ReadEASE(f)
+		meta, model, err := recommendation.ReadModel(f)
 		f.Close()
 		if err != nil {
 			return n, fmt.Errorf("recommender: %s: %w", path, err)
 		}
-		s.models.Store(brandID, newModel(meta, ease))
+		s.models.Store(brandID, newModel(meta, model))
 		n++
 	}
 	return n, nil
