@@ -71,6 +71,9 @@ type Request struct {
 	Categories []string // empty: every category of the brand's vocabulary
 	Actor      symbiont.Actor
 	RequestID  string
+	// Model, when set, names the model version the data is read for ("recs-v12" serving a
+	// consumer's recommendations): the consumer's ledger entry says it.
+	Model string
 }
 
 // Read returns the consumer's data in the requested categories that the consumer has granted
@@ -98,6 +101,9 @@ func (s *Service) Read(ctx context.Context, req Request) (*Data, error) {
 	cats := req.Categories
 	if len(cats) == 0 {
 		cats = v.CategoryNames()
+	}
+	if len(req.Model) > 100 {
+		return nil, symbiont.Errorf(symbiont.EINVALID, "A model name is at most 100 bytes.").With("field", "model")
 	}
 	if len(cats) > 100 {
 		return nil, symbiont.Errorf(symbiont.EINVALID, "At most 100 categories in one read.").With("field", "categories")
@@ -341,7 +347,7 @@ func dedupe(s []string) []string {
 // recordAccess records an access in the access log and in the verifiable ledger, in the
 // access's transaction.
 func (s *Service) recordAccess(ctx context.Context, tx store.Tx, r *store.AccessRecord) error {
-	entry, err := s.prepareEntry(r)
+	entry, err := s.prepareEntry(r, "")
 	if err != nil {
 		return err
 	}
@@ -364,7 +370,7 @@ func (s *Service) recordPrepared(ctx context.Context, tx store.Tx, r *store.Acce
 func (s *Service) accessRecord(req Request, rd *reading) (*store.AccessRecord, *ledger.Prepared, error) {
 	r := &store.AccessRecord{BrandID: req.BrandID, ConsumerID: req.ConsumerID, Actor: req.Actor.Label(), Purpose: req.Purpose,
 		Categories: rd.allowed, Withheld: rd.denied, Records: len(rd.events), Action: "read", RequestID: req.RequestID, At: rd.at}
-	entry, err := s.prepareEntry(r)
+	entry, err := s.prepareEntry(r, req.Model)
 	return r, entry, err
 }
 
@@ -378,12 +384,15 @@ type accessBody struct {
 	Records    int      `json:"records"`
 	RequestID  string   `json:"request_id,omitempty"`
 	Withheld   []string `json:"withheld"`
+	// Model is the model version a read served (absent otherwise, so older entries' bytes
+	// are unchanged).
+	Model string `json:"model,omitempty"`
 }
 
 // prepareEntry encodes an access record's ledger entry.
-func (s *Service) prepareEntry(r *store.AccessRecord) (*ledger.Prepared, error) {
+func (s *Service) prepareEntry(r *store.AccessRecord, model string) (*ledger.Prepared, error) {
 	body := &accessBody{Action: r.Action, Actor: r.Actor, Categories: nonNil(r.Categories), Purpose: r.Purpose, Records: r.Records,
-		RequestID: r.RequestID, Withheld: nonNil(r.Withheld)}
+		RequestID: r.RequestID, Withheld: nonNil(r.Withheld), Model: model}
 	return s.Ledger.Prepare(ledger.Act{BrandID: r.BrandID, ConsumerID: r.ConsumerID, Kind: "access." + r.Action, At: r.At, Body: body})
 }
 

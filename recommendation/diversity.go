@@ -99,11 +99,16 @@ func (s *Similarity) IntraListDiversity(list []int) float64 {
 	return sum / float64(pairs)
 }
 
+// Similarities says how alike two items are, in [0, 1].
+type Similarities interface {
+	Sim(i, j int) float64
+}
+
 // MMR re-ranks candidates by maximal marginal relevance (Carbonell and Goldstein, SIGIR 1998):
 // it picks, k times, the candidate maximising weight·relevance − (1 − weight)·(its largest
 // similarity to those already picked). Relevance is the candidates' scores scaled to [0, 1];
 // weight 1 keeps the ranking by score, lower weights trade relevance for diversity.
-func MMR(scores []float64, candidates []int, k int, weight float64, s *Similarity) []int {
+func MMR(scores []float64, candidates []int, k int, weight float64, s Similarities) []int {
 	if len(candidates) == 0 || k <= 0 {
 		return nil
 	}

@@ -16,6 +16,7 @@ package recommendation
 import (
 	"fmt"
 	"slices"
+	"sync"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -52,6 +53,8 @@ type Scorer interface {
 	Similar(item, n int) []int
 	// Items is the number of items the model scores.
 	Items() int
+	// Sim is how alike two items are, in [0, 1] (MMR's similarity).
+	Sim(i, j int) float64
 }
 
 // Popularity scores items by how many users have them.
@@ -75,6 +78,9 @@ func (p *Popularity) Score(_ []int, out []float64) { copy(out, p.counts) }
 type EASE struct {
 	Lambda float64
 	b      *mat.Dense // items × items, zero diagonal
+
+	rowMaxOnce sync.Once
+	rowMax     []float64 // each row's largest weight, for Sim
 }
 
 // MaxEASEItems bounds the catalogue EASE is trained on: its matrices grow as the square of
@@ -163,6 +169,32 @@ func (m *EASE) Items() int {
 	return r
 }
 
+// Sim is how alike two items are by the learnt weights, in [0, 1]: the larger of B_ij and
+// B_ji, each relative to its row's largest weight (1 for an item's strongest neighbour, 0
+// when the model sees no positive link). MMR re-ranks with it.
+func (m *EASE) Sim(i, j int) float64 {
+	if m.b == nil || i == j {
+		return 1
+	}
+	m.rowMaxOnce.Do(func() {
+		n, _ := m.b.Dims()
+		m.rowMax = make([]float64, n)
+		for r := range n {
+			for _, w := range m.b.RawRowView(r) {
+				m.rowMax[r] = max(m.rowMax[r], w)
+			}
+		}
+	})
+	s := 0.0
+	if w := m.b.At(i, j); w > 0 && m.rowMax[i] > 0 {
+		s = w / m.rowMax[i]
+	}
+	if w := m.b.At(j, i); w > 0 && m.rowMax[j] > 0 {
+		s = max(s, w/m.rowMax[j])
+	}
+	return s
+}
+
 // Similar returns up to n items most like item by the learnt weights (row item of B, the
 // items a history of that one item would rank first).
 func (m *EASE) Similar(item, n int) []int {
@@ -173,22 +205,57 @@ func (m *EASE) Similar(item, n int) []int {
 }
 
 // Top returns the k best-scored items, best first, leaving out those in exclude (ties by
-// index, so a list is deterministic).
+// index, so a list is deterministic). It keeps a k-item heap, so a short list from many items
+// costs one pass (n log k), not a sort.
 func Top(scores []float64, k int, exclude map[int]bool) []int {
-	idx := make([]int, 0, len(scores))
-	for i := range scores {
-		if !exclude[i] {
-			idx = append(idx, i)
+	if k <= 0 {
+		return []int{}
+	}
+	// better reports whether a ranks before b.
+	better := func(a, b int) bool { return scores[a] > scores[b] || (scores[a] == scores[b] && a < b) }
+	h := make([]int, 0, min(k, len(scores))) // a heap whose root is the worst kept
+	down := func(i int) {
+		for {
+			w, l, r := i, 2*i+1, 2*i+2
+			if l < len(h) && better(h[w], h[l]) {
+				w = l
+			}
+			if r < len(h) && better(h[w], h[r]) {
+				w = r
+			}
+			if w == i {
+				return
+			}
+			h[i], h[w] = h[w], h[i]
+			i = w
 		}
 	}
-	slices.SortFunc(idx, func(a, b int) int {
-		switch {
-		case scores[a] > scores[b]:
-			return -1
-		case scores[a] < scores[b]:
-			return 1
+	for i := range scores {
+		if exclude[i] {
+			continue
 		}
-		return a - b
+		if len(h) < k {
+			h = append(h, i)
+			for c := len(h) - 1; c > 0; { // up
+				p := (c - 1) / 2
+				if !better(h[p], h[c]) {
+					break
+				}
+				h[p], h[c] = h[c], h[p]
+				c = p
+			}
+			continue
+		}
+		if better(i, h[0]) {
+			h[0] = i
+			down(0)
+		}
+	}
+	slices.SortFunc(h, func(a, b int) int {
+		if better(a, b) {
+			return -1
+		}
+		return 1
 	})
-	return idx[:min(k, len(idx))]
+	return h
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -122,6 +123,10 @@ type Builder struct {
 	ItemIDs   []string
 	Consumers []int64 // user u is consumer Consumers[u]
 	users     [][]int
+	// RecentSince, when set, makes Recent count the consumers who interacted with each item
+	// at or after it (AddTimed): the "trending" list.
+	RecentSince time.Time
+	recent      []float64
 }
 
 // NewBuilder starts interactions over the catalogue's items, in that order.
@@ -134,9 +139,12 @@ func NewBuilder(kinds EventKinds, itemIDs []string) *Builder {
 }
 
 // Add reads one consumer's stored messages; a consumer left with no interaction is not added.
-func (b *Builder) Add(consumer int64, messages [][]byte) {
-	have, dismissed := map[int]bool{}, map[int]bool{}
-	for _, m := range messages {
+func (b *Builder) Add(consumer int64, messages [][]byte) { b.AddTimed(consumer, messages, nil) }
+
+// AddTimed is Add with each message's time (at[k] for messages[k]; nil for none), for Recent.
+func (b *Builder) AddTimed(consumer int64, messages [][]byte, at []time.Time) {
+	have, dismissed, recent := map[int]bool{}, map[int]bool{}, map[int]bool{}
+	for k, m := range messages {
 		for _, s := range b.kinds.Signals(m) {
 			i, ok := b.items[s.Item]
 			if !ok {
@@ -148,6 +156,9 @@ func (b *Builder) Add(consumer int64, messages [][]byte) {
 			case s.Kind == KindRating && s.Rating < 3:
 			default:
 				have[i] = true
+				if at != nil && !b.RecentSince.IsZero() && !at[k].Before(b.RecentSince) {
+					recent[i] = true
+				}
 			}
 		}
 	}
@@ -155,6 +166,12 @@ func (b *Builder) Add(consumer int64, messages [][]byte) {
 	for i := range have {
 		if !dismissed[i] {
 			h = append(h, i)
+			if recent[i] {
+				if b.recent == nil {
+					b.recent = make([]float64, len(b.ItemIDs))
+				}
+				b.recent[i]++
+			}
 		}
 	}
 	if len(h) == 0 {
@@ -163,6 +180,14 @@ func (b *Builder) Add(consumer int64, messages [][]byte) {
 	slices.Sort(h)
 	b.Consumers = append(b.Consumers, consumer)
 	b.users = append(b.users, h)
+}
+
+// Recent returns, per item, how many consumers interacted with it since RecentSince.
+func (b *Builder) Recent() []float64 {
+	if b.recent == nil {
+		return make([]float64, len(b.ItemIDs))
+	}
+	return b.recent
 }
 
 // Interactions returns what was added.

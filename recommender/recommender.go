@@ -26,11 +26,17 @@ import (
 // DefaultCategories are what a model learns from unless configured otherwise.
 var DefaultCategories = []string{"purchases", "browsing"}
 
+// RecentDays is the window of the "trending" list: interactions of the last week.
+const RecentDays = 7
+
 // Model is one trained version, ready to score.
 type Model struct {
 	Meta  recommendation.Meta
 	model recommendation.Scorer
 	index map[string]int // item id → matrix index
+
+	scores   sync.Pool // *[]float64 of len(ItemIDs), a request's scores
+	exposure sync.Map  // surface → *counts
 }
 
 // Index returns the matrix index of an item, false when the model does not know it.
@@ -71,15 +77,23 @@ type Service struct {
 	Kinds func(brandID int64) recommendation.EventKinds
 	// Categories are what models learn from (DefaultCategories when nil).
 	Categories []string
+	// Phrases, when set, rewords a brand's explanations: for a locale, the phrases to use
+	// instead of the defaults (keys as in package phrases: "purchase", "trending", …).
+	Phrases func(brandID int64, locale string) map[string]string
 
-	mu     sync.Mutex // one training at a time per service
-	models sync.Map   // brand id → *Model
+	mu       sync.Mutex // one training at a time per service
+	models   sync.Map   // brand id → *Model
+	settings sync.Map   // brand id → Settings
+	fresh    sync.Map   // brand id → *freshItems
 }
 
 // NewService returns the service keeping its model files under dir.
 func NewService(a *access.Service, c *catalog.Service, dir string, clock symbiont.Clock, log *slog.Logger) *Service {
 	return &Service{access: a, catalog: c, dir: dir, clock: clock, log: log}
 }
+
+// Dir is the directory of the model files.
+func (s *Service) Dir() string { return s.dir }
 
 // Current returns the brand's serving model, nil when it has none.
 func (s *Service) Current(brandID int64) *Model {
@@ -133,23 +147,17 @@ func (s *Service) Train(ctx context.Context, brandID int64, progress func(format
 		return nil, err
 	}
 	progress("training %s over %d items", version, len(ids))
-	kinds := recommendation.DefaultEventKinds
-	if s.Kinds != nil {
-		kinds = s.Kinds(brandID)
-	}
-	cats := s.Categories
-	if cats == nil {
-		cats = DefaultCategories
-	}
+	kinds, cats := s.kinds(brandID), s.categories()
 	b := recommendation.NewBuilder(kinds, ids)
+	b.RecentSince = s.clock.Now().AddDate(0, 0, -RecentDays)
 	read, err := s.access.Train(ctx, access.Training{BrandID: brandID, Model: version, Categories: cats,
 		Actor: symbiont.Actor{Kind: symbiont.ActorSystem, BrandID: brandID, KeyID: "recommendations"}},
 		func(d *access.TrainingData) error {
-			ms := make([][]byte, len(d.Events))
+			ms, at := make([][]byte, len(d.Events)), make([]time.Time, len(d.Events))
 			for i, e := range d.Events {
-				ms[i] = e.Message
+				ms[i], at[i] = e.Message, e.ReceivedAt
 			}
-			b.Add(d.ConsumerID, ms)
+			b.AddTimed(d.ConsumerID, ms, at)
 			return nil
 		})
 	if err != nil {
@@ -167,7 +175,14 @@ func (s *Service) Train(ctx context.Context, brandID int64, progress func(format
 	if err != nil {
 		return nil, err
 	}
-	meta := recommendation.Meta{Version: version, ItemIDs: ids, Consumers: len(x.Users), TrainedAt: s.clock.Now()}
+	popular := make([]float64, len(ids))
+	for _, h := range x.Users {
+		for _, i := range h {
+			popular[i]++
+		}
+	}
+	meta := recommendation.Meta{Version: version, ItemIDs: ids, Consumers: len(x.Users), TrainedAt: s.clock.Now(), Categories: cats,
+		Popular: popular, Recent: b.Recent(), RecentDays: RecentDays}
 	m, err := s.save(brandID, meta, ease)
 	if err != nil {
 		return nil, err
@@ -176,6 +191,20 @@ func (s *Service) Train(ctx context.Context, brandID int64, progress func(format
 	res := &TrainResult{Version: version, Consumers: len(x.Users), Items: len(ids), Events: read.Events, Lambda: lambda, Took: time.Since(start)}
 	s.log.Info("recommendation model trained", "brand", brandID, "version", version, "consumers", res.Consumers, "items", res.Items, "lambda", lambda, "took", res.Took)
 	return res, nil
+}
+
+func (s *Service) kinds(brandID int64) recommendation.EventKinds {
+	if s.Kinds != nil {
+		return s.Kinds(brandID)
+	}
+	return recommendation.DefaultEventKinds
+}
+
+func (s *Service) categories() []string {
+	if s.Categories != nil {
+		return s.Categories
+	}
+	return DefaultCategories
 }
 
 var fileName = regexp.MustCompile(`^recs-v([0-9]+)\.model$`)
@@ -217,37 +246,45 @@ func (s *Service) nextVersion(brandID int64) (string, error) {
 	return "recs-v" + strconv.Itoa(n), nil
 }
 
-// save writes the model to a temporary file, syncs it and renames it into place, so that a
-// crash leaves the previous model or this one.
+// save writes the model file durably and returns the model.
 func (s *Service) save(brandID int64, meta recommendation.Meta, model recommendation.Scorer) (*Model, error) {
+	if err := s.writeFile(brandID, meta.Version+".model", func(f *os.File) error { return recommendation.WriteModel(f, meta, model) }); err != nil {
+		return nil, err
+	}
+	return newModel(meta, model), nil
+}
+
+// writeFile writes one of the brand's files to a temporary name, syncs it and renames it into
+// place, so that a crash leaves the previous file or this one, never half of one.
+func (s *Service) writeFile(brandID int64, name string, write func(*os.File) error) error {
 	dir := s.brandDir(brandID)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("recommender: %w", err)
+		return fmt.Errorf("recommender: %w", err)
 	}
-	f, err := os.CreateTemp(dir, ".training-*")
+	f, err := os.CreateTemp(dir, ".write-*")
 	if err != nil {
-		return nil, fmt.Errorf("recommender: %w", err)
+		return fmt.Errorf("recommender: %w", err)
 	}
 	defer os.Remove(f.Name())
-	if err := recommendation.WriteModel(f, meta, model); err != nil {
+	if err := write(f); err != nil {
 		f.Close()
-		return nil, err
+		return err
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("recommender: %w", err)
+		return fmt.Errorf("recommender: %w", err)
 	}
 	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("recommender: %w", err)
+		return fmt.Errorf("recommender: %w", err)
 	}
-	if err := os.Rename(f.Name(), filepath.Join(dir, meta.Version+".model")); err != nil {
-		return nil, fmt.Errorf("recommender: %w", err)
+	if err := os.Rename(f.Name(), filepath.Join(dir, name)); err != nil {
+		return fmt.Errorf("recommender: %w", err)
 	}
 	if d, err := os.Open(dir); err == nil { // the rename, durable
 		d.Sync()
 		d.Close()
 	}
-	return newModel(meta, model), nil
+	return nil
 }
 
 func newModel(meta recommendation.Meta, model recommendation.Scorer) *Model {
@@ -255,6 +292,7 @@ func newModel(meta recommendation.Meta, model recommendation.Scorer) *Model {
 	for i, id := range meta.ItemIDs {
 		m.index[id] = i
 	}
+	m.scores.New = func() any { s := make([]float64, len(meta.ItemIDs)); return &s }
 	return m
 }
 

@@ -24,6 +24,57 @@ import (
 // newest version with the same scores.
 func TestTrainSaveLoad(t *testing.T) {
 	ctx := context.Background()
+	p, brand := fixture(t)
+	dir := filepath.Join(t.TempDir(), "models")
+	s := recommender.NewService(p.Access, p.Catalog, dir, symbiont.SystemClock{}, slog.New(slog.DiscardHandler))
+	if s.Current(brand) != nil {
+		t.Fatal("a model before any training")
+	}
+	r1, err := s.Train(ctx, brand, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := s.Train(ctx, brand, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r1.Version != "recs-v1" || r2.Version != "recs-v2" || r2.Consumers != 12 || r2.Items != 10 {
+		t.Fatalf("trainings %+v, %+v", r1, r2)
+	}
+	if _, err := os.Stat(filepath.Join(dir, fmt.Sprint(brand), "recs-v2.model")); err != nil {
+		t.Fatal(err)
+	}
+	cur := s.Current(brand)
+	if cur == nil || cur.Meta.Version != "recs-v2" {
+		t.Fatalf("serving %+v, want recs-v2", cur)
+	}
+	restarted := recommender.NewService(p.Access, p.Catalog, dir, symbiont.SystemClock{}, slog.New(slog.DiscardHandler))
+	if n, err := restarted.Load(); err != nil || n != 1 {
+		t.Fatalf("Load: %d, %v", n, err)
+	}
+	a, b := make([]float64, 10), make([]float64, 10)
+	cur.Score([]string{"room:0"}, a)
+	restarted.Current(brand).Score([]string{"room:0", "unknown"}, b)
+	if !slices.Equal(a, b) || restarted.Current(brand).Meta.Version != "recs-v2" {
+		t.Errorf("after a restart: %s scores %v, before %v", restarted.Current(brand).Meta.Version, b, a)
+	}
+	// Room 1 is bought with room 0 (the planted pairs): it scores above the rest.
+	if top := slices.Index(a, slices.Max(a)); top != 1 {
+		t.Errorf("for a room-0 buyer the best item is %d (%v), want room 1", top, a)
+	}
+	// The training is in each consumer's ledger under its version.
+	log, err := p.Access.Log(ctx, brand, mustConsumer(t, p, brand, "guest-0"), 10)
+	if err != nil || len(log) != 2 || log[0].Action != "train" {
+		t.Errorf("guest-0's access log after two trainings: %+v %v", log, err)
+	}
+}
+
+// fixture is a brand with 8 rooms bought in planted pairs (guests with u%4 = k buy rooms 2k
+// and 2k+1), 2 spa treatments, and 12 guests who granted purchases for personalization and
+// model_training.
+func fixture(t *testing.T) (*platform.Platform, int64) {
+	t.Helper()
+	ctx := context.Background()
 	p, err := platform.Open(ctx, platform.Config{DataDir: t.TempDir(), AdminToken: "test-admin-token-0123456789", ExpiryInterval: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -41,70 +92,48 @@ func TestTrainSaveLoad(t *testing.T) {
 	for i := range 8 {
 		items = append(items, &catalog.Item{ID: fmt.Sprint("room:", i), Title: fmt.Sprint("Room ", i), Category: "rooms"})
 	}
+	items = append(items, &catalog.Item{ID: "spa:0", Title: "Massage", Category: "spa"}, &catalog.Item{ID: "spa:1", Title: "Sauna", Category: "spa"})
 	if _, err := p.Catalog.PutBatch(ctx, brand, items); err != nil {
 		t.Fatal(err)
 	}
-	actor := symbiont.Actor{Kind: symbiont.ActorBrand, BrandID: brand, KeyID: "test"}
 	var msgs []map[string]any
 	for u := range 12 {
 		user := fmt.Sprint("guest-", u)
 		for _, purpose := range []string{"personalization", "model_training"} {
-			if _, err := p.Consent.Apply(ctx, []*consent.Change{{BrandID: brand, Consumer: consent.ConsumerRef{Kind: identity.KindUserID, Value: user},
-				Category: "purchases", Purpose: purpose, State: consent.StateGiven, Actor: actor, Method: consent.MethodBrand}}, ""); err != nil {
-				t.Fatal(err)
-			}
+			setConsent(t, p, brand, user, "purchases", purpose, consent.StateGiven)
 		}
 		for j := range 3 {
-			msgs = append(msgs, map[string]any{"type": "track", "userId": user, "event": "Order Completed", "messageId": fmt.Sprint(user, j),
-				"timestamp": "2026-11-01T08:00:00Z", "properties": map[string]any{"product_id": fmt.Sprint("room:", (u%4)*2+j%2)}})
+			msgs = append(msgs, purchase(user, fmt.Sprint(user, j), fmt.Sprint("room:", (u%4)*2+j%2)))
 		}
 	}
+	ingest(t, p, brand, msgs...)
+	return p, brand
+}
+
+var testActor = func(brand int64) symbiont.Actor { return symbiont.Actor{Kind: symbiont.ActorBrand, BrandID: brand, KeyID: "test"} }
+
+func setConsent(t *testing.T, p *platform.Platform, brand int64, user, category, purpose, state string) {
+	t.Helper()
+	if _, err := p.Consent.Apply(context.Background(), []*consent.Change{{BrandID: brand, Consumer: consent.ConsumerRef{Kind: identity.KindUserID, Value: user},
+		Category: category, Purpose: purpose, State: state, Actor: testActor(brand), Method: consent.MethodBrand}}, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func purchase(user, id, item string) map[string]any {
+	return map[string]any{"type": "track", "userId": user, "event": "Order Completed", "messageId": id,
+		"timestamp": "2026-11-01T08:00:00Z", "properties": map[string]any{"product_id": item}}
+}
+
+func ingest(t *testing.T, p *platform.Platform, brand int64, msgs ...map[string]any) {
+	t.Helper()
 	body, _ := json.Marshal(map[string]any{"batch": msgs})
-	bt, _ := segment.ParseBatch(body)
-	if _, err := p.Ingest.Ingest(ctx, brand, bt, false, actor); err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "models")
-	s := recommender.NewService(p.Access, p.Catalog, dir, symbiont.SystemClock{}, slog.New(slog.DiscardHandler))
-	if s.Current(brand) != nil {
-		t.Fatal("a model before any training")
-	}
-	r1, err := s.Train(ctx, brand, nil)
+	bt, err := segment.ParseBatch(body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r2, err := s.Train(ctx, brand, nil)
-	if err != nil {
+	if _, err := p.Ingest.Ingest(context.Background(), brand, bt, false, testActor(brand)); err != nil {
 		t.Fatal(err)
-	}
-	if r1.Version != "recs-v1" || r2.Version != "recs-v2" || r2.Consumers != 12 || r2.Items != 8 {
-		t.Fatalf("trainings %+v, %+v", r1, r2)
-	}
-	if _, err := os.Stat(filepath.Join(dir, fmt.Sprint(brand), "recs-v2.model")); err != nil {
-		t.Fatal(err)
-	}
-	cur := s.Current(brand)
-	if cur == nil || cur.Meta.Version != "recs-v2" {
-		t.Fatalf("serving %+v, want recs-v2", cur)
-	}
-	restarted := recommender.NewService(p.Access, p.Catalog, dir, symbiont.SystemClock{}, slog.New(slog.DiscardHandler))
-	if n, err := restarted.Load(); err != nil || n != 1 {
-		t.Fatalf("Load: %d, %v", n, err)
-	}
-	a, b := make([]float64, 8), make([]float64, 8)
-	cur.Score([]string{"room:0"}, a)
-	restarted.Current(brand).Score([]string{"room:0", "unknown"}, b)
-	if !slices.Equal(a, b) || restarted.Current(brand).Meta.Version != "recs-v2" {
-		t.Errorf("after a restart: %s scores %v, before %v", restarted.Current(brand).Meta.Version, b, a)
-	}
-	// Room 1 is bought with room 0 (the planted pairs): it scores above the rest.
-	if top := slices.Index(a, slices.Max(a)); top != 1 {
-		t.Errorf("for a room-0 buyer the best item is %d (%v), want room 1", top, a)
-	}
-	// The training is in each consumer's ledger under its version.
-	log, err := p.Access.Log(ctx, brand, mustConsumer(t, p, brand, "guest-0"), 10)
-	if err != nil || len(log) != 2 || log[0].Action != "train" {
-		t.Errorf("guest-0's access log after two trainings: %+v %v", log, err)
 	}
 }
 
