@@ -25,7 +25,7 @@ type freshItems struct {
 	items      []*catalog.Item // newest first
 	at         time.Time
 	took       time.Duration // the last listing
-	gen        uint64 // the catalogue's generation when listed
+	gen        uint64        // the catalogue's generation when listed
 	refreshing bool
 	version    string // of the model they are newer than
 }

@@ -110,7 +110,9 @@ func fixture(t *testing.T) (*platform.Platform, int64) {
 	return p, brand
 }
 
-var testActor = func(brand int64) symbiont.Actor { return symbiont.Actor{Kind: symbiont.ActorBrand, BrandID: brand, KeyID: "test"} }
+var testActor = func(brand int64) symbiont.Actor {
+	return symbiont.Actor{Kind: symbiont.ActorBrand, BrandID: brand, KeyID: "test"}
+}
 
 func setConsent(t *testing.T, p *platform.Platform, brand int64, user, category, purpose, state string) {
 	t.Helper()
