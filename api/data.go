@@ -13,9 +13,12 @@ import (
 	"github.com/symbiont/symbiont/tenant"
 )
 
-func categoriesParam(r *http.Request) []string {
+func categoriesParam(r *http.Request) []string { return listParam(r, "categories") }
+
+// listParam reads a query parameter given as a comma-separated list, or repeated, or both.
+func listParam(r *http.Request, name string) []string {
 	var out []string
-	for _, v := range r.URL.Query()["categories"] {
+	for _, v := range r.URL.Query()[name] {
 		for _, c := range strings.Split(v, ",") {
 			if c = strings.TrimSpace(c); c != "" {
 				out = append(out, c)

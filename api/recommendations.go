@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/symbiont/symbiont"
+	"github.com/symbiont/symbiont/recommender"
 	"github.com/symbiont/symbiont/tenant"
 )
 
@@ -11,6 +12,10 @@ func (s *Server) recommendationRoutes(h func(string, func(http.ResponseWriter, *
 	h("POST /v1/recommendations/train", s.trainRecommendations)
 	h("GET /v1/recommendations/model", s.recommendationModel)
 	h("GET /v1/items/{id}/similar", s.similarItems)
+	h("GET /v1/consumers/{id}/recommendations", s.brandRecommendations)
+	h("GET /v1/me/recommendations", s.myRecommendations)
+	h("GET /v1/recommendations/settings", s.recommendationSettings)
+	h("PUT /v1/recommendations/settings", s.recommendationSettings)
 }
 
 // similarItems lists the live items most like one, by the serving model: no consumer's data
@@ -80,5 +85,75 @@ func (s *Server) recommendationModel(w http.ResponseWriter, r *http.Request) err
 	}
 	writeJSON(w, 200, map[string]any{"version": m.Meta.Version, "kind": m.Meta.Kind, "lambda": m.Meta.Lambda, "items": len(m.Meta.ItemIDs),
 		"consumers": m.Meta.Consumers, "trained_at": m.Meta.TrainedAt})
+	return nil
+}
+
+// brandRecommendations is a consumer's list for the brand (GET /v1/consumers/{id}/recommendations):
+// a purpose-bound read under personalization, recorded. A consumer the brand does not know
+// gets the non-personalised list (cold start), nothing created.
+func (s *Server) brandRecommendations(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.brand(r, tenant.ScopeData)
+	if err != nil {
+		return err
+	}
+	ref, err := consumerRef(r)
+	if err != nil {
+		return err
+	}
+	id, err := s.Directory.Consumer(r.Context(), a.BrandID, ref.Kind, ref.Value)
+	if err != nil {
+		return err
+	}
+	return s.writeRecommendations(w, r, a, id)
+}
+
+// myRecommendations is the wallet's "for you" (GET /v1/me/recommendations).
+func (s *Server) myRecommendations(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.consumer(r)
+	if err != nil {
+		return err
+	}
+	return s.writeRecommendations(w, r, a, a.ConsumerID)
+}
+
+func (s *Server) writeRecommendations(w http.ResponseWriter, r *http.Request, a symbiont.Actor, consumerID int64) error {
+	n, err := intParam(r, "n", 10, recommender.MaxN)
+	if err != nil {
+		return err
+	}
+	locale := r.URL.Query().Get("locale")
+	if locale == "" {
+		locale = r.Header.Get("Accept-Language")
+	}
+	l, err := s.Recommender.Recommend(r.Context(), recommender.Request{BrandID: a.BrandID, ConsumerID: consumerID, N: n,
+		Surface: r.URL.Query().Get("surface"), Locale: locale, Categories: listParam(r, "category"), Exclude: listParam(r, "exclude_category"),
+		Actor: a, RequestID: requestID(r.Context())})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, 200, l)
+	return nil
+}
+
+// recommendationSettings shows (GET) or replaces (PUT) the brand's diversity weight and
+// training schedule.
+func (s *Server) recommendationSettings(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.brand(r, tenant.ScopeData)
+	if err != nil {
+		return err
+	}
+	st, err := s.Recommender.Settings(a.BrandID)
+	if err != nil {
+		return err
+	}
+	if r.Method == http.MethodPut {
+		if err := decode(w, r, &st); err != nil {
+			return err
+		}
+		if err := s.Recommender.PutSettings(a.BrandID, st); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, 200, st)
 	return nil
 }

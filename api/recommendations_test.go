@@ -68,3 +68,89 @@ func TestRecommendationTraining(t *testing.T) {
 		t.Errorf("a key without the data scope trains: %d %s", r.Status, r.Body)
 	}
 }
+
+// A consumer's list over HTTP, for the brand and in the wallet: personalised while granted,
+// each call recorded; a withdrawal in the wallet makes the very next call non-personalised;
+// an unknown consumer gets the non-personalised list; settings are validated.
+func TestRecommendationsAPI(t *testing.T) {
+	e := newEnv(t)
+	b := e.newBrand("Aurora")
+	e.must(200, "PUT", "/v1/tracking-plan", b.SK, map[string]any{"events": map[string]string{"Order Completed": "purchases"}})
+	var items []map[string]any
+	for i := range 6 {
+		items = append(items, map[string]any{"id": fmt.Sprint("room:", i), "title": fmt.Sprint("Room ", i), "category": "rooms"})
+	}
+	e.must(200, "POST", "/v1/items/batch", b.SK, map[string]any{"items": items})
+	var msgs []map[string]any
+	for u := range 8 {
+		user := fmt.Sprint("guest-", u)
+		e.grant(b, user, "purchases", "personalization")
+		e.grant(b, user, "purchases", "model_training")
+		for j := range 2 { // pairs: rooms 2k and 2k+1
+			msgs = append(msgs, track(user, "Order Completed", map[string]any{"product_id": fmt.Sprint("room:", (u%3)*2+j)}))
+		}
+	}
+	e.grant(b, "solo", "purchases", "personalization")
+	msgs = append(msgs, track("solo", "Order Completed", map[string]any{"product_id": "room:2"}))
+	e.batch(b, msgs...)
+	// Before any model: the catalogue, as new.
+	l := e.must(200, "GET", "/v1/consumers/solo/recommendations?n=3", b.SK, nil)
+	if l["personalized"] != false || l["reason"] != "no_model" || len(l["items"].([]any)) != 3 {
+		t.Fatalf("before training: %v", l)
+	}
+	e.must(200, "POST", "/v1/recommendations/train", b.SK, nil)
+
+	l = e.must(200, "GET", "/v1/consumers/solo/recommendations?n=3&surface=home", b.SK, nil)
+	first := l["items"].([]any)[0].(map[string]any)
+	why := first["why"].([]any)[0].(map[string]any)
+	if l["personalized"] != true || first["id"] != "room:3" || why["kind"] != "history" || why["text"] != "Because you bought Room 2" ||
+		l["model"].(map[string]any)["version"] != "recs-v1" || l["surface"] != "home" {
+		t.Fatalf("solo's list: %v", l)
+	}
+	tok := e.wallet(b, "solo")
+	zh := e.must(200, "GET", "/v1/me/recommendations?n=3&locale=zh-CN", tok, nil)
+	if w := zh["items"].([]any)[0].(map[string]any)["why"].([]any)[0].(map[string]any); w["text"] != "因为您购买了Room 2" {
+		t.Errorf("the wallet's list in Chinese: %v", zh)
+	}
+	e.must(200, "DELETE", "/v1/me/consents/purchases/personalization", tok, nil)
+	l = e.must(200, "GET", "/v1/me/recommendations?n=3", tok, nil)
+	if l["personalized"] != false || l["reason"] != "withdrawn" {
+		t.Errorf("the next call after a withdrawal: %v", l)
+	}
+	logs := e.must(200, "GET", "/v1/consumers/solo/access-log", b.SK, nil)["records"].([]any)
+	reads := 0
+	for _, r := range logs {
+		if r := r.(map[string]any); r["purpose"] == "personalization" {
+			reads++
+		}
+	}
+	if reads != 3 {
+		t.Errorf("%d personalization reads in solo's access log, want 3 (brand, wallet, after withdrawal): %v", reads, logs)
+	}
+	if l := e.must(200, "GET", "/v1/consumers/nobody/recommendations?n=2", b.SK, nil); l["personalized"] != false || l["reason"] != "no_consent" || len(l["items"].([]any)) != 2 {
+		t.Errorf("an unknown consumer: %v", l)
+	}
+	for _, q := range []string{"n=0", "n=101", "surface=Home%20Page", "id_type=email"} {
+		if r := e.do("GET", "/v1/consumers/solo/recommendations?"+q, b.SK, nil); r.Status != 400 {
+			t.Errorf("?%s: %d %s", q, r.Status, r.Body)
+		}
+	}
+	if st := e.must(200, "GET", "/v1/recommendations/settings", b.SK, nil); st["diversity"] != 0.7 || st["train_every"] != "24h0m0s" {
+		t.Errorf("default settings: %v", st)
+	}
+	for _, bad := range []map[string]any{{"diversity": 0.2}, {"diversity": 2}, {"train_every": "1m"}, {"train_every": "soon"}, {"colour": "red"}} {
+		if r := e.do("PUT", "/v1/recommendations/settings", b.SK, bad); r.Status != 400 {
+			t.Errorf("settings %v: %d %s", bad, r.Status, r.Body)
+		}
+	}
+	if st := e.must(200, "PUT", "/v1/recommendations/settings", b.SK, map[string]any{"diversity": 0.9}); st["diversity"] != 0.9 || st["train_every"] != "24h0m0s" {
+		t.Errorf("settings after a change of diversity: %v", st)
+	}
+	if l := e.must(200, "GET", "/v1/consumers/guest-0/recommendations", b.SK, nil); l["diversity"] != 0.9 {
+		t.Errorf("a list after the change: diversity %v", l["diversity"])
+	}
+	key := e.must(201, "POST", "/v1/keys", b.SK, map[string]any{"kind": "secret", "name": "catalogue only", "scopes": []string{"catalog"}})
+	if r := e.do("GET", "/v1/consumers/solo/recommendations", key["secret"].(string), nil); r.Status != 403 {
+		t.Errorf("a key without the data scope reads recommendations: %d", r.Status)
+	}
+}

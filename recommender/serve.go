@@ -22,7 +22,7 @@ const MaxN = 100
 // Request asks for one consumer's list.
 type Request struct {
 	BrandID    int64
-	ConsumerID int64
+	ConsumerID int64  // 0: a consumer the brand does not know (served the non-personalised list)
 	N          int    // 1 to MaxN
 	Surface    string // where the list is shown ("home", "email"): echoed, and counted apart
 	Locale     string // of the explanations: "en" (default) or "zh-CN"
@@ -119,13 +119,18 @@ func (s *Service) Recommend(ctx context.Context, req Request) (*List, error) {
 	}
 	out.Model = &ModelRef{Version: m.Meta.Version, Kind: m.Meta.Kind, TrainedAt: m.Meta.TrainedAt}
 
-	d, err := s.access.Read(ctx, access.Request{BrandID: req.BrandID, ConsumerID: req.ConsumerID, Purpose: PurposePersonalization,
-		Categories: m.categories(s), Actor: req.Actor, RequestID: req.RequestID, Model: m.Meta.Version})
-	if err != nil {
-		return nil, err
+	d := &access.Data{}
+	if req.ConsumerID == 0 { // unknown to the brand: nothing granted, nothing to read
+		out.Reason = access.ReasonNoConsent
+	} else {
+		if d, err = s.access.Read(ctx, access.Request{BrandID: req.BrandID, ConsumerID: req.ConsumerID, Purpose: PurposePersonalization,
+			Categories: m.categories(s), Actor: req.Actor, RequestID: req.RequestID, Model: m.Meta.Version}); err != nil {
+			return nil, err
+		}
 	}
 	h := m.history(s.kinds(req.BrandID), d)
 	switch {
+	case out.Reason != "":
 	case len(d.Withheld) == len(m.categories(s)) && len(d.Withheld) > 0:
 		out.Reason = withheldReason(d.Withheld)
 	case len(h.items) == 0:
