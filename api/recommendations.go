@@ -11,6 +11,7 @@ import (
 func (s *Server) recommendationRoutes(h func(string, func(http.ResponseWriter, *http.Request) error)) {
 	h("POST /v1/recommendations/train", s.trainRecommendations)
 	h("GET /v1/recommendations/model", s.recommendationModel)
+	h("GET /v1/recommendations/status", s.recommendationStatus)
 	h("GET /v1/items/{id}/similar", s.similarItems)
 	h("GET /v1/consumers/{id}/recommendations", s.brandRecommendations)
 	h("GET /v1/me/recommendations", s.myRecommendations)
@@ -65,11 +66,49 @@ func (s *Server) trainRecommendations(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	res, err := s.Recommender.Train(r.Context(), a.BrandID, nil)
+	switch r.URL.Query().Get("async") {
+	case "", "false":
+	case "true":
+		if !s.Recommender.TrainAsync(r.Context(), a.BrandID) {
+			return symbiont.Errorf(symbiont.ECONFLICT, "A training of this brand is already queued or running (GET /v1/recommendations/status).")
+		}
+		st, err := s.Recommender.Status(a.BrandID)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, 202, st)
+		return nil
+	default:
+		return symbiont.Errorf(symbiont.EINVALID, "async must be true or false.").With("field", "async")
+	}
+	res, err := s.Recommender.Train(r.Context(), a.BrandID)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, 200, res)
+	return nil
+}
+
+// recommendationStatus is where the brand's training stands, and its serving model's
+// exposure per surface.
+func (s *Server) recommendationStatus(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.brand(r, tenant.ScopeData)
+	if err != nil {
+		return err
+	}
+	st, err := s.Recommender.Status(a.BrandID)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"training": st, "model": nil}
+	if m := s.Recommender.Current(a.BrandID); m != nil {
+		exp := m.Exposure()
+		if exp == nil {
+			exp = []recommender.Exposure{}
+		}
+		out["model"] = map[string]any{"version": m.Meta.Version, "kind": m.Meta.Kind, "trained_at": m.Meta.TrainedAt, "exposure": exp}
+	}
+	writeJSON(w, 200, out)
 	return nil
 }
 

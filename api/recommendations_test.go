@@ -3,6 +3,7 @@ package api_test
 import (
 	"fmt"
 	"testing"
+	"time"
 )
 
 // Training over HTTP: 404 before any model; a training reads the consumers who granted
@@ -148,6 +149,23 @@ func TestRecommendationsAPI(t *testing.T) {
 	}
 	if l := e.must(200, "GET", "/v1/consumers/guest-0/recommendations", b.SK, nil); l["diversity"] != 0.9 {
 		t.Errorf("a list after the change: diversity %v", l["diversity"])
+	}
+	// A training in the background, followed in the status; the served lists' exposure.
+	if st := e.must(202, "POST", "/v1/recommendations/train?async=true", b.SK, nil); st["state"] == "idle" {
+		t.Errorf("an async training's status: %v", st)
+	}
+	var st map[string]any
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if st = e.must(200, "GET", "/v1/recommendations/status", b.SK, nil); st["training"].(map[string]any)["state"] == "idle" {
+			break
+		}
+	}
+	tr, model := st["training"].(map[string]any), st["model"].(map[string]any)
+	if tr["last"].(map[string]any)["version"] != "recs-v2" || model["version"] != "recs-v2" || tr["next_at"] == nil {
+		t.Errorf("status after the async training: %v", st)
+	}
+	if r := e.do("POST", "/v1/recommendations/train?async=maybe", b.SK, nil); r.Status != 400 {
+		t.Errorf("async=maybe: %d", r.Status)
 	}
 	key := e.must(201, "POST", "/v1/keys", b.SK, map[string]any{"kind": "secret", "name": "catalogue only", "scopes": []string{"catalog"}})
 	if r := e.do("GET", "/v1/consumers/solo/recommendations", key["secret"].(string), nil); r.Status != 403 {

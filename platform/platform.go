@@ -4,6 +4,7 @@
 package platform
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -69,6 +70,9 @@ type Config struct {
 	// AccrualInterval is how often points accrue and expire (0: 10 min; <0: never, for tests
 	// that drive Accrue themselves).
 	AccrualInterval time.Duration
+	// TrainCheckInterval is how often brands' recommendation schedules are checked, each
+	// brand trained when its settings' train_every has passed (0: 1 min; <0: never).
+	TrainCheckInterval time.Duration
 	// LedgerOrigin names the verifiable ledger in its checkpoints. It is fixed at first start;
 	// empty means the base URL's host and path followed by /ledger.
 	LedgerOrigin string
@@ -109,6 +113,7 @@ type Platform struct {
 	done        chan struct{}
 	listening   chan struct{}
 	integrating chan struct{}
+	scheduling  chan struct{} // the recommendation schedule
 }
 
 // Files in the data directory.
@@ -286,6 +291,21 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 	go p.background(bg)
 	p.integrating = make(chan struct{})
 	go func() { defer close(p.integrating); p.Ledger.Run(bg) }()
+	p.scheduling = make(chan struct{})
+	go func() {
+		defer close(p.scheduling)
+		if cfg.TrainCheckInterval < 0 {
+			return
+		}
+		p.Recommender.Run(bg, cmp.Or(cfg.TrainCheckInterval, time.Minute), func(ctx context.Context) ([]int64, error) {
+			bs, err := p.Tenants.Brands(ctx)
+			ids := make([]int64, len(bs))
+			for i, b := range bs {
+				ids[i] = b.ID
+			}
+			return ids, err
+		})
+	}()
 	opened = true
 	return p, nil
 }
@@ -399,6 +419,7 @@ func (p *Platform) Close() error {
 		<-p.done
 		<-p.listening
 		<-p.integrating
+		<-p.scheduling
 		if _, err := p.Ledger.Integrate(context.Background()); err != nil { // what is pending now
 			p.Config.Log.Warn("ledger: final integration", slog.Any("err", err))
 		}

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/symbiont/symbiont"
@@ -81,10 +82,13 @@ type Service struct {
 	// instead of the defaults (keys as in package phrases: "purchase", "trending", …).
 	Phrases func(brandID int64, locale string) map[string]string
 
-	mu       sync.Mutex // one training at a time per service
-	models   sync.Map   // brand id → *Model
-	settings sync.Map   // brand id → Settings
-	fresh    sync.Map   // brand id → *freshItems
+	mu       sync.Mutex                      // one training at a time per service
+	models   sync.Map                        // brand id → *Model
+	statuses sync.Map                        // brand id → *status
+	base     atomic.Pointer[context.Context] // Run's, for TrainAsync
+	jobs     sync.WaitGroup                  // TrainAsync's trainings
+	settings sync.Map                        // brand id → Settings
+	fresh    sync.Map                        // brand id → *freshItems
 }
 
 // NewService returns the service keeping its model files under dir.
@@ -111,17 +115,28 @@ type TrainResult struct {
 	Events    int           `json:"events"`
 	Lambda    float64       `json:"lambda"`
 	Took      time.Duration `json:"took_ns"`
+	// FinishedAt is set in Status.
+	FinishedAt time.Time `json:"finished_at,omitzero"`
 }
 
-// Train trains the brand's next model version and makes it the serving one. progress, when
-// set, hears each step.
-func (s *Service) Train(ctx context.Context, brandID int64, progress func(format string, args ...any)) (*TrainResult, error) {
-	if progress == nil {
-		progress = func(string, ...any) {}
-	}
+// Train trains the brand's next model version and makes it the serving one, one training at
+// a time; its progress is in Status and the log.
+func (s *Service) Train(ctx context.Context, brandID int64) (*TrainResult, error) {
+	st := s.status(brandID)
+	st.queue()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	res, err := s.train(ctx, brandID, st)
+	st.finish(res, err, s.clock.Now())
+	if err != nil {
+		s.log.Warn("recommendation training failed", "brand", brandID, "err", err)
+	}
+	return res, err
+}
+
+func (s *Service) train(ctx context.Context, brandID int64, st *status) (*TrainResult, error) {
 	start := time.Now()
+	st.step("", "listing the catalogue")
 	var ids []string
 	for after := ""; ; {
 		items, next, err := s.catalog.List(ctx, brandID, after, catalog.MaxBatch)
@@ -146,7 +161,8 @@ func (s *Service) Train(ctx context.Context, brandID int64, progress func(format
 	if err != nil {
 		return nil, err
 	}
-	progress("training %s over %d items", version, len(ids))
+	st.step(version, "reading consumers' data (model_training)")
+	s.log.Info("recommendation training started", "brand", brandID, "version", version, "items", len(ids))
 	kinds, cats := s.kinds(brandID), s.categories()
 	b := recommendation.NewBuilder(kinds, ids)
 	b.RecentSince = s.clock.Now().AddDate(0, 0, -RecentDays)
@@ -158,23 +174,29 @@ func (s *Service) Train(ctx context.Context, brandID int64, progress func(format
 				ms[i], at[i] = e.Message, e.ReceivedAt
 			}
 			b.AddTimed(d.ConsumerID, ms, at)
+			if n := st.read(len(d.Events)); n%20000 == 0 {
+				s.log.Info("recommendation training reading", "brand", brandID, "version", version, "consumers", n)
+			}
 			return nil
 		})
 	if err != nil {
 		return nil, err
 	}
 	x := b.Interactions()
-	progress("read %d consumers (%d events), %d with interactions", read.Consumers, read.Events, len(x.Users))
+	s.log.Info("recommendation training read", "brand", brandID, "version", version, "consumers", read.Consumers, "events", read.Events, "with_interactions", len(x.Users))
 	lambda := 250.0
 	if len(x.Users) >= 50 {
+		st.step(version, "choosing the regulariser by validation")
 		if lambda, _, err = recommendation.SelectEASE(x, recommendation.Lambdas, recommendation.K, 1); err != nil {
 			return nil, err
 		}
 	}
+	st.step(version, "fitting")
 	ease, err := recommendation.TrainEASE(x, lambda)
 	if err != nil {
 		return nil, err
 	}
+	st.step(version, "saving")
 	popular := make([]float64, len(ids))
 	for _, h := range x.Users {
 		for _, i := range h {

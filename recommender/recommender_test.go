@@ -30,11 +30,11 @@ func TestTrainSaveLoad(t *testing.T) {
 	if s.Current(brand) != nil {
 		t.Fatal("a model before any training")
 	}
-	r1, err := s.Train(ctx, brand, nil)
+	r1, err := s.Train(ctx, brand)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r2, err := s.Train(ctx, brand, nil)
+	r2, err := s.Train(ctx, brand)
 	if err != nil {
 		t.Fatal(err)
 	}

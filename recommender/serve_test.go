@@ -21,7 +21,7 @@ func trained(t *testing.T) (*platform.Platform, int64, *recommender.Service) {
 	t.Helper()
 	p, brand := fixture(t)
 	s := recommender.NewService(p.Access, p.Catalog, filepath.Join(t.TempDir(), "models"), symbiont.SystemClock{}, slog.New(slog.DiscardHandler))
-	if _, err := s.Train(context.Background(), brand, nil); err != nil {
+	if _, err := s.Train(context.Background(), brand); err != nil {
 		t.Fatal(err)
 	}
 	return p, brand, s
