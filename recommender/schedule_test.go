@@ -57,7 +57,10 @@ func TestSchedule(t *testing.T) {
 		t.Fatal("TrainAsync refused an idle brand")
 	}
 	s.TrainAsync(context.Background(), brand) // queued or running: refused, or idle again: fine
-	waitFor(t, func() bool { st, _ := s.Status(brand); return st.State == "idle" && st.Last != nil && st.Last.Version != "recs-v2" })
+	waitFor(t, func() bool {
+		st, _ := s.Status(brand)
+		return st.State == "idle" && st.Last != nil && st.Last.Version != "recs-v2"
+	})
 	if s.TrainAsync(context.Background(), other) {
 		waitFor(t, func() bool { st, _ := s.Status(other); return st.State == "idle" && st.LastError != "" })
 	}
