@@ -16,11 +16,11 @@ import (
 	"time"
 
 	"github.com/symbiont/symbiont"
-	"github.com/symbiont/symbiont/access"
 	"github.com/symbiont/symbiont/consent"
 	"github.com/symbiont/symbiont/identity"
 	"github.com/symbiont/symbiont/platform"
 	"github.com/symbiont/symbiont/recommendation"
+	"github.com/symbiont/symbiont/recommender"
 	"github.com/symbiont/symbiont/rewards"
 	"github.com/symbiont/symbiont/segment"
 	"github.com/symbiont/symbiont/tenant"
@@ -128,6 +128,12 @@ func Seed(ctx context.Context, p *platform.Platform) (*Demo, error) {
 		}
 		return recommendation.DefaultEventKinds
 	}
+	p.Recommender.Phrases = func(id int64, locale string) map[string]string {
+		if id == brandID {
+			return Phrases[locale]
+		}
+		return nil
+	}
 	cid, err := p.Directory.Consumer(ctx, brandID, identity.KindUserID, members[0].id)
 	if err != nil {
 		return nil, err
@@ -212,6 +218,13 @@ func seedData(ctx context.Context, p *platform.Platform, brandID int64, d *Demo)
 		if err := st.events(ctx, t); err != nil {
 			return err
 		}
+		// The recommendations model is retrained monthly on what members let it learn from;
+		// each training is in each contributing member's ledger.
+		if t > 0 && t%30 == 0 {
+			if _, err := p.Recommender.Train(ctx, brandID); err != nil {
+				return err
+			}
+		}
 		if t < days {
 			travel(day)
 			travelled++
@@ -255,6 +268,15 @@ func (st *story) join(ctx context.Context, i int, m member) error {
 			return err
 		}
 	}
+	// Most members also let their bookings train the recommendations (a grant of its own: one
+	// may be given without the other). Decided without the story's random draws, so the rest
+	// of the story is as it was.
+	if i%5 != 4 {
+		if _, err := st.p.Consent.Apply(ctx, []*consent.Change{{BrandID: st.brandID, Consumer: ref, Category: "purchases", Purpose: "model_training",
+			State: consent.StateGiven, DurationDays: 365, Notice: demoNotice, Method: consent.MethodBrand, Actor: st.actor, Jurisdiction: jurisdiction(m)}}, ""); err != nil {
+			return err
+		}
+	}
 	// Health data (dietary needs) needs explicit, separate consent: some members give it.
 	if i%3 == 0 {
 		if _, err := st.p.Consent.Apply(ctx, []*consent.Change{{BrandID: st.brandID, Consumer: ref, Category: "health", Purpose: "service",
@@ -288,16 +310,17 @@ func (st *story) consumer(ctx context.Context, id string) (int64, error) {
 	return st.p.Directory.Consumer(ctx, st.brandID, identity.KindUserID, id)
 }
 
-// recommend is Symbiont's own recommendations feature reading purchases and preferences for
-// personalisation through the one door, as it would in production: each read is recorded in
-// the member's ledger chain (and withheld what consent no longer allows).
+// recommend is the member's "for you" list, served as in production: the recommender reads
+// their history for personalisation through the one door (recorded in their ledger chain with
+// the model version; withheld what consent no longer allows). Before the first model it reads
+// nothing.
 func (st *story) recommend(ctx context.Context, id string) error {
 	cid, err := st.consumer(ctx, id)
 	if err != nil {
 		return err
 	}
-	_, err = st.p.Access.Read(ctx, access.Request{BrandID: st.brandID, ConsumerID: cid, Purpose: "personalization",
-		Categories: []string{"purchases", "preferences"}, Actor: symbiont.Actor{Kind: symbiont.ActorSystem, KeyID: "recommendations"}})
+	_, err = st.p.Recommender.Recommend(ctx, recommender.Request{BrandID: st.brandID, ConsumerID: cid, N: 6, Surface: "app",
+		Actor: symbiont.Actor{Kind: symbiont.ActorSystem, BrandID: st.brandID, KeyID: "recommendations"}})
 	return err
 }
 

@@ -65,6 +65,12 @@ var EventKinds = recommendation.EventKinds{
 	"Spa Treatment Booked":    recommendation.KindPurchase,
 }
 
+// Phrases word Aurora's explanations as a hotel does: guests book.
+var Phrases = map[string]map[string]string{
+	"en":    {recommendation.KindPurchase: "Because you booked %s"},
+	"zh-CN": {recommendation.KindPurchase: "因为您预订了%s"},
+}
+
 // itemAt is the n-th (modulo) catalogue item of a category at a hotel; a hotel without one
 // gets the category's first.
 func itemAt(category, hotel string, n int) string {
