@@ -123,7 +123,7 @@ func (s *Server) recommendationModel(w http.ResponseWriter, r *http.Request) err
 		return symbiont.Errorf(symbiont.ENOTFOUND, "No recommendation model is trained yet (POST /v1/recommendations/train).")
 	}
 	writeJSON(w, 200, map[string]any{"version": m.Meta.Version, "kind": m.Meta.Kind, "lambda": m.Meta.Lambda, "items": len(m.Meta.ItemIDs),
-		"consumers": m.Meta.Consumers, "trained_at": m.Meta.TrainedAt})
+		"consumers": m.Meta.Consumers, "trained_at": m.Meta.TrainedAt, "categories": m.Meta.Categories, "offline": m.Meta.Offline})
 	return nil
 }
 

@@ -151,21 +151,40 @@ var Lambdas = []float64{1, 5, 10, 25, 50, 100, 150, 250, 350, 500, 750, 1000, 25
 // user's training items, trains on the rest for every lambda of the grid, keeps the one with
 // the best NDCG@k, and returns it with the NDCG of each.
 func SelectEASE(train *Interactions, grid []float64, k int, seed uint64) (best float64, ndcg map[float64]float64, err error) {
+	v, err := ValidateEASE(train, grid, k, seed)
+	if err != nil {
+		return 0, nil, err
+	}
+	return v.Lambda, v.Grid, nil
+}
+
+// Validation is what ValidateEASE measured on its held-out split.
+type Validation struct {
+	Lambda     float64             `json:"lambda"`
+	Grid       map[float64]float64 `json:"-"` // lambda → NDCG@k
+	EASE       Metrics             `json:"model"`
+	Popularity Metrics             `json:"popularity"`
+}
+
+// ValidateEASE is SelectEASE with the metrics of the chosen lambda's model and of popularity
+// on the same validation split (a trained model's offline metrics).
+func ValidateEASE(train *Interactions, grid []float64, k int, seed uint64) (*Validation, error) {
 	fit, val := Split(train, 0.2, seed+1)
-	ndcg = map[float64]float64{}
+	v := &Validation{Grid: map[float64]float64{}}
 	bestScore := -1.0
 	for _, l := range grid {
 		m, err := TrainEASE(fit, l)
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
-		s := Evaluate(m, fit, val, k).NDCG
-		ndcg[l] = s
-		if s > bestScore {
-			best, bestScore = l, s
+		met := Evaluate(m, fit, val, k)
+		v.Grid[l] = met.NDCG
+		if met.NDCG > bestScore {
+			v.Lambda, v.EASE, bestScore = l, met, met.NDCG
 		}
 	}
-	return best, ndcg, nil
+	v.Popularity = Evaluate(TrainPopularity(fit), fit, val, k)
+	return v, nil
 }
 
 // Planted generates implicit feedback with known structure: items and users fall into

@@ -39,6 +39,8 @@ type Meta struct {
 	Popular    []float64 `json:"popular,omitempty"`
 	Recent     []float64 `json:"recent,omitempty"`
 	RecentDays int       `json:"recent_days,omitempty"`
+	// Offline is the model's validation at training (nil when too few consumers).
+	Offline *Validation `json:"offline,omitempty"`
 }
 
 // matrixHeader is the size of gonum's binary matrix header (version, form, packing, shape),

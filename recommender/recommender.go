@@ -27,6 +27,17 @@ import (
 // DefaultCategories are what a model learns from unless configured otherwise.
 var DefaultCategories = []string{"purchases", "browsing"}
 
+// DefaultLambda is EASE's regulariser when it cannot be chosen by validation.
+const DefaultLambda = 250.0
+
+// MinValidationUsers is the fewest consumers with interactions that a validation split (and
+// the offline metrics) is made of; below it the model is trained with the default lambda.
+const MinValidationUsers = 50
+
+// MaxSelectItems bounds the catalogue over which lambda is chosen from the whole grid (13
+// fits); a larger one validates only the previous value.
+const MaxSelectItems = 1500
+
 // RecentDays is the window of the "trending" list: interactions of the last week.
 const RecentDays = 7
 
@@ -115,6 +126,9 @@ type TrainResult struct {
 	Events    int           `json:"events"`
 	Lambda    float64       `json:"lambda"`
 	Took      time.Duration `json:"took_ns"`
+	// Offline is the model's and popularity's metrics on a validation split of the training
+	// data (absent under MinValidationUsers).
+	Offline *recommendation.Validation `json:"offline,omitempty"`
 	// FinishedAt is set in Status.
 	FinishedAt time.Time `json:"finished_at,omitzero"`
 }
@@ -184,12 +198,24 @@ func (s *Service) train(ctx context.Context, brandID int64, st *status) (*TrainR
 	}
 	x := b.Interactions()
 	s.log.Info("recommendation training read", "brand", brandID, "version", version, "consumers", read.Consumers, "events", read.Events, "with_interactions", len(x.Users))
-	lambda := 250.0
-	if len(x.Users) >= 50 {
-		st.step(version, "choosing the regulariser by validation")
-		if lambda, _, err = recommendation.SelectEASE(x, recommendation.Lambdas, recommendation.K, 1); err != nil {
+	// EASE's regulariser is chosen by validation over the grid, which costs a fit per value:
+	// over a large catalogue only the previous model's value (or DefaultLambda) is validated,
+	// for the offline metrics.
+	lambda := DefaultLambda
+	if prev := s.Current(brandID); prev != nil && prev.Meta.Lambda > 0 {
+		lambda = prev.Meta.Lambda
+	}
+	var offline *recommendation.Validation
+	if len(x.Users) >= MinValidationUsers {
+		grid := recommendation.Lambdas
+		if len(ids) > MaxSelectItems {
+			grid = []float64{lambda}
+		}
+		st.step(version, fmt.Sprintf("validating (%d regularisers)", len(grid)))
+		if offline, err = recommendation.ValidateEASE(x, grid, recommendation.K, 1); err != nil {
 			return nil, err
 		}
+		lambda = offline.Lambda
 	}
 	st.step(version, "fitting")
 	ease, err := recommendation.TrainEASE(x, lambda)
@@ -204,13 +230,13 @@ func (s *Service) train(ctx context.Context, brandID int64, st *status) (*TrainR
 		}
 	}
 	meta := recommendation.Meta{Version: version, ItemIDs: ids, Consumers: len(x.Users), TrainedAt: s.clock.Now(), Categories: cats,
-		Popular: popular, Recent: b.Recent(), RecentDays: RecentDays}
+		Popular: popular, Recent: b.Recent(), RecentDays: RecentDays, Offline: offline}
 	m, err := s.save(brandID, meta, ease)
 	if err != nil {
 		return nil, err
 	}
 	s.models.Store(brandID, m)
-	res := &TrainResult{Version: version, Consumers: len(x.Users), Items: len(ids), Events: read.Events, Lambda: lambda, Took: time.Since(start)}
+	res := &TrainResult{Version: version, Consumers: len(x.Users), Items: len(ids), Events: read.Events, Lambda: lambda, Offline: offline, Took: time.Since(start)}
 	s.log.Info("recommendation model trained", "brand", brandID, "version", version, "consumers", res.Consumers, "items", res.Items, "lambda", lambda, "took", res.Took)
 	return res, nil
 }
