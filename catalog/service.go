@@ -2,21 +2,42 @@ package catalog
 
 import (
 	"context"
-	"sync/atomic"
+	"sync"
 
 	"github.com/symbiont/symbiont"
 )
 
 // Service keeps brands' catalogues.
 type Service struct {
-	db    symbiont.Transactor[Tx]
-	clock symbiont.Clock
-	gen   atomic.Uint64
+	db       symbiont.Transactor[Tx]
+	clock    symbiont.Clock
+	mu       sync.RWMutex
+	watchers []func(Change)
 }
 
-// Generation counts the changes made through this service (not other nodes'): a cache of the
-// catalogue knows it is stale when it moves.
-func (s *Service) Generation() uint64 { return s.gen.Load() }
+// Change is a committed change made through this service: items put (as stored, versions
+// set) or an item deleted.
+type Change struct {
+	BrandID int64
+	Put     []*Item
+	Deleted string
+}
+
+// Watch calls f after each change made through this service commits (not other nodes'
+// changes: a cache also re-reads the catalogue now and then). f must not block.
+func (s *Service) Watch(f func(Change)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.watchers = append(s.watchers, f)
+}
+
+func (s *Service) notify(c Change) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, f := range s.watchers {
+		f(c)
+	}
+}
 
 // NewService returns the catalogue service over db.
 func NewService(db symbiont.Transactor[Tx], clock symbiont.Clock) *Service {
@@ -61,7 +82,7 @@ func (s *Service) PutBatch(ctx context.Context, brandID int64, items []*Item) ([
 	if err := s.db.Update(ctx, func(tx Tx) error { return tx.PutItems(ctx, brandID, items, now) }); err != nil {
 		return nil, err
 	}
-	s.gen.Add(1)
+	s.notify(Change{BrandID: brandID, Put: items})
 	return items, nil
 }
 
@@ -79,37 +100,6 @@ func (s *Service) Get(ctx context.Context, brandID int64, id string) (*Item, err
 		return nil, symbiont.Errorf(symbiont.ENOTFOUND, "Item %q was deleted.", id)
 	}
 	return it, nil
-}
-
-// Live returns those of the ids that are live items of the brand (deleted and unknown ones
-// are absent), read in one transaction: a recommendation checks its candidates with it.
-func (s *Service) Live(ctx context.Context, brandID int64, ids []string) (map[string]*Item, error) {
-	if len(ids) > MaxBatch {
-		return nil, symbiont.Errorf(symbiont.ETOOLARGE, "At most %d items in one lookup.", MaxBatch)
-	}
-	out := make(map[string]*Item, len(ids))
-	err := s.db.View(ctx, func(tx Tx) error {
-		for _, id := range ids {
-			if _, seen := out[id]; seen {
-				continue
-			}
-			it, err := tx.Item(ctx, brandID, id)
-			if symbiont.ErrorCode(err) == symbiont.ENOTFOUND {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if it.DeletedAt == nil {
-				out[id] = it
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // List returns up to limit (1–1,000; 100 when 0) live items with ids after after, by id, and
@@ -141,12 +131,15 @@ func (s *Service) List(ctx context.Context, brandID int64, after string, limit i
 // back. Not found when there is no live item of that id.
 func (s *Service) Delete(ctx context.Context, brandID int64, id string) error {
 	now := s.clock.Now()
-	defer s.gen.Add(1)
-	return s.db.Update(ctx, func(tx Tx) error {
+	err := s.db.Update(ctx, func(tx Tx) error {
 		ok, err := tx.DeleteItem(ctx, brandID, id, now)
 		if err == nil && !ok {
 			err = symbiont.Errorf(symbiont.ENOTFOUND, "There is no item %q.", id)
 		}
 		return err
 	})
+	if err == nil {
+		s.notify(Change{BrandID: brandID, Deleted: id})
+	}
+	return err
 }

@@ -99,12 +99,15 @@ type Service struct {
 	base     atomic.Pointer[context.Context] // Run's, for TrainAsync
 	jobs     sync.WaitGroup                  // TrainAsync's trainings
 	settings sync.Map                        // brand id → Settings
-	fresh    sync.Map                        // brand id → *freshItems
+	views    sync.Map                        // brand id → *view
+	listing  sync.Mutex                      // a brand's first catalogue listing
 }
 
 // NewService returns the service keeping its model files under dir.
 func NewService(a *access.Service, c *catalog.Service, dir string, clock symbiont.Clock, log *slog.Logger) *Service {
-	return &Service{access: a, catalog: c, dir: dir, clock: clock, log: log}
+	s := &Service{access: a, catalog: c, dir: dir, clock: clock, log: log}
+	c.Watch(s.watch)
+	return s
 }
 
 // Dir is the directory of the model files.
@@ -229,7 +232,7 @@ func (s *Service) train(ctx context.Context, brandID int64, st *status) (*TrainR
 			popular[i]++
 		}
 	}
-	meta := recommendation.Meta{Version: version, ItemIDs: ids, Consumers: len(x.Users), TrainedAt: s.clock.Now(), Categories: cats,
+	meta := recommendation.Meta{Version: version, Kind: "ease", Lambda: lambda, ItemIDs: ids, Consumers: len(x.Users), TrainedAt: s.clock.Now(), Categories: cats,
 		Popular: popular, Recent: b.Recent(), RecentDays: RecentDays, Offline: offline}
 	m, err := s.save(brandID, meta, ease)
 	if err != nil {

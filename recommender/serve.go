@@ -9,7 +9,6 @@ import (
 
 	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/access"
-	"github.com/symbiont/symbiont/catalog"
 	"github.com/symbiont/symbiont/recommendation"
 )
 
@@ -112,10 +111,15 @@ func (s *Service) Recommend(ctx context.Context, req Request) (*List, error) {
 	}
 	tx := s.texts(req.BrandID, req.Locale)
 	out := &List{Surface: req.Surface, Items: []Item{}, Diversity: st.Diversity}
+	w, err := s.view(ctx, req.BrandID)
+	if err != nil {
+		return nil, err
+	}
 	m := s.Current(req.BrandID)
 	if m == nil {
 		out.Reason = "no_model"
-		return out, s.appendNew(ctx, req, out, nil, tx, req.N)
+		s.appendNew(w, req, nil, out, nil, tx, req.N)
+		return out, nil
 	}
 	out.Model = &ModelRef{Version: m.Meta.Version, Kind: m.Meta.Kind, TrainedAt: m.Meta.TrainedAt}
 
@@ -147,14 +151,9 @@ func (s *Service) Recommend(ctx context.Context, req Request) (*List, error) {
 	} else {
 		m.fallback(sc)
 	}
-	ranked, err := s.rank(ctx, req, m, sc, exclude, st.Diversity, tx)
-	if err != nil {
-		return nil, err
-	}
+	ranked := s.rank(w, req, m, sc, exclude, st.Diversity, tx)
 	if out.Personalized {
-		if err := s.explainAll(ctx, req, m, h, ranked, tx); err != nil {
-			return nil, err
-		}
+		s.explainAll(w, m, h, ranked, tx)
 	} else {
 		for i := range ranked {
 			ranked[i].Why = append(m.popularWhy(ranked[i].index, tx), ranked[i].Why...)
@@ -166,15 +165,13 @@ func (s *Service) Recommend(ctx context.Context, req Request) (*List, error) {
 	// One slot for an item newer than the model (cold start for items), when there is one;
 	// more when the model has too few to offer.
 	if len(out.Items) == req.N && len(out.Items) > 1 {
-		if err := s.appendNew(ctx, req, out, h.categories, tx, 1); err != nil {
-			return nil, err
-		}
+		s.appendNew(w, req, m, out, h.categories, tx, 1)
 		if len(out.Items) > req.N {
 			out.Items = slices.Delete(out.Items, req.N-1, req.N)
 			ranked = ranked[:req.N-1]
 		}
-	} else if err := s.appendNew(ctx, req, out, h.categories, tx, req.N-len(out.Items)); err != nil {
-		return nil, err
+	} else {
+		s.appendNew(w, req, m, out, h.categories, tx, req.N-len(out.Items))
 	}
 	m.expose(req.Surface, ranked)
 	return out, nil
@@ -285,11 +282,11 @@ type ranked struct {
 // rank picks req.N live, available items that pass the category filters: the best-scored
 // candidates are checked against the catalogue (a few times as many as asked for, more when
 // too many fail), then re-ranked by MMR; an item MMR moved into the list is marked different.
-func (s *Service) rank(ctx context.Context, req Request, m *Model, scores []float64, exclude map[int]bool, weight float64, tx map[string]string) ([]ranked, error) {
+func (s *Service) rank(w *view, req Request, m *Model, scores []float64, exclude map[int]bool, weight float64, tx map[string]string) []ranked {
 	want := max(3*req.N, 30)
 	seen := map[int]bool{}
 	var pass []int
-	items := map[int]*catalog.Item{}
+	items := map[int]*entry{}
 	for round := 0; round < 4 && len(pass) < 2*req.N; round++ {
 		ex := map[int]bool{}
 		for i := range exclude {
@@ -307,13 +304,10 @@ func (s *Service) rank(ctx context.Context, req Request, m *Model, scores []floa
 			ids[k] = m.Meta.ItemIDs[i]
 			seen[i] = true
 		}
-		live, err := s.catalog.Live(ctx, req.BrandID, ids)
-		if err != nil {
-			return nil, err
-		}
+		live := w.get(ids)
 		for _, i := range cand {
 			it, ok := live[m.Meta.ItemIDs[i]]
-			if ok && it.IsAvailable() && keep(it.Category, req) {
+			if ok && it.Available && keep(it.Category, req) {
 				pass = append(pass, i)
 				items[i] = it
 			}
@@ -334,7 +328,7 @@ func (s *Service) rank(ctx context.Context, req Request, m *Model, scores []floa
 			out[k].Why = append(out[k].Why, Why{Kind: WhyDifferent, Text: tx[WhyDifferent]})
 		}
 	}
-	return out, nil
+	return out
 }
 
 func keep(category string, req Request) bool {
@@ -347,7 +341,7 @@ func keep(category string, req Request) bool {
 // explainAll gives each item the history item that contributed most to its score (among the
 // few best, the first still in the catalogue, for its title); every history item was read
 // from a granted category, so no explanation cites another.
-func (s *Service) explainAll(ctx context.Context, req Request, m *Model, h *history, list []ranked, tx map[string]string) error {
+func (s *Service) explainAll(w *view, m *Model, h *history, list []ranked, tx map[string]string) {
 	const cite = 3
 	contrib := make([]float64, len(h.items))
 	best := make([][]int, len(list))
@@ -374,15 +368,14 @@ func (s *Service) explainAll(ctx context.Context, req Request, m *Model, h *hist
 			ids = append(ids, m.Meta.ItemIDs[h.items[j]])
 		}
 	}
-	live, err := s.catalog.Live(ctx, req.BrandID, ids)
-	if err != nil {
-		return err
+	live := w.get(ids)
+	all := make([]string, len(h.items))
+	for k, i := range h.items {
+		all[k] = m.Meta.ItemIDs[i]
 	}
 	h.categories = map[string]int{}
-	for _, i := range h.items {
-		if it, ok := live[m.Meta.ItemIDs[i]]; ok {
-			h.categories[it.Category]++
-		}
+	for _, it := range w.get(all) {
+		h.categories[it.Category]++
 	}
 	for k := range list {
 		var why []Why
@@ -401,7 +394,6 @@ func (s *Service) explainAll(ctx context.Context, req Request, m *Model, h *hist
 		}
 		list[k].Why = why
 	}
-	return nil
 }
 
 // expose counts what was shown, per surface: the exposure Gini and coverage of served lists.

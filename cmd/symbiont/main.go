@@ -56,6 +56,7 @@ Commands:
   verify    verify a consumer's ledger proofs: symbiont verify --ledger BASE_URL FILE
             or re-check the whole stored log (operator): symbiont verify --full --data DIR
   eval      evaluate the recommendation models offline: symbiont eval recs --ratings FILE
+  bench     measure recommendation serving end to end: symbiont bench recs
   version   print the version
 
 Run "symbiont <command> -h" for a command's flags.
@@ -73,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return verify(ctx, args[1:], stdout, stderr)
 	case "eval":
 		return eval(ctx, args[1:], stdout, stderr)
+	case "bench":
+		return bench(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "symbiont", buildVersion())
 		return nil
