@@ -74,13 +74,19 @@ func TestTrainSaveLoad(t *testing.T) {
 // model_training.
 func fixture(t *testing.T) (*platform.Platform, int64) {
 	t.Helper()
-	ctx := context.Background()
-	p, err := platform.Open(ctx, platform.Config{DataDir: t.TempDir(), AdminToken: "test-admin-token-0123456789", ExpiryInterval: -1})
+	p, err := platform.Open(context.Background(), platform.Config{DataDir: t.TempDir(), AdminToken: "test-admin-token-0123456789", ExpiryInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
-	nb, err := p.Tenants.CreateBrand(ctx, "Test")
+	return p, seed(t, p, "Test")
+}
+
+// seed makes a brand of the fixture in p.
+func seed(t *testing.T, p *platform.Platform, name string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	nb, err := p.Tenants.CreateBrand(ctx, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +113,7 @@ func fixture(t *testing.T) (*platform.Platform, int64) {
 		}
 	}
 	ingest(t, p, brand, msgs...)
-	return p, brand
+	return brand
 }
 
 var testActor = func(brand int64) symbiont.Actor {
@@ -146,4 +152,62 @@ func mustConsumer(t *testing.T, p *platform.Platform, brand int64, user string) 
 		t.Fatalf("consumer %s: %d %v", user, c, err)
 	}
 	return c
+}
+
+// A consumer who withdraws model_training is absent from the next model: it scores exactly as
+// a model of a brand where they never were (the same catalogue and the same other consumers),
+// while the model before the withdrawal did not.
+func TestWithdrawalLeavesTheNextModel(t *testing.T) {
+	ctx := context.Background()
+	p, with := fixture(t)
+	without := seed(t, p, "Without the leaver")
+	// The leaver buys across the planted pairs, so that their data changes the model.
+	setConsent(t, p, with, "leaver", "purchases", "model_training", consent.StateGiven)
+	ingest(t, p, with, purchase("leaver", "l1", "room:0"), purchase("leaver", "l2", "room:3"), purchase("leaver", "l3", "spa:0"))
+	s := recommender.NewService(p.Access, p.Catalog, filepath.Join(t.TempDir(), "models"), symbiont.SystemClock{}, slog.New(slog.DiscardHandler))
+	for _, b := range []int64{with, without} {
+		if _, err := s.Train(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scores := func(brand int64, history ...string) []float64 {
+		out := make([]float64, 10)
+		s.Current(brand).Score(history, out)
+		return out
+	}
+	histories := [][]string{{"room:0"}, {"room:3"}, {"spa:0"}, {"room:0", "room:6"}}
+	differs := false
+	for _, h := range histories {
+		differs = differs || !slices.Equal(scores(with, h...), scores(without, h...))
+	}
+	if !differs {
+		t.Fatal("the leaver's data did not change the model: the test shows nothing")
+	}
+	setConsent(t, p, with, "leaver", "purchases", "model_training", consent.StateWithdrawn)
+	r, err := s.Train(ctx, with)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Version != "recs-v2" || r.Consumers != 12 {
+		t.Fatalf("the training after the withdrawal: %+v, want recs-v2 over the 12 others", r)
+	}
+	for _, h := range histories {
+		if a, b := scores(with, h...), scores(without, h...); !slices.Equal(a, b) {
+			t.Errorf("history %v: after the withdrawal %v, never there %v", h, a, b)
+		}
+	}
+	// The withdrawn consumer's ledger has the first training, not the second.
+	log, err := p.Access.Log(ctx, with, mustConsumer(t, p, with, "leaver"), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trainings := 0
+	for _, r := range log {
+		if r.Action == "train" {
+			trainings++
+		}
+	}
+	if trainings != 1 {
+		t.Errorf("the leaver's access log has %d trainings, want 1 (before the withdrawal): %+v", trainings, log)
+	}
 }
