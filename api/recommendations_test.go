@@ -1,9 +1,15 @@
 package api_test
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/symbiont/symbiont/api/ledgerclient"
+	"github.com/symbiont/symbiont/ledger"
 )
 
 // Training over HTTP: 404 before any model; a training reads the consumers who granted
@@ -38,6 +44,38 @@ func TestRecommendationTraining(t *testing.T) {
 	}
 	if got := e.must(200, "POST", "/v1/recommendations/train", b.SK, nil); got["version"] != "recs-v2" {
 		t.Fatalf("second train: %v", got)
+	}
+	// Each training is in the consumer's export, and its ledger records verify (the code
+	// `symbiont verify` runs, against the served log); guest-5 never granted model_training.
+	for user, want := range map[string]int{"guest-0": 2, "guest-5": 0} {
+		tok := e.wallet(b, user)
+		ex := e.do("GET", "/v1/me/export", tok, nil)
+		if _, err := e.p.Ledger.Integrate(context.Background()); err != nil { // the export's own record too
+			t.Fatal(err)
+		}
+		if n := strings.Count(string(ex.Body), `"action":"train"`); ex.Status != 200 || n != want {
+			t.Errorf("%s's export: %d trainings in its access log, want %d (status %d)", user, n, want, ex.Status)
+		}
+		proofs := e.do("GET", "/v1/me/access-log", tok, nil).Body
+		var doc ledger.Export
+		if err := json.Unmarshal(proofs, &doc); err != nil {
+			t.Fatal(err)
+		}
+		trained := 0
+		for _, r := range doc.Records {
+			if strings.Contains(r.Record, `"kind":"access.train"`) {
+				trained++
+				if !strings.Contains(r.Record, `"model":"recs-v`) {
+					t.Errorf("%s's training record names no model: %s", user, r.Record)
+				}
+			}
+		}
+		if trained != want {
+			t.Errorf("%s's ledger records: %d trainings, want %d", user, trained, want)
+		}
+		if rep, _, err := ledger.VerifyExport(&doc, ledgerclient.ForServer(e.srv.URL, nil), e.p.Ledger.VerifierKey(), nil); err != nil || rep.Pending != 0 {
+			t.Errorf("%s's proof document: %+v, %v", user, rep, err)
+		}
 	}
 	if m := e.must(200, "GET", "/v1/recommendations/model", b.SK, nil); m["version"] != "recs-v2" || m["consumers"] != float64(4) {
 		t.Errorf("model: %v", m)
