@@ -67,3 +67,12 @@ func TestMarkData(t *testing.T) {
 		t.Error("markData did not mark")
 	}
 }
+
+// The wallet's own "For you" read (the consumer's actor) is said as the recommendations'.
+func TestUseTextForYouRead(t *testing.T) {
+	x := &ledger.ExportRecord{Kind: "access.read", Details: []byte(`{"action":"read","actor":"consumer:42","categories":["purchases"],"model":"recs-v3","purpose":"personalization","records":4,"withheld":[]}`)}
+	p := &Page{lang: "en"}
+	if got, want := p.useText(x, symbiont.DefaultVocabulary()), "Recommendations (model recs-v3) used your Purchases for Personalisation"; got != want {
+		t.Errorf("%q, want %q", got, want)
+	}
+}

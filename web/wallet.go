@@ -645,6 +645,9 @@ func (p *Page) useText(x *ledger.ExportRecord, vocab symbiont.Vocabulary) string
 	switch x.Kind {
 	case "access.read":
 		if m := str("model"); m != "" {
+			if strings.HasPrefix(str("actor"), "consumer:") { // the wallet's "For you", opened by the consumer
+				who = p.feature("recommendations")
+			}
 			if list, _ := d["categories"].([]any); len(list) == 0 {
 				return p.T("use.read_model_none", who, m, cats("withheld"), p.label("pur", str("purpose"), vocab))
 			}
