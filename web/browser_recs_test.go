@@ -225,6 +225,18 @@ func TestBrowserConsoleRecommendations(t *testing.T) {
 	tb.in("region", "离线指标").expectText("NDCG@10", "精确率@10", "模型", "热门")
 	tb.in("region", "训练").mustFind("button", "立即训练")
 	tb.in("region", "多样性与训练计划").mustFind("textbox", "多样性（MMR 权重）")
+
+	// At a phone's width, in both languages, neither console page scrolls sideways.
+	tb.setViewport(phoneWidth, phoneHeight)
+	for _, lang := range []string{"zh-CN", "en"} {
+		tb.open("/lang?lang=" + lang + "&back=/console")
+		for _, p := range []string{"/console/recommendations", "/console/catalog"} {
+			if st := tb.open(p); st != http.StatusOK {
+				t.Fatalf("%s: status %d", p, st)
+			}
+			tb.noHorizontalScroll(phoneWidth)
+		}
+	}
 }
 
 // nextVersion is the model version after v ("recs-v4" → "recs-v5").
