@@ -112,6 +112,8 @@ func Seed(ctx context.Context, p *platform.Platform) (*Demo, error) {
 			return nil, err
 		}
 		brandID, d.BrandID, d.SecretKey, d.WriteKey = nb.Brand.ID, nb.Brand.PublicID, nb.SecretKey, nb.WriteKey
+		// Before the story: its trainings and lists read the bookings as interactions.
+		readAsAurora(p, brandID)
 		if err := seedData(ctx, p, brandID, d); err != nil {
 			return nil, err
 		}
@@ -119,21 +121,7 @@ func Seed(ctx context.Context, p *platform.Platform) (*Demo, error) {
 			return nil, err
 		}
 	}
-	// Aurora's bookings are its interactions: the recommender reads them with the spec's events.
-	kinds := maps.Clone(recommendation.DefaultEventKinds)
-	maps.Copy(kinds, EventKinds)
-	p.Recommender.Kinds = func(id int64) recommendation.EventKinds {
-		if id == brandID {
-			return kinds
-		}
-		return recommendation.DefaultEventKinds
-	}
-	p.Recommender.Phrases = func(id int64, locale string) map[string]string {
-		if id == brandID {
-			return Phrases[locale]
-		}
-		return nil
-	}
+	readAsAurora(p, brandID) // again, for a reused brand
 	cid, err := p.Directory.Consumer(ctx, brandID, identity.KindUserID, members[0].id)
 	if err != nil {
 		return nil, err
@@ -149,6 +137,26 @@ func Seed(ctx context.Context, p *platform.Platform) (*Demo, error) {
 	d.WalletToken = sess.Token
 	d.WalletURL = p.Config.BaseURL + "/wallet?token=" + sess.Token
 	return d, nil
+}
+
+// readAsAurora makes the recommender read Aurora's bookings as interactions (the spec's
+// events) and word its explanations as a hotel does.
+func readAsAurora(p *platform.Platform, brandID int64) {
+	// Aurora's bookings are its interactions: the recommender reads them with the spec's events.
+	kinds := maps.Clone(recommendation.DefaultEventKinds)
+	maps.Copy(kinds, EventKinds)
+	p.Recommender.Kinds = func(id int64) recommendation.EventKinds {
+		if id == brandID {
+			return kinds
+		}
+		return recommendation.DefaultEventKinds
+	}
+	p.Recommender.Phrases = func(id int64, locale string) map[string]string {
+		if id == brandID {
+			return Phrases[locale]
+		}
+		return nil
+	}
 }
 
 func seedData(ctx context.Context, p *platform.Platform, brandID int64, d *Demo) error {

@@ -46,9 +46,10 @@ func TestBrowserAccessibleNames(t *testing.T) {
 			t.Errorf("%s (%s): %s", path, eval[string](tb, "document.documentElement.lang"), b)
 		}
 	}
-	wallet := []string{"/wallet", "/wallet/data", "/wallet/activity", "/wallet/rewards", "/wallet/erase"}
+	wallet := []string{"/wallet", "/wallet/for-you", "/wallet/data", "/wallet/activity", "/wallet/rewards", "/wallet/erase"}
 	console := []string{"/console", "/console?days=90", "/console/consumers", "/console/consumers?q=guest-0001",
-		"/console/consumers/guest-0001?purpose=personalization", "/console/plan", "/console/rate-card", "/console/keys"}
+		"/console/consumers/guest-0001?purpose=personalization", "/console/plan", "/console/rate-card",
+		"/console/catalog", "/console/catalog?edit=room:kyoto-garden", "/console/recommendations", "/console/keys"}
 	for _, lang := range []string{"en", "zh-CN"} {
 		tb.open("/lang?lang=" + lang + "&back=/wallet")
 		for _, p := range wallet {

@@ -57,6 +57,14 @@ func TestBrowserWalletChinese(t *testing.T) {
 	for _, r := range cat {
 		brand = append(brand, r.Name, r.Description)
 	}
+	// The catalogue's items (what "For you" lists): their titles and categories.
+	items, _, err := s.P.Catalog.List(ctx, bid, "", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items {
+		brand = append(brand, it.Title, it.Category)
+	}
 	card, err := s.P.Rewards.RateCard(ctx, bid, 0)
 	if err != nil || card == nil {
 		t.Fatalf("the demo's rate card: %v", err)
@@ -92,7 +100,7 @@ func TestBrowserWalletChinese(t *testing.T) {
 		t.Fatalf("after switching: lang %q", l)
 	}
 	checked := 0
-	for _, path := range []string{"/wallet", "/wallet/data", "/wallet/activity", "/wallet/rewards", "/wallet/erase"} {
+	for _, path := range []string{"/wallet", "/wallet/for-you", "/wallet/data", "/wallet/activity", "/wallet/rewards", "/wallet/erase"} {
 		if st := tb.open(path); st != http.StatusOK {
 			t.Errorf("%s: status %d", path, st)
 			continue

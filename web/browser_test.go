@@ -32,6 +32,7 @@ func TestScreenshots(t *testing.T) {
 	}
 	shots := []struct{ name, path string }{
 		{"wallet-share", "/wallet"},
+		{"wallet-for-you", "/wallet/for-you"},
 		{"wallet-data", "/wallet/data"},
 		{"wallet-activity", "/wallet/activity"},
 		{"wallet-rewards", "/wallet/rewards"},
@@ -75,7 +76,8 @@ func TestScreenshots(t *testing.T) {
 	tb.signIn(s.Demo.SecretKey)
 	for _, v := range views {
 		tb.setViewport(v.width, v.height)
-		for _, sh := range []struct{ name, path string }{{"console-overview", "/console"}, {"console-plan", "/console/plan"}} {
+		for _, sh := range []struct{ name, path string }{{"console-overview", "/console"}, {"console-plan", "/console/plan"},
+			{"console-recommendations", "/console/recommendations"}, {"console-catalog", "/console/catalog"}} {
 			tb.open(sh.path)
 			tb.screenshot(filepath.Join(dir, fmt.Sprintf("%s-%s.png", sh.name, v.name)), v.width)
 		}

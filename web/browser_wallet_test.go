@@ -506,7 +506,7 @@ func TestBrowserWalletLanguage(t *testing.T) {
 func TestBrowserWalletPhone(t *testing.T) {
 	_, tb := openWallet(t)
 	tb.setViewport(phoneWidth, phoneHeight)
-	pages := []string{"/wallet", "/wallet/data", "/wallet/activity", "/wallet/rewards", "/wallet/erase"}
+	pages := []string{"/wallet", "/wallet/for-you", "/wallet/data", "/wallet/activity", "/wallet/rewards", "/wallet/erase"}
 	for _, lang := range []string{"en", "zh-CN"} {
 		tb.open("/lang?lang=" + lang + "&back=/wallet")
 		for _, p := range pages {
@@ -525,7 +525,7 @@ func TestBrowserWalletPhone(t *testing.T) {
 	tb.open("/lang?lang=en&back=/wallet")
 	nav := tb.in("navigation", "Symbiont")
 	tabs := nav.names("link")
-	if len(tabs) != 4 {
+	if len(tabs) != 5 {
 		t.Errorf("phone: %d tabs: %q", len(tabs), tabs)
 	}
 	for _, name := range tabs {

@@ -53,6 +53,12 @@ func (s *Server) consoleRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /console/plan/terms", s.console(true, s.addTerm))
 	mux.HandleFunc("GET /console/rate-card", s.console(true, s.rateCardPage))
 	mux.HandleFunc("POST /console/rate-card", s.console(true, s.saveRateCard))
+	mux.HandleFunc("GET /console/catalog", s.console(true, s.catalogPage))
+	mux.HandleFunc("POST /console/catalog", s.console(true, s.saveItem))
+	mux.HandleFunc("POST /console/catalog/delete", s.console(true, s.deleteItem))
+	mux.HandleFunc("GET /console/recommendations", s.console(true, s.recommendationsPage))
+	mux.HandleFunc("POST /console/recommendations/train", s.console(true, s.trainNow))
+	mux.HandleFunc("POST /console/recommendations/settings", s.console(true, s.saveRecSettings))
 	mux.HandleFunc("GET /console/keys", s.console(true, s.keysPage))
 	mux.HandleFunc("POST /console/keys", s.console(true, s.createKey))
 	mux.HandleFunc("POST /console/keys/{id}/revoke", s.console(true, s.revokeKey))
@@ -150,7 +156,8 @@ func (s *Server) console(needBrand bool, fn consoleHandler) http.HandlerFunc {
 		if cs.brand != nil {
 			p.Brand = cs.brand.Name
 			for _, n := range []struct{ href, label string }{{"/console", "console.nav.overview"}, {"/console/consumers", "console.nav.consumers"},
-				{"/console/plan", "console.nav.plan"}, {"/console/rate-card", "console.nav.rate_card"}, {"/console/keys", "console.nav.keys"}} {
+				{"/console/plan", "console.nav.plan"}, {"/console/rate-card", "console.nav.rate_card"}, {"/console/catalog", "console.nav.catalog"},
+				{"/console/recommendations", "console.nav.recommendations"}, {"/console/keys", "console.nav.keys"}} {
 				cur := r.URL.Path == n.href || (n.href != "/console" && strings.HasPrefix(r.URL.Path, n.href+"/")) || (n.href == "/console" && r.URL.Path == "/console/")
 				p.Nav = append(p.Nav, NavItem{Href: n.href, Label: p.T(n.label), Current: cur})
 			}

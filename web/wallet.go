@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"html"
+	"html/template"
 	"math"
 	"net/http"
 	"sort"
@@ -26,6 +28,7 @@ func (s *Server) walletRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /wallet", s.wallet(s.share))
 	mux.HandleFunc("GET /wallet/{$}", s.wallet(s.share))
 	mux.HandleFunc("POST /wallet/consents", s.wallet(s.decide))
+	mux.HandleFunc("GET /wallet/for-you", s.wallet(s.forYou))
 	mux.HandleFunc("GET /wallet/data", s.wallet(s.myData))
 	mux.HandleFunc("GET /wallet/export", s.wallet(s.export))
 	mux.HandleFunc("GET /wallet/erase", s.wallet(s.eraseConfirm))
@@ -76,7 +79,7 @@ func (s *Server) wallet(fn func(w http.ResponseWriter, r *http.Request, ws *wall
 		ws := &walletSession{token: c.Value, actor: a, brand: b}
 		p := s.newPage(r, "wallet", "")
 		p.CSRF, p.Brand = s.csrf(c.Value), b.Name
-		for _, n := range []struct{ href, label string }{{"/wallet", "nav.share"}, {"/wallet/data", "nav.data"},
+		for _, n := range []struct{ href, label string }{{"/wallet", "nav.share"}, {"/wallet/for-you", "nav.for_you"}, {"/wallet/data", "nav.data"},
 			{"/wallet/activity", "nav.activity"}, {"/wallet/rewards", "nav.rewards"}} {
 			p.Nav = append(p.Nav, NavItem{Href: n.href, Label: p.T(n.label), Current: r.URL.Path == n.href || (n.href == "/wallet" && r.URL.Path == "/wallet/")})
 		}
@@ -504,8 +507,10 @@ func (s *Server) signedOut(w http.ResponseWriter, r *http.Request) {
 
 // Use is one line of "who used my data", in plain words, with its proof's verdict.
 type Use struct {
-	At       time.Time
-	Text     string
+	At   time.Time
+	Text string
+	// HTML is Text with its data (a model version) marked translate="no".
+	HTML     template.HTML
 	Kind     string
 	Verified bool
 	Pending  bool
@@ -537,6 +542,7 @@ func (s *Server) activity(w http.ResponseWriter, r *http.Request, ws *walletSess
 	for i := range doc.Records {
 		x := &doc.Records[i]
 		u := Use{At: x.At, Kind: x.Kind, Pending: x.Pending, Text: p.useText(x, vocab)}
+		u.HTML = markData(u.Text, useModel(x))
 		if x.Index != nil {
 			u.Index = *x.Index
 		}
@@ -581,6 +587,29 @@ func (s *Server) proofs(w http.ResponseWriter, r *http.Request, ws *walletSessio
 	return nil
 }
 
+// useModel is the model version a ledger record names, if any.
+func useModel(x *ledger.ExportRecord) string {
+	var d struct {
+		Model string `json:"model"`
+	}
+	json.Unmarshal(x.Details, &d)
+	return d.Model
+}
+
+// markData escapes text for HTML and marks each occurrence of the data values in it (a model
+// version) translate="no": they are names, not words of the page's language.
+func markData(text string, data ...string) template.HTML {
+	out := html.EscapeString(text)
+	for _, v := range data {
+		if v == "" {
+			continue
+		}
+		ev := html.EscapeString(v)
+		out = strings.ReplaceAll(out, ev, `<span translate="no">`+ev+`</span>`)
+	}
+	return template.HTML(out)
+}
+
 // useText says a ledger record in plain words.
 func (p *Page) useText(x *ledger.ExportRecord, vocab symbiont.Vocabulary) string {
 	var d map[string]any
@@ -615,9 +644,25 @@ func (p *Page) useText(x *ledger.ExportRecord, vocab symbiont.Vocabulary) string
 	}
 	switch x.Kind {
 	case "access.read":
+		if m := str("model"); m != "" {
+			if strings.HasPrefix(str("actor"), "consumer:") { // the wallet's "For you", opened by the consumer
+				who = p.feature("recommendations")
+			}
+			if list, _ := d["categories"].([]any); len(list) == 0 {
+				return p.T("use.read_model_none", who, m, cats("withheld"), p.label("pur", str("purpose"), vocab))
+			}
+			return p.T("use.read_model", who, m, cats("categories"), p.label("pur", str("purpose"), vocab))
+		}
 		return p.T("use.read", who, cats("categories"), p.label("pur", str("purpose"), vocab))
 	case "access.train":
-		return p.T("use.train", who, str("model"), cats("categories"))
+		pur := str("purpose")
+		if pur == "" {
+			pur = access.PurposeTraining
+		}
+		if str("actor") == "system:recommendations" {
+			return p.T("use.train_recs", cats("categories"), str("model"), p.label("pur", pur, vocab))
+		}
+		return p.T("use.train", cats("categories"), who, str("model"), p.label("pur", pur, vocab))
 	case "access.export":
 		if strings.HasPrefix(str("actor"), "consumer:") {
 			return p.T("use.export_self") // the wallet's "my data" page reads through Export too

@@ -125,13 +125,19 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04 UTC")
 	},
-	"add":   func(a, b int) int { return a + b },
-	"sub":   func(a, b int64) int64 { return a - b },
-	"deref": func(v *float64) float64 { return *v },
-	"neg":   func(a int64) int64 { return -a },
-	"pct":   func(a, b int) string { return percent(a, b) },
-	"money": func(v float64) string { return fmt.Sprintf("%.2f", v) },
-	"svg":   func(s string) template.HTML { return template.HTML(s) }, // only for charts this package drew
+	"add":    func(a, b int) int { return a + b },
+	"sub":    func(a, b int64) int64 { return a - b },
+	"deref":  func(v *float64) float64 { return *v },
+	"neg":    func(a int64) int64 { return -a },
+	"pct":    func(a, b int) string { return percent(a, b) },
+	"money":  func(v float64) string { return fmt.Sprintf("%.2f", v) },
+	"mul100": func(v float64) float64 { return 100 * v },
+	"svg":    func(s string) template.HTML { return template.HTML(s) }, // only for charts this package drew
+	// fieldArgs are a text field's: its form name, id, value, the form's field in error, its
+	// label's and help's message keys and its length.
+	"fieldArgs": func(p *Page, name, id, value, errField, label, help string, max int) map[string]any {
+		return map[string]any{"P": p, "Name": name, "ID": id, "Value": value, "Err": errField == name, "Label": label, "Help": help, "Max": max}
+	},
 }
 
 func percent(a, b int) string {
