@@ -8,8 +8,6 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
-
-	"github.com/symbiont/symbiont/benchmark"
 )
 
 const benchUsage = `Usage: symbiont bench recs [flags]
@@ -33,7 +31,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench recs", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, benchUsage); fs.PrintDefaults() }
-	var o benchmark.RecsOptions
+	var o recsOptions
 	fs.IntVar(&o.Items, "items", 50000, "catalogue size")
 	fs.IntVar(&o.Consumers, "consumers", 100000, "consumers")
 	fs.IntVar(&o.PerUser, "per-user", 10, "purchases per consumer")
@@ -73,7 +71,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	res, err := benchmark.Recs(ctx, o)
+	res, err := benchRecs(ctx, o)
 	if err != nil {
 		return err
 	}

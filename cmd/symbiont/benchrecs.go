@@ -1,6 +1,7 @@
-// Package benchmark holds the load scenarios `symbiont bench` runs against a whole platform:
-// seeded through the services as production would be, measured over HTTP on loopback.
-package benchmark
+package main
+
+// The recommendation serving scenario of `symbiont bench recs`: a whole platform seeded through
+// its services as production would be, measured over HTTP on loopback.
 
 import (
 	"cmp"
@@ -28,8 +29,8 @@ import (
 	"github.com/symbiont/symbiont/segment"
 )
 
-// RecsOptions is the recommendation serving scenario.
-type RecsOptions struct {
+// recsOptions is the recommendation serving scenario.
+type recsOptions struct {
 	DataDir   string // an empty directory for the platform (SQLite)
 	Items     int    // catalogue size
 	Consumers int    // who granted personalization and model_training for purchases
@@ -44,8 +45,8 @@ type RecsOptions struct {
 	Measuring func(on bool)
 }
 
-// RecsResult is what the scenario measured.
-type RecsResult struct {
+// recsResult is what the scenario measured.
+type recsResult struct {
 	Items, Consumers, Events int
 	Model                    string        // version and kind
 	SeedTook, TrainTook      time.Duration //
@@ -56,11 +57,11 @@ type RecsResult struct {
 	P50, P90, P99, Max       time.Duration
 }
 
-// Recs (with the API's rate limits off: the scenario measures serving, not the limiter) seeds a brand (catalogue, consents, purchases), trains its model and measures
+// benchRecs (with the API's rate limits off: the scenario measures serving, not the limiter) seeds a brand (catalogue, consents, purchases), trains its model and measures
 // GET /v1/consumers/{id}/recommendations?n=N over HTTP from Clients clients: each request is a
 // full serve (consent check and recorded read through the one door, fold-in scoring, MMR,
 // explanations).
-func Recs(ctx context.Context, o RecsOptions) (*RecsResult, error) {
+func benchRecs(ctx context.Context, o recsOptions) (*recsResult, error) {
 	o.Items, o.Consumers, o.PerUser = cmp.Or(o.Items, 50000), cmp.Or(o.Consumers, 100000), cmp.Or(o.PerUser, 10)
 	o.Clusters, o.N, o.Clients = cmp.Or(o.Clusters, 50), cmp.Or(o.N, 20), cmp.Or(o.Clients, 8)
 	o.Duration, o.Warmup = cmp.Or(o.Duration, 20*time.Second), cmp.Or(o.Warmup, 3*time.Second)
@@ -74,7 +75,7 @@ func Recs(ctx context.Context, o RecsOptions) (*RecsResult, error) {
 		return nil, err
 	}
 	defer p.Close()
-	res := &RecsResult{Items: o.Items, Consumers: o.Consumers}
+	res := &recsResult{Items: o.Items, Consumers: o.Consumers}
 	start := time.Now()
 	nb, err := p.Tenants.CreateBrand(ctx, "Bench")
 	if err != nil {
@@ -271,7 +272,7 @@ func get(c *http.Client, req *http.Request, n int) (ok, personalized bool) {
 }
 
 // Report prints the result.
-func (r *RecsResult) Report(w io.Writer) {
+func (r *recsResult) Report(w io.Writer) {
 	fmt.Fprintf(w, "%d items, %d consumers, %d events; model %s (seeded in %s, trained in %s)\n", r.Items, r.Consumers, r.Events, r.Model,
 		r.SeedTook.Round(time.Second), r.TrainTook.Round(100*time.Millisecond))
 	fmt.Fprintf(w, "%d requests (%d errors), %.0f/s, %.0f%% personalised; GOMAXPROCS %d\n", r.Requests, r.Errors, r.PerSecond, 100*r.Personalized, runtime.GOMAXPROCS(0))
