@@ -168,12 +168,12 @@ func TestALSFoldInSolvesNormalEquations(t *testing.T) {
 			}
 			var yu float64
 			for s := range k {
-				yu += m.y.At(i, s) * w.u.AtVec(s)
+				yu += m.y.At(i, s) * w.u[s]
 			}
 			lhs += m.y.At(i, r) * c * yu
 			rhs += m.y.At(i, r) * c * p
 		}
-		lhs += m.Lambda * w.u.AtVec(r)
+		lhs += m.Lambda * w.u[r]
 		if math.Abs(lhs-rhs) > 1e-9 {
 			t.Errorf("normal equation %d: %.12f ≠ %.12f", r, lhs, rhs)
 		}

@@ -61,7 +61,21 @@ var matrixHeader = func() int {
 // maxMeta bounds the metadata a file may claim (50,000 item ids of 128 bytes and change).
 const maxMeta = 16 << 20
 
-// WriteModel writes a trained model with its metadata (Kind is set from the model).
+// DescribeModel returns meta with the model's kind and hyperparameters (Kind, Lambda and, for
+// ALS, Factors, Alpha, Iterations) set from s, as WriteModel writes them.
+func DescribeModel(meta Meta, s Scorer) Meta {
+	meta.Factors, meta.Alpha, meta.Iterations = 0, 0, 0
+	switch m := s.(type) {
+	case *EASE:
+		meta.Kind, meta.Lambda = "ease", m.Lambda
+	case *ALS:
+		meta.Kind, meta.Lambda, meta.Factors, meta.Alpha, meta.Iterations = "als", m.Lambda, m.Factors, m.Alpha, m.Iterations
+	}
+	return meta
+}
+
+// WriteModel writes a trained model with its metadata (Kind and the hyperparameters are set
+// from the model, by DescribeModel).
 func WriteModel(w io.Writer, meta Meta, s Scorer) error {
 	if n := len(meta.Popular); n != 0 && n != len(meta.ItemIDs) {
 		return fmt.Errorf("recommendation: %d popularity counts for %d items", n, len(meta.ItemIDs))
@@ -85,9 +99,7 @@ func writeEASE(w io.Writer, meta Meta, m *EASE) error {
 	if r, _ := m.b.Dims(); r != len(meta.ItemIDs) {
 		return fmt.Errorf("recommendation: model of %d items, %d item ids", r, len(meta.ItemIDs))
 	}
-	meta.Kind, meta.Lambda = "ease", m.Lambda
-	meta.Factors, meta.Alpha, meta.Iterations = 0, 0, 0
-	return writeFile(w, meta, m.b)
+	return writeFile(w, DescribeModel(meta, m), m.b)
 }
 
 func writeALS(w io.Writer, meta Meta, m *ALS) error {
@@ -97,8 +109,7 @@ func writeALS(w io.Writer, meta Meta, m *ALS) error {
 	if r := m.Items(); r != len(meta.ItemIDs) {
 		return fmt.Errorf("recommendation: model of %d items, %d item ids", r, len(meta.ItemIDs))
 	}
-	meta.Kind, meta.Lambda, meta.Factors, meta.Alpha, meta.Iterations = "als", m.Lambda, m.Factors, m.Alpha, m.Iterations
-	return writeFile(w, meta, m.y)
+	return writeFile(w, DescribeModel(meta, m), m.y)
 }
 
 // writeFile writes the header, the metadata and the model's matrix.

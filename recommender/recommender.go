@@ -1,7 +1,7 @@
 // Package recommender trains, keeps and serves brands' recommendation models. A training reads
 // the consumers' interactions only through access.Train (purpose model_training, recorded in
 // each consumer's ledger under the model's version), learns over the brand's live catalogue
-// (package recommendation's EASE), writes the model to a file and swaps it in atomically; at
+// (package recommendation's EASE, or its ALS for a catalogue too large for EASE), writes the model to a file and swaps it in atomically; at
 // start the newest file of each brand is loaded, so the serving model survives a restart.
 package recommender
 
@@ -60,6 +60,11 @@ func (m *Model) Similar(item string, n int) ([]string, bool) {
 	return out, true
 }
 
+// DefaultEASEItems is where the recommender turns from EASE to ALS: EASE's training grows as
+// the cube of the items and its memory as the square (22 s and 570 MB at 5,000 items, see
+// docs/benchmarks.md); ALS's grow with the interactions and items × factors.
+const DefaultEASEItems = 5000
+
 // Service keeps the models of every brand.
 type Service struct {
 	access  *access.Service
@@ -71,6 +76,9 @@ type Service struct {
 	Kinds func(brandID int64) recommendation.EventKinds
 	// Categories are what models learn from (DefaultCategories when nil).
 	Categories []string
+	// EASEItems is the largest catalogue trained with EASE (DefaultEASEItems when 0); a
+	// larger one is trained with ALS, up to recommendation.MaxALSItems.
+	EASEItems int
 
 	mu     sync.Mutex // one training at a time per service
 	models sync.Map   // brand id → *Model
@@ -95,6 +103,7 @@ type TrainResult struct {
 	Consumers int           `json:"consumers"`
 	Items     int           `json:"items"`
 	Events    int           `json:"events"`
+	Kind      string        `json:"kind"` // "ease" or "als"
 	Lambda    float64       `json:"lambda"`
 	Took      time.Duration `json:"took_ns"`
 }
@@ -125,8 +134,13 @@ func (s *Service) Train(ctx context.Context, brandID int64, progress func(format
 	if len(ids) == 0 {
 		return nil, symbiont.Errorf(symbiont.ECONFLICT, "The catalogue is empty: there is nothing to recommend.")
 	}
-	if len(ids) > recommendation.MaxEASEItems {
-		return nil, symbiont.Errorf(symbiont.ECONFLICT, "The catalogue has %d items; the model is bounded at %d.", len(ids), recommendation.MaxEASEItems)
+	easeItems := s.EASEItems
+	if easeItems == 0 {
+		easeItems = DefaultEASEItems
+	}
+	easeItems = min(easeItems, recommendation.MaxEASEItems)
+	if len(ids) > recommendation.MaxALSItems {
+		return nil, symbiont.Errorf(symbiont.ECONFLICT, "The catalogue has %d items; the model is bounded at %d.", len(ids), recommendation.MaxALSItems)
 	}
 	version, err := s.nextVersion(brandID)
 	if err != nil {
@@ -157,24 +171,37 @@ func (s *Service) Train(ctx context.Context, brandID int64, progress func(format
 	}
 	x := b.Interactions()
 	progress("read %d consumers (%d events), %d with interactions", read.Consumers, read.Events, len(x.Users))
-	lambda := 250.0
-	if len(x.Users) >= 50 {
-		if lambda, _, err = recommendation.SelectEASE(x, recommendation.Lambdas, recommendation.K, 1); err != nil {
+	var model recommendation.Scorer
+	var kind string
+	var lambda float64
+	if len(ids) <= easeItems {
+		kind, lambda = "ease", 250.0
+		if len(x.Users) >= 50 {
+			if lambda, _, err = recommendation.SelectEASE(x, recommendation.Lambdas, recommendation.K, 1); err != nil {
+				return nil, err
+			}
+		}
+		if model, err = recommendation.TrainEASE(x, lambda); err != nil {
 			return nil, err
 		}
+	} else {
+		// ALS with its defaults: choosing λ by validation would train it once per value of
+		// the grid, which at 50,000 items is minutes.
+		als, err := recommendation.TrainALS(x, recommendation.ALSConfig{})
+		if err != nil {
+			return nil, err
+		}
+		model, kind, lambda = als, "als", als.Lambda
 	}
-	ease, err := recommendation.TrainEASE(x, lambda)
-	if err != nil {
-		return nil, err
-	}
-	meta := recommendation.Meta{Version: version, ItemIDs: ids, Consumers: len(x.Users), TrainedAt: s.clock.Now()}
-	m, err := s.save(brandID, meta, ease)
+	// The metadata served is the file's, kind and hyperparameters included.
+	meta := recommendation.DescribeModel(recommendation.Meta{Version: version, ItemIDs: ids, Consumers: len(x.Users), TrainedAt: s.clock.Now()}, model)
+	m, err := s.save(brandID, meta, model)
 	if err != nil {
 		return nil, err
 	}
 	s.models.Store(brandID, m)
-	res := &TrainResult{Version: version, Consumers: len(x.Users), Items: len(ids), Events: read.Events, Lambda: lambda, Took: time.Since(start)}
-	s.log.Info("recommendation model trained", "brand", brandID, "version", version, "consumers", res.Consumers, "items", res.Items, "lambda", lambda, "took", res.Took)
+	res := &TrainResult{Version: version, Consumers: len(x.Users), Items: len(ids), Events: read.Events, Kind: kind, Lambda: lambda, Took: time.Since(start)}
+	s.log.Info("recommendation model trained", "brand", brandID, "version", version, "kind", kind, "consumers", res.Consumers, "items", res.Items, "lambda", lambda, "took", res.Took)
 	return res, nil
 }
 
