@@ -162,7 +162,7 @@ func SelectEASE(train *Interactions, grid []float64, k int, seed uint64) (best f
 type Validation struct {
 	Lambda     float64             `json:"lambda"`
 	Grid       map[float64]float64 `json:"-"` // lambda → NDCG@k
-	EASE       Metrics             `json:"model"`
+	Model      Metrics             `json:"model"` // the chosen model's
 	Popularity Metrics             `json:"popularity"`
 }
 
@@ -180,10 +180,49 @@ func ValidateEASE(train *Interactions, grid []float64, k int, seed uint64) (*Val
 		met := Evaluate(m, fit, val, k)
 		v.Grid[l] = met.NDCG
 		if met.NDCG > bestScore {
-			v.Lambda, v.EASE, bestScore = l, met, met.NDCG
+			v.Lambda, v.Model, bestScore = l, met, met.NDCG
 		}
 	}
 	v.Popularity = Evaluate(TrainPopularity(fit), fit, val, k)
+	return v, nil
+}
+
+// ALSLambdas is the grid SelectALS searches (at the configured factors and alpha).
+var ALSLambdas = []float64{5, 10, 25, 50, 100, 250}
+
+// SelectALS picks ALS's regulariser as SelectEASE picks EASE's: on a further validation split
+// of the training items it trains cfg with every lambda of the grid and keeps the one with the
+// best NDCG@k (the scores are fold-ins of the fitting items, as served).
+func SelectALS(train *Interactions, cfg ALSConfig, grid []float64, k int, seed uint64) (best float64, ndcg map[float64]float64, err error) {
+	fit, val := Split(train, 0.2, seed+1)
+	ndcg = map[float64]float64{}
+	bestScore := -1.0
+	for _, l := range grid {
+		c := cfg
+		c.Lambda = l
+		m, err := TrainALS(fit, c)
+		if err != nil {
+			return 0, nil, err
+		}
+		s := Evaluate(m, fit, val, k).NDCG
+		ndcg[l] = s
+		if s > bestScore {
+			best, bestScore = l, s
+		}
+	}
+	return best, ndcg, nil
+}
+
+// ValidateALS measures ALS with cfg, and popularity, on a validation split of train (a trained
+// model's offline metrics).
+func ValidateALS(train *Interactions, cfg ALSConfig, k int, seed uint64) (*Validation, error) {
+	fit, val := Split(train, 0.2, seed+1)
+	m, err := TrainALS(fit, cfg)
+	if err != nil {
+		return nil, err
+	}
+	v := &Validation{Lambda: m.Lambda, Model: Evaluate(m, fit, val, k), Popularity: Evaluate(TrainPopularity(fit), fit, val, k)}
+	v.Grid = map[float64]float64{m.Lambda: v.Model.NDCG}
 	return v, nil
 }
 
@@ -251,10 +290,24 @@ type ProtocolOptions struct {
 	TestShare float64 // per-user share held out (0.2)
 	Seed      uint64  // of the split (1)
 	Lambda    float64 // EASE's regulariser; 0: chosen by validation over Lambdas
+	// Models are the models to train besides popularity: "ease", "als" or "all" ("": all).
+	Models string
+	// ALS are ALS's hyperparameters (zero fields take the defaults), but a zero Lambda is
+	// chosen by validation over ALSLambdas.
+	ALS ALSConfig
+}
+
+// ALSParams are the hyperparameters of the ALS a report measured.
+type ALSParams struct {
+	Factors    int     `json:"factors"`
+	Lambda     float64 `json:"lambda"`
+	Alpha      float64 `json:"alpha"`
+	Iterations int     `json:"iterations"`
 }
 
 // Report is what Run measured: the protocol, the data, each model's metrics, and the headline
-// figures (EASE's) at the top level, as `symbiont eval recs --json` prints it.
+// figures at the top level (EASE's, or ALS's when EASE was not run; Model says which), as
+// `symbiont eval recs --json` prints it. Lambda, Validation and TrainSeconds are EASE's.
 type Report struct {
 	Protocol     string             `json:"protocol"`
 	Users        int                `json:"users"`
@@ -267,17 +320,24 @@ type Report struct {
 	Precision    float64            `json:"precision@10"`
 	Recall       float64            `json:"recall@10"`
 	Coverage     float64            `json:"coverage"`
-	EASE         Metrics            `json:"ease"`
+	Model        string             `json:"model"` // of the top-level figures: "ease" or "als"
+	EASE         *Metrics           `json:"ease,omitempty"`
+	ALS          *Metrics           `json:"als,omitempty"`
 	Popularity   Metrics            `json:"popularity"`
 	// MMRLists are EASE's lists re-ranked by MMR at each weight of MMRWeights: the diversity
 	// they gain and the accuracy it costs.
 	MMRLists     []Metrics `json:"ease_mmr"`
 	TrainSeconds float64   `json:"train_seconds"` // EASE's final training
+	// ALS's hyperparameters, the validation NDCG@K of each lambda tried, its final training.
+	ALSParams       *ALSParams         `json:"als_params,omitempty"`
+	ALSValidation   map[string]float64 `json:"als_validation_ndcg,omitempty"`
+	ALSTrainSeconds float64            `json:"als_train_seconds,omitempty"`
 }
 
-// Run runs the offline protocol on x: the split, EASE's regulariser (given or chosen by
-// validation), EASE and popularity trained on the training items and evaluated on the test
-// items. progress, when set, hears each step.
+// Run runs the offline protocol on x: the split, then for each model of o.Models its
+// regulariser (given or chosen by validation) and its training on the training items, and
+// every model (popularity too) evaluated on the test items. progress, when set, hears each
+// step.
 func Run(x *Interactions, o ProtocolOptions, progress func(format string, args ...any)) (*Report, error) {
 	if progress == nil {
 		progress = func(string, ...any) {}
@@ -288,16 +348,51 @@ func Run(x *Interactions, o ProtocolOptions, progress func(format string, args .
 	if o.Seed == 0 {
 		o.Seed = 1
 	}
+	runEASE, runALS := false, false
+	switch o.Models {
+	case "", "all":
+		runEASE, runALS = true, true
+	case "ease":
+		runEASE = true
+	case "als":
+		runALS = true
+	default:
+		return nil, fmt.Errorf("recommendation: unknown models %q (ease, als or all)", o.Models)
+	}
 	rep := &Report{Protocol: fmt.Sprintf("implicit feedback; per-user random %d/%d split (seed %d); full ranking of unseen items; metrics at %d",
 		int(math.Round(100*(1-o.TestShare))), int(math.Round(100*o.TestShare)), o.Seed, K),
-		Users: len(x.Users), Items: x.Items, Interactions: x.Count(), Seed: o.Seed, Lambda: o.Lambda}
+		Users: len(x.Users), Items: x.Items, Interactions: x.Count(), Seed: o.Seed}
 	train, test := Split(x, o.TestShare, o.Seed)
 	progress("split: %d users, %d items, %d interactions (%d for training)", rep.Users, rep.Items, rep.Interactions, train.Count())
+	sim := TrainSimilarity(train, 100)
+	ev := Evaluator{K: K, Sim: sim}
+	rep.Popularity = ev.Evaluate(TrainPopularity(train), train, test)
+	if runEASE {
+		if err := runEASEProtocol(rep, train, test, ev, o, progress); err != nil {
+			return nil, err
+		}
+	}
+	if runALS {
+		if err := runALSProtocol(rep, train, test, ev, o, progress); err != nil {
+			return nil, err
+		}
+	}
+	head := rep.EASE
+	rep.Model = "ease"
+	if head == nil {
+		head, rep.Model = rep.ALS, "als"
+	}
+	rep.NDCG, rep.Precision, rep.Recall, rep.Coverage = head.NDCG, head.Precision, head.Recall, head.Coverage
+	return rep, nil
+}
+
+func runEASEProtocol(rep *Report, train *Interactions, test [][]int, ev Evaluator, o ProtocolOptions, progress func(string, ...any)) error {
+	rep.Lambda = o.Lambda
 	if rep.Lambda == 0 {
 		progress("choosing EASE's lambda on a validation split: %v", Lambdas)
 		best, grid, err := SelectEASE(train, Lambdas, K, o.Seed)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		rep.Lambda, rep.Validation = best, map[string]float64{}
 		for l, v := range grid {
@@ -308,19 +403,44 @@ func Run(x *Interactions, o ProtocolOptions, progress func(format string, args .
 	start := time.Now()
 	ease, err := TrainEASE(train, rep.Lambda)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	rep.TrainSeconds = time.Since(start).Seconds()
 	progress("EASE trained in %.1f s; evaluating", rep.TrainSeconds)
-	sim := TrainSimilarity(train, 100)
-	ev := Evaluator{K: K, Sim: sim}
-	rep.EASE = ev.Evaluate(ease, train, test)
-	rep.Popularity = ev.Evaluate(TrainPopularity(train), train, test)
+	m := ev.Evaluate(ease, train, test)
+	rep.EASE = &m
 	for _, w := range MMRWeights {
 		progress("EASE re-ranked by MMR, relevance weight %g", w)
 		ev.MMR = w
 		rep.MMRLists = append(rep.MMRLists, ev.Evaluate(ease, train, test))
 	}
-	rep.NDCG, rep.Precision, rep.Recall, rep.Coverage = rep.EASE.NDCG, rep.EASE.Precision, rep.EASE.Recall, rep.EASE.Coverage
-	return rep, nil
+	return nil
+}
+
+func runALSProtocol(rep *Report, train *Interactions, test [][]int, ev Evaluator, o ProtocolOptions, progress func(string, ...any)) error {
+	cfg := o.ALS
+	if cfg.Lambda == 0 {
+		c := cfg.withDefaults()
+		progress("choosing ALS's lambda on a validation split (%d factors, alpha %g, %d iterations): %v", c.Factors, c.Alpha, c.Iterations, ALSLambdas)
+		best, grid, err := SelectALS(train, cfg, ALSLambdas, K, o.Seed)
+		if err != nil {
+			return err
+		}
+		cfg.Lambda, rep.ALSValidation = best, map[string]float64{}
+		for l, v := range grid {
+			rep.ALSValidation[strconv.FormatFloat(l, 'g', -1, 64)] = v
+		}
+		progress("ALS lambda %g", best)
+	}
+	start := time.Now()
+	als, err := TrainALS(train, cfg)
+	if err != nil {
+		return err
+	}
+	rep.ALSTrainSeconds = time.Since(start).Seconds()
+	rep.ALSParams = &ALSParams{Factors: als.Factors, Lambda: als.Lambda, Alpha: als.Alpha, Iterations: als.Iterations}
+	progress("ALS trained in %.1f s; evaluating", rep.ALSTrainSeconds)
+	m := ev.Evaluate(als, train, test)
+	rep.ALS = &m
+	return nil
 }

@@ -1,7 +1,9 @@
 package recommendation
 
 import (
+	"cmp"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -141,5 +143,33 @@ func TestPlantedStructure(t *testing.T) {
 	ease.Score(append(slices.Clone(train.Users[0]), test[0][0]), after)
 	if slices.Equal(before, after) {
 		t.Error("a new interaction left the scores as they were")
+	}
+}
+
+// Top keeps the k best with a heap; it must agree with sorting everything (ties by index).
+func TestTopAgreesWithSort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 5))
+	for trial := range 200 {
+		n := rng.IntN(60)
+		scores := make([]float64, n)
+		for i := range scores {
+			scores[i] = float64(rng.IntN(8)) // many ties
+		}
+		exclude := map[int]bool{}
+		for range rng.IntN(5) {
+			exclude[rng.IntN(n+1)] = true
+		}
+		k := rng.IntN(n + 3)
+		var want []int
+		for i := range n {
+			if !exclude[i] {
+				want = append(want, i)
+			}
+		}
+		slices.SortStableFunc(want, func(a, b int) int { return cmp.Compare(scores[b], scores[a]) })
+		want = want[:min(k, len(want))]
+		if got := Top(scores, k, exclude); !slices.Equal(got, want) && !(len(got) == 0 && len(want) == 0) {
+			t.Fatalf("trial %d: Top(%v, %d, %v) = %v, want %v", trial, scores, k, exclude, got, want)
+		}
 	}
 }

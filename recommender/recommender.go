@@ -1,7 +1,7 @@
 // Package recommender trains, keeps and serves brands' recommendation models. A training reads
 // the consumers' interactions only through access.Train (purpose model_training, recorded in
 // each consumer's ledger under the model's version), learns over the brand's live catalogue
-// (package recommendation's EASE), writes the model to a file and swaps it in atomically; at
+// (package recommendation's EASE, or its ALS for a catalogue too large for EASE), writes the model to a file and swaps it in atomically; at
 // start the newest file of each brand is loaded, so the serving model survives a restart.
 package recommender
 
@@ -78,6 +78,11 @@ func (m *Model) Similar(item string, n int) ([]string, bool) {
 	return out, true
 }
 
+// DefaultEASEItems is where the recommender turns from EASE to ALS: EASE's training grows as
+// the cube of the items and its memory as the square (22 s and 570 MB at 5,000 items, see
+// docs/benchmarks.md); ALS's grow with the interactions and items × factors.
+const DefaultEASEItems = 5000
+
 // Service keeps the models of every brand.
 type Service struct {
 	access  *access.Service
@@ -92,6 +97,9 @@ type Service struct {
 	// Phrases, when set, rewords a brand's explanations: for a locale, the phrases to use
 	// instead of the defaults (keys as in package phrases: "purchase", "trending", …).
 	Phrases func(brandID int64, locale string) map[string]string
+	// EASEItems is the largest catalogue trained with EASE (DefaultEASEItems when 0); a
+	// larger one is trained with ALS, up to recommendation.MaxALSItems.
+	EASEItems int
 
 	mu       sync.Mutex                      // one training at a time per service
 	models   sync.Map                        // brand id → *Model
@@ -127,6 +135,7 @@ type TrainResult struct {
 	Consumers int           `json:"consumers"`
 	Items     int           `json:"items"`
 	Events    int           `json:"events"`
+	Kind      string        `json:"kind"` // "ease" or "als"
 	Lambda    float64       `json:"lambda"`
 	Took      time.Duration `json:"took_ns"`
 	// Offline is the model's and popularity's metrics on a validation split of the training
@@ -171,8 +180,13 @@ func (s *Service) train(ctx context.Context, brandID int64, st *status) (*TrainR
 	if len(ids) == 0 {
 		return nil, symbiont.Errorf(symbiont.ECONFLICT, "The catalogue is empty: there is nothing to recommend.")
 	}
-	if len(ids) > recommendation.MaxEASEItems {
-		return nil, symbiont.Errorf(symbiont.ECONFLICT, "The catalogue has %d items; the model is bounded at %d.", len(ids), recommendation.MaxEASEItems)
+	easeItems := s.EASEItems
+	if easeItems == 0 {
+		easeItems = DefaultEASEItems
+	}
+	easeItems = min(easeItems, recommendation.MaxEASEItems)
+	if len(ids) > recommendation.MaxALSItems {
+		return nil, symbiont.Errorf(symbiont.ECONFLICT, "The catalogue has %d items; the model is bounded at %d.", len(ids), recommendation.MaxALSItems)
 	}
 	version, err := s.nextVersion(brandID)
 	if err != nil {
@@ -201,29 +215,45 @@ func (s *Service) train(ctx context.Context, brandID int64, st *status) (*TrainR
 	}
 	x := b.Interactions()
 	s.log.Info("recommendation training read", "brand", brandID, "version", version, "consumers", read.Consumers, "events", read.Events, "with_interactions", len(x.Users))
-	// EASE's regulariser is chosen by validation over the grid, which costs a fit per value:
-	// over a large catalogue only the previous model's value (or DefaultLambda) is validated,
-	// for the offline metrics.
-	lambda := DefaultLambda
-	if prev := s.Current(brandID); prev != nil && prev.Meta.Lambda > 0 {
-		lambda = prev.Meta.Lambda
-	}
+	var model recommendation.Scorer
 	var offline *recommendation.Validation
-	if len(x.Users) >= MinValidationUsers {
-		grid := recommendation.Lambdas
-		if len(ids) > MaxSelectItems {
-			grid = []float64{lambda}
+	if len(ids) <= easeItems {
+		// EASE's regulariser is chosen by validation over the grid, which costs a fit per
+		// value: over a large catalogue only the previous model's value (or DefaultLambda) is
+		// validated, for the offline metrics.
+		lambda := DefaultLambda
+		if prev := s.Current(brandID); prev != nil && prev.Meta.Kind == "ease" && prev.Meta.Lambda > 0 {
+			lambda = prev.Meta.Lambda
 		}
-		st.step(version, fmt.Sprintf("validating (%d regularisers)", len(grid)))
-		if offline, err = recommendation.ValidateEASE(x, grid, recommendation.K, 1); err != nil {
+		if len(x.Users) >= MinValidationUsers {
+			grid := recommendation.Lambdas
+			if len(ids) > MaxSelectItems {
+				grid = []float64{lambda}
+			}
+			st.step(version, fmt.Sprintf("validating (%d regularisers)", len(grid)))
+			if offline, err = recommendation.ValidateEASE(x, grid, recommendation.K, 1); err != nil {
+				return nil, err
+			}
+			lambda = offline.Lambda
+		}
+		st.step(version, "fitting EASE")
+		if model, err = recommendation.TrainEASE(x, lambda); err != nil {
 			return nil, err
 		}
-		lambda = offline.Lambda
-	}
-	st.step(version, "fitting")
-	ease, err := recommendation.TrainEASE(x, lambda)
-	if err != nil {
-		return nil, err
+	} else {
+		// ALS with its defaults (chosen on MovieLens-100K): choosing λ by validation would
+		// train it once per value of the grid, which at 50,000 items is minutes. One fit on
+		// the validation split gives the offline metrics.
+		if len(x.Users) >= MinValidationUsers {
+			st.step(version, "validating")
+			if offline, err = recommendation.ValidateALS(x, recommendation.ALSConfig{}, recommendation.K, 1); err != nil {
+				return nil, err
+			}
+		}
+		st.step(version, "fitting ALS")
+		if model, err = recommendation.TrainALS(x, recommendation.ALSConfig{}); err != nil {
+			return nil, err
+		}
 	}
 	st.step(version, "saving")
 	popular := make([]float64, len(ids))
@@ -232,15 +262,18 @@ func (s *Service) train(ctx context.Context, brandID int64, st *status) (*TrainR
 			popular[i]++
 		}
 	}
-	meta := recommendation.Meta{Version: version, Kind: "ease", Lambda: lambda, ItemIDs: ids, Consumers: len(x.Users), TrainedAt: s.clock.Now(), Categories: cats,
-		Popular: popular, Recent: b.Recent(), RecentDays: RecentDays, Offline: offline}
-	m, err := s.save(brandID, meta, ease)
+	// The metadata served is the file's, kind and hyperparameters included.
+	meta := recommendation.DescribeModel(recommendation.Meta{Version: version, ItemIDs: ids, Consumers: len(x.Users), TrainedAt: s.clock.Now(),
+		Categories: cats, Popular: popular, Recent: b.Recent(), RecentDays: RecentDays, Offline: offline}, model)
+	m, err := s.save(brandID, meta, model)
 	if err != nil {
 		return nil, err
 	}
 	s.models.Store(brandID, m)
-	res := &TrainResult{Version: version, Consumers: len(x.Users), Items: len(ids), Events: read.Events, Lambda: lambda, Offline: offline, Took: time.Since(start)}
-	s.log.Info("recommendation model trained", "brand", brandID, "version", version, "consumers", res.Consumers, "items", res.Items, "lambda", lambda, "took", res.Took)
+	res := &TrainResult{Version: version, Consumers: len(x.Users), Items: len(ids), Events: read.Events, Kind: meta.Kind, Lambda: meta.Lambda,
+		Offline: offline, Took: time.Since(start)}
+	s.log.Info("recommendation model trained", "brand", brandID, "version", version, "kind", meta.Kind, "consumers", res.Consumers, "items", res.Items,
+		"lambda", meta.Lambda, "took", res.Took)
 	return res, nil
 }
 

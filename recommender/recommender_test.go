@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -66,6 +67,29 @@ func TestTrainSaveLoad(t *testing.T) {
 	log, err := p.Access.Log(ctx, brand, mustConsumer(t, p, brand, "guest-0"), 10)
 	if err != nil || len(log) != 2 || log[0].Action != "train" {
 		t.Errorf("guest-0's access log after two trainings: %+v %v", log, err)
+	}
+	// A catalogue above EASEItems is trained with ALS, which serves and survives a restart
+	// the same way.
+	s.EASEItems = 4
+	r3, err := s.Train(ctx, brand)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r1.Kind != "ease" || r3.Kind != "als" || s.Current(brand).Meta.Kind != "als" {
+		t.Fatalf("kinds %s, %s (serving %s), want ease, als", r1.Kind, r3.Kind, s.Current(brand).Meta.Kind)
+	}
+	restarted = recommender.NewService(p.Access, p.Catalog, dir, symbiont.SystemClock{}, slog.New(slog.DiscardHandler))
+	if n, err := restarted.Load(); err != nil || n != 1 || restarted.Current(brand).Meta.Version != "recs-v3" {
+		t.Fatalf("Load after ALS: %d, %v", n, err)
+	}
+	s.Current(brand).Score([]string{"room:0"}, a)
+	restarted.Current(brand).Score([]string{"room:0"}, b)
+	if !slices.Equal(a, b) {
+		t.Errorf("ALS after a restart scores %v, before %v", b, a)
+	}
+	a[0] = math.Inf(-1) // the history's own item scores high in a factor model: not a recommendation
+	if top := slices.Index(a, slices.Max(a)); top != 1 {
+		t.Errorf("ALS: for a room-0 buyer the best other item is %d (%v), want room 1", top, a)
 	}
 }
 

@@ -197,7 +197,7 @@ func (m *Model) categories(s *Service) []string {
 // history is a consumer's interactions as the model sees them.
 type history struct {
 	items   []int        // model indexes, ascending
-	exclude map[int]bool // bought, dismissed or rated low: not recommended again
+	exclude map[int]bool // in the history, dismissed or rated low: not recommended again
 	// how[i] is the strongest thing the consumer did with item i, and the data category it
 	// was read from.
 	how        map[int]signal
@@ -232,15 +232,13 @@ func (m *Model) history(kinds recommendation.EventKinds, d *access.Data) *histor
 			}
 		}
 	}
-	for i, sg := range h.how {
+	for i := range h.how {
 		if dismissed[i] {
 			delete(h.how, i)
 			continue
 		}
 		h.items = append(h.items, i)
-		if sg.kind == recommendation.KindPurchase {
-			h.exclude[i] = true
-		}
+		h.exclude[i] = true // what they already know is not news (a factor model ranks it first)
 	}
 	for i := range dismissed {
 		h.exclude[i] = true

@@ -153,15 +153,15 @@ func (s *Server) renderRecommendations(w http.ResponseWriter, r *http.Request, c
 // offlineMetrics lists the validation's metrics, each with a pair of bars (model, popularity)
 // drawn to the same scale, 0 to 1.
 func offlineMetrics(o *recommendation.Validation, p *Page) []Metric {
-	k := o.EASE.K
+	k := o.Model.K
 	if k == 0 {
 		k = recommendation.K
 	}
 	rows := []Metric{
-		{Name: p.T("console.recs.metric.ndcg", k), Model: o.EASE.NDCG, Popularity: o.Popularity.NDCG},
-		{Name: p.T("console.recs.metric.precision", k), Model: o.EASE.Precision, Popularity: o.Popularity.Precision},
-		{Name: p.T("console.recs.metric.recall", k), Model: o.EASE.Recall, Popularity: o.Popularity.Recall},
-		{Name: p.T("console.recs.metric.coverage"), Model: o.EASE.Coverage, Popularity: o.Popularity.Coverage},
+		{Name: p.T("console.recs.metric.ndcg", k), Model: o.Model.NDCG, Popularity: o.Popularity.NDCG},
+		{Name: p.T("console.recs.metric.precision", k), Model: o.Model.Precision, Popularity: o.Popularity.Precision},
+		{Name: p.T("console.recs.metric.recall", k), Model: o.Model.Recall, Popularity: o.Popularity.Recall},
+		{Name: p.T("console.recs.metric.coverage"), Model: o.Model.Coverage, Popularity: o.Popularity.Coverage},
 	}
 	for i := range rows {
 		rows[i].Bars = metricBars(rows[i], p)

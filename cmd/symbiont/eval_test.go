@@ -66,3 +66,61 @@ func TestEvalRecs(t *testing.T) {
 		t.Errorf("a malformed line: %v, want it named", err)
 	}
 }
+
+// --model chooses the models: all (the default) reports ALS next to EASE with EASE's figures
+// at the top level; als alone puts ALS's there; ease alone has no ALS; a bad name is refused.
+func TestEvalRecsModels(t *testing.T) {
+	x := recommendation.Planted(300, 120, 6, 20, 0.85, 12)
+	var b strings.Builder
+	for u, h := range x.Users {
+		for _, i := range h {
+			fmt.Fprintf(&b, "%d\t%d\t4\t%d\n", u+1, i+1, 880000000+u)
+		}
+	}
+	file := filepath.Join(t.TempDir(), "u.data")
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	evalJSON := func(args ...string) map[string]any {
+		var out, errs bytes.Buffer
+		args = append([]string{"eval", "recs", "--ratings", file, "--json", "--als-factors", "12"}, args...)
+		if err := run(context.Background(), args, &out, &errs); err != nil {
+			t.Fatalf("eval %v: %v\n%s", args, err, errs.String())
+		}
+		var m map[string]any
+		if err := json.Unmarshal(out.Bytes(), &m); err != nil {
+			t.Fatalf("not JSON: %v\n%s", err, out.String())
+		}
+		return m
+	}
+	ndcg := func(m map[string]any, model string) float64 { return m[model].(map[string]any)["ndcg"].(float64) }
+	all := evalJSON()
+	if all["model"] != "ease" || all["ndcg@10"] != ndcg(all, "ease") {
+		t.Errorf("top level %v (model %v), EASE %v: want EASE's", all["ndcg@10"], all["model"], ndcg(all, "ease"))
+	}
+	if _, ok := all["als_params"]; !ok {
+		t.Errorf("no als_params: %v", all)
+	}
+	if a, p := ndcg(all, "als"), ndcg(all, "popularity"); a < 2*p {
+		t.Errorf("ALS NDCG@10 %.4f, popularity %.4f: want ALS at least twice as good", a, p)
+	}
+	als := evalJSON("--model", "als", "--als-lambda", "5")
+	if _, ok := als["ease"]; ok || als["model"] != "als" || als["ndcg@10"] != ndcg(als, "als") {
+		t.Errorf("--model als: %v", als)
+	}
+	if p := als["als_params"].(map[string]any); p["lambda"] != 5.0 || p["factors"] != 12.0 {
+		t.Errorf("--als-lambda 5 --als-factors 12: params %v", p)
+	}
+	if ease := evalJSON("--model", "ease"); ease["als"] != nil || ease["model"] != "ease" {
+		t.Errorf("--model ease reports ALS: %v", ease["als"])
+	}
+	var out, errs bytes.Buffer
+	if err := run(context.Background(), []string{"eval", "recs", "--ratings", file, "--model", "svd"}, &out, &errs); err == nil {
+		t.Error("--model svd accepted")
+	}
+	// The text report has a row for ALS.
+	out.Reset()
+	if err := run(context.Background(), []string{"eval", "recs", "--ratings", file, "--model", "als", "--als-lambda", "5"}, &out, &errs); err != nil || !strings.Contains(out.String(), "\nALS ") {
+		t.Errorf("text report: %v\n%s", err, out.String())
+	}
+}
