@@ -364,17 +364,38 @@ func Run(x *Interactions, o ProtocolOptions, progress func(format string, args .
 		Users: len(x.Users), Items: x.Items, Interactions: x.Count(), Seed: o.Seed}
 	train, test := Split(x, o.TestShare, o.Seed)
 	progress("split: %d users, %d items, %d interactions (%d for training)", rep.Users, rep.Items, rep.Interactions, train.Count())
-	sim := TrainSimilarity(train, 100)
-	ev := Evaluator{K: K, Sim: sim}
-	rep.Popularity = ev.Evaluate(TrainPopularity(train), train, test)
+	// The models are trained first and evaluated after: the similarity the evaluation needs
+	// is built once they are, as it was before ALS (the run's peak memory is EASE's grid).
+	var ease *EASE
+	var als *ALS
+	var err error
 	if runEASE {
-		if err := runEASEProtocol(rep, train, test, ev, o, progress); err != nil {
+		if ease, err = trainEASEProtocol(rep, train, o, progress); err != nil {
 			return nil, err
 		}
 	}
 	if runALS {
-		if err := runALSProtocol(rep, train, test, ev, o, progress); err != nil {
+		if als, err = trainALSProtocol(rep, train, o, progress); err != nil {
 			return nil, err
+		}
+	}
+	progress("evaluating")
+	sim := TrainSimilarity(train, 100)
+	ev := Evaluator{K: K, Sim: sim}
+	if ease != nil {
+		m := ev.Evaluate(ease, train, test)
+		rep.EASE = &m
+	}
+	if als != nil {
+		m := ev.Evaluate(als, train, test)
+		rep.ALS = &m
+	}
+	rep.Popularity = ev.Evaluate(TrainPopularity(train), train, test)
+	if ease != nil {
+		for _, w := range MMRWeights {
+			progress("EASE re-ranked by MMR, relevance weight %g", w)
+			ev.MMR = w
+			rep.MMRLists = append(rep.MMRLists, ev.Evaluate(ease, train, test))
 		}
 	}
 	head := rep.EASE
@@ -386,13 +407,13 @@ func Run(x *Interactions, o ProtocolOptions, progress func(format string, args .
 	return rep, nil
 }
 
-func runEASEProtocol(rep *Report, train *Interactions, test [][]int, ev Evaluator, o ProtocolOptions, progress func(string, ...any)) error {
+func trainEASEProtocol(rep *Report, train *Interactions, o ProtocolOptions, progress func(string, ...any)) (*EASE, error) {
 	rep.Lambda = o.Lambda
 	if rep.Lambda == 0 {
 		progress("choosing EASE's lambda on a validation split: %v", Lambdas)
 		best, grid, err := SelectEASE(train, Lambdas, K, o.Seed)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rep.Lambda, rep.Validation = best, map[string]float64{}
 		for l, v := range grid {
@@ -403,28 +424,21 @@ func runEASEProtocol(rep *Report, train *Interactions, test [][]int, ev Evaluato
 	start := time.Now()
 	ease, err := TrainEASE(train, rep.Lambda)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rep.TrainSeconds = time.Since(start).Seconds()
-	progress("EASE trained in %.1f s; evaluating", rep.TrainSeconds)
-	m := ev.Evaluate(ease, train, test)
-	rep.EASE = &m
-	for _, w := range MMRWeights {
-		progress("EASE re-ranked by MMR, relevance weight %g", w)
-		ev.MMR = w
-		rep.MMRLists = append(rep.MMRLists, ev.Evaluate(ease, train, test))
-	}
-	return nil
+	progress("EASE trained in %.1f s", rep.TrainSeconds)
+	return ease, nil
 }
 
-func runALSProtocol(rep *Report, train *Interactions, test [][]int, ev Evaluator, o ProtocolOptions, progress func(string, ...any)) error {
+func trainALSProtocol(rep *Report, train *Interactions, o ProtocolOptions, progress func(string, ...any)) (*ALS, error) {
 	cfg := o.ALS
 	if cfg.Lambda == 0 {
 		c := cfg.withDefaults()
 		progress("choosing ALS's lambda on a validation split (%d factors, alpha %g, %d iterations): %v", c.Factors, c.Alpha, c.Iterations, ALSLambdas)
 		best, grid, err := SelectALS(train, cfg, ALSLambdas, K, o.Seed)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		cfg.Lambda, rep.ALSValidation = best, map[string]float64{}
 		for l, v := range grid {
@@ -435,12 +449,10 @@ func runALSProtocol(rep *Report, train *Interactions, test [][]int, ev Evaluator
 	start := time.Now()
 	als, err := TrainALS(train, cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rep.ALSTrainSeconds = time.Since(start).Seconds()
 	rep.ALSParams = &ALSParams{Factors: als.Factors, Lambda: als.Lambda, Alpha: als.Alpha, Iterations: als.Iterations}
-	progress("ALS trained in %.1f s; evaluating", rep.ALSTrainSeconds)
-	m := ev.Evaluate(als, train, test)
-	rep.ALS = &m
-	return nil
+	progress("ALS trained in %.1f s", rep.ALSTrainSeconds)
+	return als, nil
 }
