@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/symbiont/symbiont"
@@ -158,6 +160,7 @@ func (s *Service) Train(ctx context.Context, t Training, fn func(*TrainingData) 
 // still granted), whose use it recorded.
 func (s *Service) recordTraining(ctx context.Context, t Training, part []*trainee) ([]*trainee, error) {
 	var kept []*trainee
+	bodies := trainBodies{}
 	err := s.store.Update(ctx, func(tx store.Tx) error {
 		kept = kept[:0]
 		now := s.clock.Now()
@@ -168,6 +171,12 @@ func (s *Service) recordTraining(ctx context.Context, t Training, part []*traine
 			ids := make([]int64, len(part))
 			for i, tr := range part {
 				ids[i] = tr.id
+			}
+			// Locked before consent is decided (ascending, as the snapshot is ordered): a
+			// change of their consent on another node waits for this record, or this record
+			// for it, and the decision reads it either way.
+			if err := tx.LockConsumers(ctx, ids); err != nil {
+				return err
 			}
 			grants, err := tx.ActiveGrants(ctx, ids)
 			if err != nil {
@@ -182,6 +191,7 @@ func (s *Service) recordTraining(ctx context.Context, t Training, part []*traine
 			granted = func(consumer int64, c string) bool { return have[[2]any{consumer, c}] }
 		}
 		acts := make([]ledger.Act, 0, len(part))
+		recs := make([]*store.AccessRecord, 0, len(part))
 		for _, tr := range part {
 			var cats []string
 			for _, c := range tr.categories {
@@ -201,12 +211,15 @@ func (s *Service) recordTraining(ctx context.Context, t Training, part []*traine
 			kept = append(kept, k)
 			r := &store.AccessRecord{BrandID: t.BrandID, ConsumerID: tr.id, Actor: t.Actor.Label(), Purpose: PurposeTraining,
 				Categories: cats, Withheld: withheld(t.Categories, cats), Records: len(k.events), Action: "train", RequestID: t.RequestID, At: now}
-			if err := tx.InsertAccess(ctx, r); err != nil {
+			recs = append(recs, r)
+			body, err := bodies.encode(r, t.Model)
+			if err != nil {
 				return err
 			}
-			acts = append(acts, ledger.Act{BrandID: t.BrandID, ConsumerID: tr.id, Kind: "access.train", At: now,
-				Body: &trainBody{accessBody: accessBody{Action: r.Action, Actor: r.Actor, Categories: cats, Purpose: PurposeTraining,
-					Records: r.Records, RequestID: r.RequestID, Withheld: nonNil(r.Withheld)}, Model: t.Model}})
+			acts = append(acts, ledger.Act{BrandID: t.BrandID, ConsumerID: tr.id, Kind: "access.train", At: now, Body: body})
+		}
+		if err := tx.InsertAccesses(ctx, recs); err != nil {
+			return err
 		}
 		_, err := s.Ledger.AppendAll(ctx, tx, acts)
 		return err
@@ -218,6 +231,26 @@ func (s *Service) recordTraining(ctx context.Context, t Training, part []*traine
 type trainBody struct {
 	accessBody
 	Model string `json:"model"`
+}
+
+// trainBodies encodes the ledger bodies of a training read's entries, each distinct one once:
+// the consumers of a batch mostly share their categories and differ, if at all, in the number
+// of their records (what an entry says of its consumer beyond that, its subject and place in
+// their chain, is outside the body).
+type trainBodies map[string]ledger.EncodedBody
+
+func (b trainBodies) encode(r *store.AccessRecord, model string) (ledger.EncodedBody, error) {
+	key := strings.Join(r.Categories, "\x00") + "\x01" + strings.Join(r.Withheld, "\x00") + "\x01" + strconv.Itoa(r.Records)
+	if e, ok := b[key]; ok {
+		return e, nil
+	}
+	e, err := json.Marshal(&trainBody{accessBody: accessBody{Action: r.Action, Actor: r.Actor, Categories: r.Categories, Purpose: r.Purpose,
+		Records: r.Records, RequestID: r.RequestID, Withheld: nonNil(r.Withheld)}, Model: model})
+	if err != nil {
+		return nil, fmt.Errorf("access: training record: %w", err)
+	}
+	b[key] = e
+	return e, nil
 }
 
 // withheld is what was asked for and not granted.

@@ -16,15 +16,21 @@ import (
 	"github.com/symbiont/symbiont/identity"
 	"github.com/symbiont/symbiont/platform"
 	"github.com/symbiont/symbiont/segment"
+	"github.com/symbiont/symbiont/store/storetest"
 )
 
 // BenchmarkTrainingRead100K: a training read over 100,000 consumers who granted purchases for
 // model_training, 2 events each: the snapshot, the record (100,000 access records and ledger
 // entries, in batches of 1,000 consumers) and the opening. The issue's floor is the record:
-// well under a second for 100,000 consumers.
+// well under a second for 100,000 consumers. On SQLite; TRAIN_ENGINE=postgres runs it on
+// PostgreSQL (SYMBIONT_TEST_POSTGRES).
 func BenchmarkTrainingRead100K(b *testing.B) {
 	ctx := context.Background()
-	p, brand := openBrand(b, platform.Config{}, `{"events":{"Order Completed":"purchases"}}`)
+	cfg := platform.Config{}
+	if os.Getenv("TRAIN_ENGINE") == "postgres" {
+		cfg.PostgresDSN = storetest.PostgresDSN(b)
+	}
+	p, brand := openBrand(b, cfg, `{"events":{"Order Completed":"purchases"}}`)
 	actor := symbiont.Actor{Kind: symbiont.ActorSystem, BrandID: brand, KeyID: "bench"}
 	const consumers = 100_000
 	var wg sync.WaitGroup

@@ -198,9 +198,30 @@ type Prepared struct {
 // the chain position into the record and hashes it (encoding, the subject's HMAC and the salt
 // cost ~10 µs of its time an entry otherwise).
 func (s *Service) Prepare(a Act) (*Prepared, error) {
-	body, err := json.Marshal(a.Body)
-	if err != nil {
-		return nil, fmt.Errorf("ledger: record body: %w", err)
+	salt := make([]byte, saltSize)
+	rand.Read(salt)
+	return s.prepare(a, salt)
+}
+
+// saltSize is the length of a record's salt: 256 random bits, which hide what a commitment
+// commits to.
+const saltSize = 32
+
+// EncodedBody is an act's body encoded already, as json.Marshal writes it (compact, HTML
+// characters escaped): Prepare takes it as it is. A caller recording many acts with one body
+// (a training read's entries) encodes it once.
+type EncodedBody []byte
+
+// prepare is Prepare with the salt given (AppendAll draws a batch's salts at once).
+func (s *Service) prepare(a Act, salt []byte) (*Prepared, error) {
+	var body []byte
+	if b, ok := a.Body.(EncodedBody); ok {
+		body = b
+	} else {
+		var err error
+		if body, err = json.Marshal(a.Body); err != nil {
+			return nil, fmt.Errorf("ledger: record body: %w", err)
+		}
 	}
 	at := a.At.UTC().Truncate(time.Millisecond)
 	// The tail is `,"kind":…,"at":…,"body":…}`, written out rather than encoded from a struct
@@ -227,8 +248,6 @@ func (s *Service) Prepare(a Act) (*Prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	salt := make([]byte, 32)
-	rand.Read(salt)
 	return &Prepared{brandID: a.BrandID, consumerID: a.ConsumerID, at: at, sub: sub, tail: tail, salt: salt}, nil
 }
 
@@ -283,11 +302,16 @@ func (s *Service) recordHead(brand string) ([]byte, error) {
 // AppendAll records several acts in the caller's transaction, in order (acts about one
 // consumer extend their chain one after the other), with at most one query for the chains'
 // heads and one insert for all entries.
+//
+// The acts' salts are drawn from the system's CSPRNG in one read (each its own 32 bytes of it:
+// as random and as independent as one read each, without a call per entry).
 func (s *Service) AppendAll(ctx context.Context, tx Tx, acts []Act) ([]*Entry, error) {
 	ps := make([]*Prepared, len(acts))
+	salts := make([]byte, saltSize*len(acts))
+	rand.Read(salts)
 	for i, a := range acts {
 		var err error
-		if ps[i], err = s.Prepare(a); err != nil {
+		if ps[i], err = s.prepare(a, salts[i*saltSize:(i+1)*saltSize:(i+1)*saltSize]); err != nil {
 			return nil, err
 		}
 	}
@@ -325,10 +349,12 @@ func (s *Service) AppendPrepared(ctx context.Context, tx Tx, ps ...*Prepared) ([
 	}
 	slices.Sort(chains)
 	chains = slices.Compact(chains) // lock in one order everywhere: no deadlocks between nodes
-	for _, c := range chains {
-		if err := tx.LockConsumer(ctx, c); err != nil {
+	if len(chains) == 1 {
+		if err := tx.LockConsumer(ctx, chains[0]); err != nil {
 			return nil, err
 		}
+	} else if err := tx.LockConsumers(ctx, chains); err != nil {
+		return nil, err
 	}
 	// Registered first: forgetting is harmless, and whether OnUndo keeps it decides whether
 	// the cache may be read at all.

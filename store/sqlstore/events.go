@@ -357,6 +357,68 @@ func (t *Tx) InsertAccess(ctx context.Context, r *store.AccessRecord) error {
 	return nil
 }
 
+// InsertAccesses appends access records in multi-row statements, of the sizes chunks gives (a
+// handful of shapes, each prepared once). On SQLite (LastInsertID) the
+// single writer gives a statement's rows consecutive rowids in order (INTEGER PRIMARY KEY,
+// one larger than the largest), so the ids follow from the last; elsewhere RETURNING reports
+// them, and they are taken in ascending order: a sequence hands its values out in the order
+// the rows are inserted, which is the order of VALUES.
+func (t *Tx) InsertAccesses(ctx context.Context, rs []*store.AccessRecord) error {
+	if len(rs) == 1 {
+		return t.InsertAccess(ctx, rs[0])
+	}
+	args := make([]any, 0, 10*min(len(rs), insertChunk))
+	from := 0
+	for _, size := range chunks(len(rs)) {
+		part := rs[from : from+size]
+		from += size
+		args = args[:0]
+		for _, r := range part {
+			args = append(args, r.BrandID, r.ConsumerID, r.Actor, r.Purpose, joinList(r.Categories), joinList(r.Withheld), r.Records, r.Action, r.RequestID, ms(r.At))
+		}
+		q := `INSERT INTO access_log (brand_id, consumer_id, actor, purpose, categories, withheld, records, action, request_id, at) VALUES ` +
+			placeholders(len(part), 10)
+		if t.db.dialect.LastInsertID {
+			res, err := t.exec(ctx, q, args...)
+			if err != nil {
+				return err
+			}
+			last, err := res.LastInsertId()
+			if err != nil {
+				return err
+			}
+			for i, r := range part {
+				r.ID = last - int64(len(part)-1-i)
+			}
+			continue
+		}
+		rows, err := t.query(ctx, q+` RETURNING id`, args...)
+		if err != nil {
+			return err
+		}
+		ids := make([]int64, 0, len(part))
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		if err := rowsDone(rows); err != nil {
+			return err
+		}
+		if len(ids) != len(part) {
+			return fmt.Errorf("sqlstore: %d access records inserted of %d", len(ids), len(part))
+		}
+		slices.Sort(ids)
+		for i, r := range part {
+			r.ID = ids[i]
+		}
+	}
+	return nil
+}
+
 // AccessLog returns a consumer's access records, newest first, at most limit (all when ≤ 0).
 func (t *Tx) AccessLog(ctx context.Context, brandID, consumerID int64, limit int) ([]*store.AccessRecord, error) {
 	q := `SELECT id, brand_id, consumer_id, actor, purpose, categories, withheld, records, action, request_id, at FROM access_log
