@@ -12,6 +12,7 @@ import (
 	"github.com/symbiont/symbiont/access"
 	"github.com/symbiont/symbiont/consent"
 	"github.com/symbiont/symbiont/identity"
+	"github.com/symbiont/symbiont/ledger"
 )
 
 // A training read hands over the data of exactly the consumers who granted model_training, in
@@ -85,7 +86,17 @@ func TestTrainingRead(t *testing.T) {
 					t.Errorf("%s: %v, %d events; want purchases, 2 events", u, d.Categories, len(d.Events))
 				}
 			}
-			// Recorded: one access per consumer, with its ledger entry naming the model.
+			// Recorded: one access per consumer, with its ledger entry naming the model, in
+			// their proof document with an inclusion proof against its signed checkpoint.
+			for {
+				n, err := p.Ledger.Integrate(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n == 0 {
+					break
+				}
+			}
 			for _, u := range []string{"ann", "bob", "dee"} {
 				log, err := p.Access.Log(ctx, brand, id(u), 10)
 				if err != nil {
@@ -100,6 +111,32 @@ func TestTrainingRead(t *testing.T) {
 				}
 				if b, _ := json.Marshal(doc); !json.Valid(b) || !containsAll(string(b), `access.train`, `recs-v1`) {
 					t.Errorf("%s's proof document does not show the training of recs-v1: %s", u, b)
+				}
+				cp, err := ledger.OpenCheckpoint([]byte(doc.Log.Checkpoint), doc.Log.Key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				trained := 0
+				for _, x := range doc.Records {
+					if x.Kind != "access.train" {
+						continue
+					}
+					trained++
+					if x.Pending || x.Index == nil {
+						t.Errorf("%s's training entry is not integrated: %+v", u, x)
+					} else if err := x.Check(doc.Log.Origin, cp); err != nil {
+						t.Errorf("%s's training entry does not verify against the checkpoint: %v", u, err)
+					}
+				}
+				if trained != 1 {
+					t.Errorf("%s's proof document has %d training entries, want 1", u, trained)
+				}
+				ex, err := p.Access.Export(ctx, access.ExportBrand{}, brand, id(u), actor, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if b, _ := json.Marshal(ex); !containsAll(string(b), `"train"`, `model_training`) {
+					t.Errorf("%s's export does not list the training read: %s", u, b)
 				}
 			}
 			if log, _ := p.Access.Log(ctx, brand, id("cai"), 10); len(log) != 0 {

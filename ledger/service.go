@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -86,7 +87,10 @@ type Service struct {
 	// recordHeads are the first bytes of every record of a brand (public id → []byte).
 	recordHeads sync.Map
 	intMu       sync.Mutex // one integration at a time in this process
-	checked     int64      // entries the last self-check read
+	// heldUntil, while in the future, holds integration off (HoldIntegration): unix nanoseconds.
+	heldUntil atomic.Int64
+	holds     atomic.Int32
+	checked   int64 // entries the last self-check read
 }
 
 // Open loads (or, on first start, creates) the log's origin and signing key.
@@ -452,6 +456,9 @@ func (s *Service) Run(ctx context.Context) {
 			case <-time.After(s.opt.IntegrateEvery / 4):
 			}
 		}
+		if s.held() {
+			continue // integrated when the hold is released (it wakes the loop) or ends
+		}
 		for {
 			n, err := s.Integrate(ctx)
 			if err != nil {
@@ -470,6 +477,38 @@ func (s *Service) Run(ctx context.Context) {
 // integrateBatch bounds the entries one integration takes: its transaction holds the (SQLite)
 // writer, so a large batch would stall every act behind it (2,000 entries take about 15 ms).
 const integrateBatch = 2000
+
+// HoldIntegration holds the background integration off while a bulk write appends (a training
+// read records an entry per consumer in a run of write transactions), so that the single
+// writer is not shared with integration passes for the few hundred milliseconds the run takes:
+// the entries are integrated, together, once release is called. A hold lasts at most max (a
+// bulk write that runs longer shares the writer again, so that checkpoints keep following);
+// nothing else changes: entries commit with their acts either way, and an entry not yet
+// integrated when the process stops is integrated at the next start, as always.
+func (s *Service) HoldIntegration(max time.Duration) (release func()) {
+	s.holds.Add(1)
+	until := time.Now().Add(max).UnixNano()
+	for {
+		old := s.heldUntil.Load()
+		if old >= until || s.heldUntil.CompareAndSwap(old, until) {
+			break
+		}
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			if s.holds.Add(-1) == 0 {
+				s.heldUntil.Store(0)
+			}
+			s.Wake()
+		})
+	}
+}
+
+// held reports whether a HoldIntegration is in force.
+func (s *Service) held() bool {
+	return s.holds.Load() > 0 && time.Now().UnixNano() < s.heldUntil.Load()
+}
 
 // Integrate gives pending entries their log indexes, hashes them into the tree and signs a
 // checkpoint of the new size, in one transaction. It returns how many entries it integrated.
