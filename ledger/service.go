@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -310,16 +311,45 @@ func (s *Service) recordHead(brand string) ([]byte, error) {
 // The acts' salts are drawn from the system's CSPRNG in one read (each its own 32 bytes of it:
 // as random and as independent as one read each, without a call per entry).
 func (s *Service) AppendAll(ctx context.Context, tx Tx, acts []Act) ([]*Entry, error) {
+	ps, err := s.prepareAll(acts)
+	if err != nil {
+		return nil, err
+	}
+	return s.AppendPrepared(ctx, tx, ps...)
+}
+
+// prepareAll prepares acts for AppendAll: each run of acts alike but for their consumer (a
+// bulk read's, with one EncodedBody) shares one encoded tail.
+func (s *Service) prepareAll(acts []Act) ([]*Prepared, error) {
 	ps := make([]*Prepared, len(acts))
 	salts := make([]byte, saltSize*len(acts))
 	rand.Read(salts)
 	for i, a := range acts {
+		salt := salts[i*saltSize : (i+1)*saltSize : (i+1)*saltSize]
+		if i > 0 && sameTail(&acts[i-1], &a) {
+			sub, err := jsonString(s.opt.Subject(a.BrandID, a.ConsumerID))
+			if err != nil {
+				return nil, err
+			}
+			p := *ps[i-1]
+			p.consumerID, p.sub, p.salt = a.ConsumerID, sub, salt
+			ps[i] = &p
+			continue
+		}
 		var err error
-		if ps[i], err = s.prepare(a, salts[i*saltSize:(i+1)*saltSize:(i+1)*saltSize]); err != nil {
+		if ps[i], err = s.prepare(a, salt); err != nil {
 			return nil, err
 		}
 	}
-	return s.AppendPrepared(ctx, tx, ps...)
+	return ps, nil
+}
+
+// sameTail reports whether two acts of one brand have the same kind, time and encoded body, and
+// so the same record tail (Prepared.tail, which is only ever read).
+func sameTail(a, b *Act) bool {
+	ab, ok1 := a.Body.(EncodedBody)
+	bb, ok2 := b.Body.(EncodedBody)
+	return ok1 && ok2 && a.BrandID == b.BrandID && a.Kind == b.Kind && a.At.Equal(b.At) && bytes.Equal(ab, bb)
 }
 
 // brandID returns the public id of a brand, read through tx once and then remembered (a
