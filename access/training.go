@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/symbiont/symbiont"
@@ -130,14 +131,58 @@ func (s *Service) Train(ctx context.Context, t Training, fn func(*TrainingData) 
 	// the entries are integrated together when the read ends, or after trainingHold.
 	release := s.Ledger.HoldIntegration(trainingHold)
 	defer release()
+	// Batches are recorded one ahead of the hand-over: while a batch's commit is made durable
+	// and its events opened and handed over, the writer records the next (its own transaction,
+	// UpdateAlone), so that the record does not wait for the disk a batch at a time. A batch is
+	// handed over only once its own record has committed. When the read stops (fn's error, a
+	// failed record), at most the one batch recorded ahead is recorded without being handed
+	// over, as the rest of a batch is when fn fails within it: the ledger may say more was
+	// used, never less.
+	var parts [][]*trainee
 	for from := 0; from < len(snap); from += batch {
-		part := snap[from:min(from+batch, len(snap))]
-		start = time.Now()
-		kept, err := s.recordTraining(ctx, t, part)
-		res.Record += time.Since(start)
-		if err != nil {
-			return res, err
+		parts = append(parts, snap[from:min(from+batch, len(snap))])
+	}
+	type recorded struct {
+		kept []*trainee
+		err  error
+	}
+	results := make([]chan recorded, len(parts))
+	for i := range results {
+		results[i] = make(chan recorded, 1)
+	}
+	rctx, stop := context.WithCancel(ctx)
+	var clock recordClock
+	var wg sync.WaitGroup
+	defer func() {
+		stop()
+		wg.Wait()
+		res.Record = clock.total
+	}()
+	record := func(i int) {
+		wg.Go(func() {
+			if err := rctx.Err(); err != nil {
+				results[i] <- recorded{err: err}
+				return
+			}
+			clock.begin()
+			kept, err := s.recordTraining(rctx, t, parts[i])
+			clock.end()
+			results[i] <- recorded{kept, err}
+		})
+	}
+	const ahead = 1
+	for i := 0; i <= ahead && i < len(parts); i++ {
+		record(i)
+	}
+	for i, part := range parts {
+		r := <-results[i]
+		if r.err != nil {
+			return res, r.err
 		}
+		if i+ahead+1 < len(parts) {
+			record(i + ahead + 1)
+		}
+		kept := r.kept
 		res.Withdrawn += len(part) - len(kept)
 		start = time.Now()
 		for _, tr := range kept {
@@ -160,6 +205,32 @@ func (s *Service) Train(ctx context.Context, t Training, fn func(*TrainingData) 
 	return res, nil
 }
 
+// recordClock measures the wall time during which at least one batch is being recorded (two
+// may be at once).
+type recordClock struct {
+	mu       sync.Mutex
+	inflight int
+	since    time.Time
+	total    time.Duration
+}
+
+func (c *recordClock) begin() {
+	c.mu.Lock()
+	if c.inflight == 0 {
+		c.since = time.Now()
+	}
+	c.inflight++
+	c.mu.Unlock()
+}
+
+func (c *recordClock) end() {
+	c.mu.Lock()
+	if c.inflight--; c.inflight == 0 {
+		c.total += time.Since(c.since)
+	}
+	c.mu.Unlock()
+}
+
 // trainingHold bounds how long a training read holds the ledger's integration off: a read of
 // 100,000 consumers records in well under it; a longer one shares the writer again, so that
 // checkpoints keep following.
@@ -171,7 +242,7 @@ const trainingHold = 2 * time.Second
 func (s *Service) recordTraining(ctx context.Context, t Training, part []*trainee) ([]*trainee, error) {
 	var kept []*trainee
 	bodies := trainBodies{}
-	err := s.store.Update(ctx, func(tx store.Tx) error {
+	err := s.store.UpdateAlone(ctx, func(tx store.Tx) error {
 		kept = kept[:0]
 		now := s.clock.Now()
 		granted := func(consumer int64, c string) bool {

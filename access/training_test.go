@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/access"
@@ -172,6 +173,30 @@ func TestTrainingRead(t *testing.T) {
 			got, res = train("recs-v2")
 			if _, ok := got[id("bob")]; ok || res.Consumers != 2 {
 				t.Errorf("after bob's withdrawal: %+v, bob read: %v", res, ok)
+			}
+
+			// fn fails on the first consumer: the read stops with its error; the batch recorded
+			// ahead (one consumer a batch here) may be recorded, nothing after it.
+			stop := fmt.Errorf("model training failed")
+			res, err := p.Access.Train(ctx, access.Training{BrandID: brand, Model: "recs-v3", Categories: []string{"purchases", "browsing"}, Actor: actor, Batch: 1},
+				func(*access.TrainingData) error { return stop })
+			if err != stop || res.Consumers != 1 {
+				t.Errorf("a failing fn: %+v, %v; want it stopped at the first consumer with its error", res, err)
+			}
+			recorded := 0
+			for _, u := range []string{"ann", "dee"} {
+				log, _ := p.Access.Log(ctx, brand, id(u), 1)
+				if len(log) == 1 && log[0].At.After(time.Time{}) {
+					if doc, _ := p.Access.ProofDocument(ctx, brand, id(u)); doc != nil {
+						b, _ := json.Marshal(doc)
+						if strings.Contains(string(b), "recs-v3") {
+							recorded++
+						}
+					}
+				}
+			}
+			if recorded < 1 || recorded > 2 {
+				t.Errorf("%d consumers recorded for recs-v3, want the one handed over and at most the one ahead", recorded)
 			}
 		})
 	}
