@@ -71,7 +71,10 @@ func (e *engine) LockConsumer(ctx context.Context, tx sqlstore.Execer, consumerI
 // array's order, and the locks are taken row by row in it (a consumer's key is its id XOR the
 // lock space, which stays in the bits above any id, so ascending ids give ascending keys).
 func (e *engine) LockConsumers(ctx context.Context, tx sqlstore.Execer, consumerIDs []int64) error {
-	if len(consumerIDs) == 1 {
+	switch len(consumerIDs) {
+	case 0:
+		return nil
+	case 1:
 		return e.LockConsumer(ctx, tx, consumerIDs[0])
 	}
 	keys := make([]int64, len(consumerIDs))

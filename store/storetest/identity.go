@@ -108,6 +108,7 @@ func testLockConsumers(t *testing.T, s store.Store) {
 	for range 5 {
 		cs = append(cs, newConsumer(t, s, a.ID))
 	}
+	update(t, s, func(tx store.Tx) error { return tx.LockConsumers(ctx, nil) }) // none: nothing to wait for
 	sets := [][]int64{{cs[0], cs[4]}, {cs[1], cs[4]}, {cs[2], cs[4]}, {cs[3], cs[4]}, cs}
 	var holders, overlaps atomic.Int32
 	errs := make([]error, len(sets))
