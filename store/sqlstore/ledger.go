@@ -27,6 +27,27 @@ func (t *Tx) LedgerHeads(ctx context.Context, chainIDs []int64) (map[int64]ledge
 		out[chainIDs[0]] = ledger.Head{N: n, Commitment: base64.StdEncoding.EncodeToString(c)}
 		return out, nil
 	}
+	if t.db.dialect.Numbered { // PostgreSQL
+		// Each chain's head straight down the (chain_id, n) index, in one statement. The join
+		// below, planned on statistics that lag a fast-growing table, became a sequential scan
+		// of the whole table per 500 chains (0.8 s each at 450,000 entries: a training read's
+		// record took 38 s).
+		rows, err := t.query(ctx, `SELECT c.id, h.n, h.commitment FROM unnest(?::bigint[]) AS c(id)
+			CROSS JOIN LATERAL (SELECT n, commitment FROM ledger_entries WHERE chain_id = c.id ORDER BY n DESC LIMIT 1) h`, chainIDs)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var c, n int64
+			var commitment []byte
+			if err := rows.Scan(&c, &n, &commitment); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[c] = ledger.Head{N: n, Commitment: base64.StdEncoding.EncodeToString(commitment)}
+		}
+		return out, rowsDone(rows)
+	}
 	for from := 0; from < len(chainIDs); from += 500 {
 		in, args := inList(chainIDs[from:min(from+500, len(chainIDs))])
 		rows, err := t.query(ctx, `SELECT e.chain_id, e.n, e.commitment FROM ledger_entries e JOIN
