@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/symbiont/symbiont"
@@ -123,14 +126,63 @@ func (s *Service) Train(ctx context.Context, t Training, fn func(*TrainingData) 
 	}
 
 	res := &TrainingResult{Snapshot: time.Since(start)}
+	// The record's transactions have the single writer to themselves (on SQLite the
+	// integrator's passes would otherwise interleave with them, ~9 µs of writer time an entry):
+	// the entries are integrated together when the read ends, or after trainingHold.
+	release := s.Ledger.HoldIntegration(trainingHold)
+	defer release()
+	// Batches are recorded one ahead of the hand-over: while a batch's commit is made durable
+	// and its events opened and handed over, the writer records the next (its own transaction,
+	// UpdateAlone), so that the record does not wait for the disk a batch at a time. A batch is
+	// handed over only once its own record has committed. When the read stops (fn's error, a
+	// failed record), at most the one batch recorded ahead is recorded without being handed
+	// over, as the rest of a batch is when fn fails within it: the ledger may say more was
+	// used, never less.
+	var parts [][]*trainee
 	for from := 0; from < len(snap); from += batch {
-		part := snap[from:min(from+batch, len(snap))]
-		start = time.Now()
-		kept, err := s.recordTraining(ctx, t, part)
-		res.Record += time.Since(start)
-		if err != nil {
-			return res, err
+		parts = append(parts, snap[from:min(from+batch, len(snap))])
+	}
+	type recorded struct {
+		kept []*trainee
+		err  error
+	}
+	results := make([]chan recorded, len(parts))
+	for i := range results {
+		results[i] = make(chan recorded, 1)
+	}
+	rctx, stop := context.WithCancel(ctx)
+	var clock recordClock
+	var wg sync.WaitGroup
+	defer func() {
+		stop()
+		wg.Wait()
+		res.Record = clock.total
+	}()
+	record := func(i int) {
+		wg.Go(func() {
+			if err := rctx.Err(); err != nil {
+				results[i] <- recorded{err: err}
+				return
+			}
+			clock.begin()
+			kept, err := s.recordTraining(rctx, t, parts[i])
+			clock.end()
+			results[i] <- recorded{kept, err}
+		})
+	}
+	const ahead = 1
+	for i := 0; i <= ahead && i < len(parts); i++ {
+		record(i)
+	}
+	for i, part := range parts {
+		r := <-results[i]
+		if r.err != nil {
+			return res, r.err
 		}
+		if i+ahead+1 < len(parts) {
+			record(i + ahead + 1)
+		}
+		kept := r.kept
 		res.Withdrawn += len(part) - len(kept)
 		start = time.Now()
 		for _, tr := range kept {
@@ -153,12 +205,44 @@ func (s *Service) Train(ctx context.Context, t Training, fn func(*TrainingData) 
 	return res, nil
 }
 
+// recordClock measures the wall time during which at least one batch is being recorded (two
+// may be at once).
+type recordClock struct {
+	mu       sync.Mutex
+	inflight int
+	since    time.Time
+	total    time.Duration
+}
+
+func (c *recordClock) begin() {
+	c.mu.Lock()
+	if c.inflight == 0 {
+		c.since = time.Now()
+	}
+	c.inflight++
+	c.mu.Unlock()
+}
+
+func (c *recordClock) end() {
+	c.mu.Lock()
+	if c.inflight--; c.inflight == 0 {
+		c.total += time.Since(c.since)
+	}
+	c.mu.Unlock()
+}
+
+// trainingHold bounds how long a training read holds the ledger's integration off: a read of
+// 100,000 consumers records in well under it; a longer one shares the writer again, so that
+// checkpoints keep following.
+const trainingHold = 2 * time.Second
+
 // recordTraining records the training use of a batch of consumers, in one write transaction,
 // after deciding consent again: it returns those still granted (each with only the categories
 // still granted), whose use it recorded.
 func (s *Service) recordTraining(ctx context.Context, t Training, part []*trainee) ([]*trainee, error) {
 	var kept []*trainee
-	err := s.store.Update(ctx, func(tx store.Tx) error {
+	bodies := trainBodies{}
+	err := s.store.UpdateAlone(ctx, func(tx store.Tx) error {
 		kept = kept[:0]
 		now := s.clock.Now()
 		granted := func(consumer int64, c string) bool {
@@ -168,6 +252,12 @@ func (s *Service) recordTraining(ctx context.Context, t Training, part []*traine
 			ids := make([]int64, len(part))
 			for i, tr := range part {
 				ids[i] = tr.id
+			}
+			// Locked before consent is decided (ascending, as the snapshot is ordered): a
+			// change of their consent on another node waits for this record, or this record
+			// for it, and the decision reads it either way.
+			if err := tx.LockConsumers(ctx, ids); err != nil {
+				return err
 			}
 			grants, err := tx.ActiveGrants(ctx, ids)
 			if err != nil {
@@ -182,6 +272,7 @@ func (s *Service) recordTraining(ctx context.Context, t Training, part []*traine
 			granted = func(consumer int64, c string) bool { return have[[2]any{consumer, c}] }
 		}
 		acts := make([]ledger.Act, 0, len(part))
+		recs := make([]*store.AccessRecord, 0, len(part))
 		for _, tr := range part {
 			var cats []string
 			for _, c := range tr.categories {
@@ -201,12 +292,15 @@ func (s *Service) recordTraining(ctx context.Context, t Training, part []*traine
 			kept = append(kept, k)
 			r := &store.AccessRecord{BrandID: t.BrandID, ConsumerID: tr.id, Actor: t.Actor.Label(), Purpose: PurposeTraining,
 				Categories: cats, Withheld: withheld(t.Categories, cats), Records: len(k.events), Action: "train", RequestID: t.RequestID, At: now}
-			if err := tx.InsertAccess(ctx, r); err != nil {
+			recs = append(recs, r)
+			body, err := bodies.encode(r, t.Model)
+			if err != nil {
 				return err
 			}
-			acts = append(acts, ledger.Act{BrandID: t.BrandID, ConsumerID: tr.id, Kind: "access.train", At: now,
-				Body: &trainBody{accessBody: accessBody{Action: r.Action, Actor: r.Actor, Categories: cats, Purpose: PurposeTraining,
-					Records: r.Records, RequestID: r.RequestID, Withheld: nonNil(r.Withheld)}, Model: t.Model}})
+			acts = append(acts, ledger.Act{BrandID: t.BrandID, ConsumerID: tr.id, Kind: "access.train", At: now, Body: body})
+		}
+		if err := tx.InsertAccesses(ctx, recs); err != nil {
+			return err
 		}
 		_, err := s.Ledger.AppendAll(ctx, tx, acts)
 		return err
@@ -218,6 +312,26 @@ func (s *Service) recordTraining(ctx context.Context, t Training, part []*traine
 type trainBody struct {
 	accessBody
 	Model string `json:"model"`
+}
+
+// trainBodies encodes the ledger bodies of a training read's entries, each distinct one once:
+// the consumers of a batch mostly share their categories and differ, if at all, in the number
+// of their records (what an entry says of its consumer beyond that, its subject and place in
+// their chain, is outside the body).
+type trainBodies map[string]ledger.EncodedBody
+
+func (b trainBodies) encode(r *store.AccessRecord, model string) (ledger.EncodedBody, error) {
+	key := strings.Join(r.Categories, "\x00") + "\x01" + strings.Join(r.Withheld, "\x00") + "\x01" + strconv.Itoa(r.Records)
+	if e, ok := b[key]; ok {
+		return e, nil
+	}
+	e, err := json.Marshal(&trainBody{accessBody: accessBody{Action: r.Action, Actor: r.Actor, Categories: r.Categories, Purpose: r.Purpose,
+		Records: r.Records, RequestID: r.RequestID, Withheld: nonNil(r.Withheld)}, Model: model})
+	if err != nil {
+		return nil, fmt.Errorf("access: training record: %w", err)
+	}
+	b[key] = e
+	return e, nil
 }
 
 // withheld is what was asked for and not granted.

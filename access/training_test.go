@@ -7,11 +7,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/symbiont/symbiont"
 	"github.com/symbiont/symbiont/access"
 	"github.com/symbiont/symbiont/consent"
 	"github.com/symbiont/symbiont/identity"
+	"github.com/symbiont/symbiont/ledger"
 )
 
 // A training read hands over the data of exactly the consumers who granted model_training, in
@@ -85,7 +87,17 @@ func TestTrainingRead(t *testing.T) {
 					t.Errorf("%s: %v, %d events; want purchases, 2 events", u, d.Categories, len(d.Events))
 				}
 			}
-			// Recorded: one access per consumer, with its ledger entry naming the model.
+			// Recorded: one access per consumer, with its ledger entry naming the model, in
+			// their proof document with an inclusion proof against its signed checkpoint.
+			for {
+				n, err := p.Ledger.Integrate(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n == 0 {
+					break
+				}
+			}
 			for _, u := range []string{"ann", "bob", "dee"} {
 				log, err := p.Access.Log(ctx, brand, id(u), 10)
 				if err != nil {
@@ -100,6 +112,32 @@ func TestTrainingRead(t *testing.T) {
 				}
 				if b, _ := json.Marshal(doc); !json.Valid(b) || !containsAll(string(b), `access.train`, `recs-v1`) {
 					t.Errorf("%s's proof document does not show the training of recs-v1: %s", u, b)
+				}
+				cp, err := ledger.OpenCheckpoint([]byte(doc.Log.Checkpoint), doc.Log.Key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				trained := 0
+				for _, x := range doc.Records {
+					if x.Kind != "access.train" {
+						continue
+					}
+					trained++
+					if x.Pending || x.Index == nil {
+						t.Errorf("%s's training entry is not integrated: %+v", u, x)
+					} else if err := x.Check(doc.Log.Origin, cp); err != nil {
+						t.Errorf("%s's training entry does not verify against the checkpoint: %v", u, err)
+					}
+				}
+				if trained != 1 {
+					t.Errorf("%s's proof document has %d training entries, want 1", u, trained)
+				}
+				ex, err := p.Access.Export(ctx, access.ExportBrand{}, brand, id(u), actor, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if b, _ := json.Marshal(ex); !containsAll(string(b), `"train"`, `model_training`) {
+					t.Errorf("%s's export does not list the training read: %s", u, b)
 				}
 			}
 			if log, _ := p.Access.Log(ctx, brand, id("cai"), 10); len(log) != 0 {
@@ -135,6 +173,30 @@ func TestTrainingRead(t *testing.T) {
 			got, res = train("recs-v2")
 			if _, ok := got[id("bob")]; ok || res.Consumers != 2 {
 				t.Errorf("after bob's withdrawal: %+v, bob read: %v", res, ok)
+			}
+
+			// fn fails on the first consumer: the read stops with its error; the batch recorded
+			// ahead (one consumer a batch here) may be recorded, nothing after it.
+			stop := fmt.Errorf("model training failed")
+			res, err := p.Access.Train(ctx, access.Training{BrandID: brand, Model: "recs-v3", Categories: []string{"purchases", "browsing"}, Actor: actor, Batch: 1},
+				func(*access.TrainingData) error { return stop })
+			if err != stop || res.Consumers != 1 {
+				t.Errorf("a failing fn: %+v, %v; want it stopped at the first consumer with its error", res, err)
+			}
+			recorded := 0
+			for _, u := range []string{"ann", "dee"} {
+				log, _ := p.Access.Log(ctx, brand, id(u), 1)
+				if len(log) == 1 && log[0].At.After(time.Time{}) {
+					if doc, _ := p.Access.ProofDocument(ctx, brand, id(u)); doc != nil {
+						b, _ := json.Marshal(doc)
+						if strings.Contains(string(b), "recs-v3") {
+							recorded++
+						}
+					}
+				}
+			}
+			if recorded < 1 || recorded > 2 {
+				t.Errorf("%d consumers recorded for recs-v3, want the one handed over and at most the one ahead", recorded)
 			}
 		})
 	}

@@ -118,6 +118,9 @@ type Tx interface {
 	InsertLedgerEntries(ctx context.Context, es []*Entry) error
 	// LockConsumer serialises appends to one chain across processes sharing the database.
 	LockConsumer(ctx context.Context, consumerID int64) error
+	// LockConsumers is LockConsumer of each of the consumers, in the order given (ascending,
+	// the one order every process locks in), in as few statements as the engine can.
+	LockConsumers(ctx context.Context, consumerIDs []int64) error
 }
 
 // IntegrationTx is what the integrator and the readers of the tree need.

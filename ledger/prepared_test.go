@@ -61,3 +61,42 @@ func TestPreparedEncoding(t *testing.T) {
 		})
 	}
 }
+
+// TestPrepareAll checks that acts prepared together (AppendAll: a bulk read's entries sharing
+// one encoded body, whose tail is encoded once) give each the record it gets prepared alone,
+// with a salt of its own.
+func TestPrepareAll(t *testing.T) {
+	at := time.Date(2026, 12, 2, 18, 4, 5, 678912345, time.UTC)
+	s := &Service{origin: "o", opt: Options{Subject: func(b, c int64) string { return "sub_" + string(rune('a'+c)) }}}
+	body, _ := json.Marshal(map[string]any{"action": "train", "model": "recs-v1"})
+	other, _ := json.Marshal(map[string]any{"action": "train", "model": "recs-v1", "records": 3})
+	acts := []Act{
+		{BrandID: 1, ConsumerID: 1, Kind: "access.train", At: at, Body: EncodedBody(body)},
+		{BrandID: 1, ConsumerID: 2, Kind: "access.train", At: at, Body: EncodedBody(body)},
+		{BrandID: 1, ConsumerID: 3, Kind: "access.train", At: at, Body: EncodedBody(other)},
+		{BrandID: 1, ConsumerID: 4, Kind: "access.train", At: at.Add(time.Second), Body: EncodedBody(other)},
+		{BrandID: 1, ConsumerID: 5, Kind: "access.read", At: at.Add(time.Second), Body: EncodedBody(other)},
+		{BrandID: 1, ConsumerID: 6, Kind: "access.read", At: at.Add(time.Second), Body: map[string]any{"action": "read"}},
+		{BrandID: 1, ConsumerID: 7, Kind: "access.read", At: at.Add(time.Second), Body: map[string]any{"action": "read"}},
+	}
+	ps, err := s.prepareAll(acts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	salts := map[string]bool{}
+	for i, a := range acts {
+		alone, err := s.Prepare(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := s.record(ps[i], "b", 3, "AA==")
+		want, _ := s.record(alone, "b", 3, "AA==")
+		if !bytes.Equal(got, want) {
+			t.Errorf("act %d prepared with others:\n got %s\nwant %s", i, got, want)
+		}
+		if ps[i].consumerID != a.ConsumerID || ps[i].brandID != a.BrandID || !ps[i].at.Equal(alone.at) || len(ps[i].salt) != 32 || salts[string(ps[i].salt)] {
+			t.Errorf("act %d: consumer %d brand %d at %v salt %x", i, ps[i].consumerID, ps[i].brandID, ps[i].at, ps[i].salt)
+		}
+		salts[string(ps[i].salt)] = true
+	}
+}

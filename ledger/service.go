@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -86,7 +88,10 @@ type Service struct {
 	// recordHeads are the first bytes of every record of a brand (public id → []byte).
 	recordHeads sync.Map
 	intMu       sync.Mutex // one integration at a time in this process
-	checked     int64      // entries the last self-check read
+	// heldUntil, while in the future, holds integration off (HoldIntegration): unix nanoseconds.
+	heldUntil atomic.Int64
+	holds     atomic.Int32
+	checked   int64 // entries the last self-check read
 }
 
 // Open loads (or, on first start, creates) the log's origin and signing key.
@@ -198,9 +203,30 @@ type Prepared struct {
 // the chain position into the record and hashes it (encoding, the subject's HMAC and the salt
 // cost ~10 µs of its time an entry otherwise).
 func (s *Service) Prepare(a Act) (*Prepared, error) {
-	body, err := json.Marshal(a.Body)
-	if err != nil {
-		return nil, fmt.Errorf("ledger: record body: %w", err)
+	salt := make([]byte, saltSize)
+	rand.Read(salt)
+	return s.prepare(a, salt)
+}
+
+// saltSize is the length of a record's salt: 256 random bits, which hide what a commitment
+// commits to.
+const saltSize = 32
+
+// EncodedBody is an act's body encoded already, as json.Marshal writes it (compact, HTML
+// characters escaped): Prepare takes it as it is. A caller recording many acts with one body
+// (a training read's entries) encodes it once.
+type EncodedBody []byte
+
+// prepare is Prepare with the salt given (AppendAll draws a batch's salts at once).
+func (s *Service) prepare(a Act, salt []byte) (*Prepared, error) {
+	var body []byte
+	if b, ok := a.Body.(EncodedBody); ok {
+		body = b
+	} else {
+		var err error
+		if body, err = json.Marshal(a.Body); err != nil {
+			return nil, fmt.Errorf("ledger: record body: %w", err)
+		}
 	}
 	at := a.At.UTC().Truncate(time.Millisecond)
 	// The tail is `,"kind":…,"at":…,"body":…}`, written out rather than encoded from a struct
@@ -227,8 +253,6 @@ func (s *Service) Prepare(a Act) (*Prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	salt := make([]byte, 32)
-	rand.Read(salt)
 	return &Prepared{brandID: a.BrandID, consumerID: a.ConsumerID, at: at, sub: sub, tail: tail, salt: salt}, nil
 }
 
@@ -283,15 +307,49 @@ func (s *Service) recordHead(brand string) ([]byte, error) {
 // AppendAll records several acts in the caller's transaction, in order (acts about one
 // consumer extend their chain one after the other), with at most one query for the chains'
 // heads and one insert for all entries.
+//
+// The acts' salts are drawn from the system's CSPRNG in one read (each its own 32 bytes of it:
+// as random and as independent as one read each, without a call per entry).
 func (s *Service) AppendAll(ctx context.Context, tx Tx, acts []Act) ([]*Entry, error) {
+	ps, err := s.prepareAll(acts)
+	if err != nil {
+		return nil, err
+	}
+	return s.AppendPrepared(ctx, tx, ps...)
+}
+
+// prepareAll prepares acts for AppendAll: each run of acts alike but for their consumer (a
+// bulk read's, with one EncodedBody) shares one encoded tail.
+func (s *Service) prepareAll(acts []Act) ([]*Prepared, error) {
 	ps := make([]*Prepared, len(acts))
+	salts := make([]byte, saltSize*len(acts))
+	rand.Read(salts)
 	for i, a := range acts {
+		salt := salts[i*saltSize : (i+1)*saltSize : (i+1)*saltSize]
+		if i > 0 && sameTail(&acts[i-1], &a) {
+			sub, err := jsonString(s.opt.Subject(a.BrandID, a.ConsumerID))
+			if err != nil {
+				return nil, err
+			}
+			p := *ps[i-1]
+			p.consumerID, p.sub, p.salt = a.ConsumerID, sub, salt
+			ps[i] = &p
+			continue
+		}
 		var err error
-		if ps[i], err = s.Prepare(a); err != nil {
+		if ps[i], err = s.prepare(a, salt); err != nil {
 			return nil, err
 		}
 	}
-	return s.AppendPrepared(ctx, tx, ps...)
+	return ps, nil
+}
+
+// sameTail reports whether two acts of one brand have the same kind, time and encoded body, and
+// so the same record tail (Prepared.tail, which is only ever read).
+func sameTail(a, b *Act) bool {
+	ab, ok1 := a.Body.(EncodedBody)
+	bb, ok2 := b.Body.(EncodedBody)
+	return ok1 && ok2 && a.BrandID == b.BrandID && a.Kind == b.Kind && a.At.Equal(b.At) && bytes.Equal(ab, bb)
 }
 
 // brandID returns the public id of a brand, read through tx once and then remembered (a
@@ -325,10 +383,12 @@ func (s *Service) AppendPrepared(ctx context.Context, tx Tx, ps ...*Prepared) ([
 	}
 	slices.Sort(chains)
 	chains = slices.Compact(chains) // lock in one order everywhere: no deadlocks between nodes
-	for _, c := range chains {
-		if err := tx.LockConsumer(ctx, c); err != nil {
+	if len(chains) == 1 {
+		if err := tx.LockConsumer(ctx, chains[0]); err != nil {
 			return nil, err
 		}
+	} else if err := tx.LockConsumers(ctx, chains); err != nil {
+		return nil, err
 	}
 	// Registered first: forgetting is harmless, and whether OnUndo keeps it decides whether
 	// the cache may be read at all.
@@ -426,6 +486,9 @@ func (s *Service) Run(ctx context.Context) {
 			case <-time.After(s.opt.IntegrateEvery / 4):
 			}
 		}
+		if s.held() {
+			continue // integrated when the hold is released (it wakes the loop) or ends
+		}
 		for {
 			n, err := s.Integrate(ctx)
 			if err != nil {
@@ -444,6 +507,38 @@ func (s *Service) Run(ctx context.Context) {
 // integrateBatch bounds the entries one integration takes: its transaction holds the (SQLite)
 // writer, so a large batch would stall every act behind it (2,000 entries take about 15 ms).
 const integrateBatch = 2000
+
+// HoldIntegration holds the background integration off while a bulk write appends (a training
+// read records an entry per consumer in a run of write transactions), so that the single
+// writer is not shared with integration passes for the few hundred milliseconds the run takes:
+// the entries are integrated, together, once release is called. A hold lasts at most max (a
+// bulk write that runs longer shares the writer again, so that checkpoints keep following);
+// nothing else changes: entries commit with their acts either way, and an entry not yet
+// integrated when the process stops is integrated at the next start, as always.
+func (s *Service) HoldIntegration(max time.Duration) (release func()) {
+	s.holds.Add(1)
+	until := time.Now().Add(max).UnixNano()
+	for {
+		old := s.heldUntil.Load()
+		if old >= until || s.heldUntil.CompareAndSwap(old, until) {
+			break
+		}
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			if s.holds.Add(-1) == 0 {
+				s.heldUntil.Store(0)
+			}
+			s.Wake()
+		})
+	}
+}
+
+// held reports whether a HoldIntegration is in force.
+func (s *Service) held() bool {
+	return s.holds.Load() > 0 && time.Now().UnixNano() < s.heldUntil.Load()
+}
 
 // Integrate gives pending entries their log indexes, hashes them into the tree and signs a
 // checkpoint of the new size, in one transaction. It returns how many entries it integrated.

@@ -161,7 +161,7 @@ func SelectEASE(train *Interactions, grid []float64, k int, seed uint64) (best f
 // Validation is what ValidateEASE measured on its held-out split.
 type Validation struct {
 	Lambda     float64             `json:"lambda"`
-	Grid       map[float64]float64 `json:"-"` // lambda → NDCG@k
+	Grid       map[float64]float64 `json:"-"`     // lambda → NDCG@k
 	Model      Metrics             `json:"model"` // the chosen model's
 	Popularity Metrics             `json:"popularity"`
 }

@@ -93,6 +93,9 @@ type Tx interface {
 	PutSignalMap(ctx context.Context, brandID int64, m []byte, at time.Time) (version int64, err error)
 
 	InsertAccess(ctx context.Context, r *AccessRecord) error
+	// InsertAccesses appends access records, in order, in multi-row statements (a bulk read's
+	// records: one per consumer), and sets their IDs.
+	InsertAccesses(ctx context.Context, rs []*AccessRecord) error
 	AccessLog(ctx context.Context, brandID, consumerID int64, limit int) ([]*AccessRecord, error)
 }
 

@@ -67,6 +67,24 @@ func (e *engine) LockConsumer(ctx context.Context, tx sqlstore.Execer, consumerI
 	return err
 }
 
+// LockConsumers takes the consumers' locks in one statement: unnest yields the keys in the
+// array's order, and the locks are taken row by row in it (a consumer's key is its id XOR the
+// lock space, which stays in the bits above any id, so ascending ids give ascending keys).
+func (e *engine) LockConsumers(ctx context.Context, tx sqlstore.Execer, consumerIDs []int64) error {
+	switch len(consumerIDs) {
+	case 0:
+		return nil
+	case 1:
+		return e.LockConsumer(ctx, tx, consumerIDs[0])
+	}
+	keys := make([]int64, len(consumerIDs))
+	for i, c := range consumerIDs {
+		keys[i] = c ^ e.lockSpace
+	}
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(k) FROM unnest(?::bigint[]) WITH ORDINALITY AS u(k, i) ORDER BY i`, keys)
+	return err
+}
+
 // LockIdentifier takes a transaction-scoped advisory lock in the two-key space of advisory
 // locks, apart from the one-key locks of consumers and the ledger: the schema's lock space and
 // 32 bits of a hash of the identifier (two identifiers sharing them only wait for each other).

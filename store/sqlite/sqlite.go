@@ -68,6 +68,8 @@ func (e *engine) Dialect() sqlstore.Dialect { return e.dialect }
 
 func (*engine) LockConsumer(context.Context, sqlstore.Execer, int64) error { return nil }
 
+func (*engine) LockConsumers(context.Context, sqlstore.Execer, []int64) error { return nil }
+
 func (*engine) LockIdentifier(context.Context, sqlstore.Execer, int64, string, []byte) error {
 	return nil
 }

@@ -300,6 +300,11 @@ func (t *Tx) LockConsumer(ctx context.Context, consumerID int64) error {
 	return t.db.engine.LockConsumer(ctx, t.execer(), consumerID)
 }
 
+// LockConsumers is LockConsumer of each consumer, in the order given (Engine.LockConsumers).
+func (t *Tx) LockConsumers(ctx context.Context, consumerIDs []int64) error {
+	return t.db.engine.LockConsumers(ctx, t.execer(), consumerIDs)
+}
+
 // consentRows: a consumer's consent state and history. Per category and purpose the more
 // recent decision of the two consumers wins; the history (records) is kept at erasure as the
 // brand's evidence of what was agreed. Other nodes are told either way.

@@ -33,6 +33,11 @@ type Engine interface {
 	// the previous holder committed. An engine whose write transactions already run one at a
 	// time (one writer) may do nothing.
 	LockConsumer(ctx context.Context, tx Execer, consumerID int64) error
+	// LockConsumers is LockConsumer of each of the consumers, taken in the order given (the
+	// callers give ascending ids, the one order in which every process locks several), in as
+	// few round trips as the engine can (a training read locks a thousand consumers a
+	// transaction).
+	LockConsumers(ctx context.Context, tx Execer, consumerIDs []int64) error
 	// LockIdentifier is LockConsumer for an identifier (brand, kind and keyed hash), taken
 	// before a lookup that may be followed by a link, so that two transactions do not each
 	// create a consumer for one new identifier. Different identifiers may share a lock (a hash

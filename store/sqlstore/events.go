@@ -357,6 +357,86 @@ func (t *Tx) InsertAccess(ctx context.Context, r *store.AccessRecord) error {
 	return nil
 }
 
+// InsertAccesses appends access records in multi-row statements. A bulk read's records share
+// everything but their consumer and number of records, so each run of records alike in the
+// rest is one statement that binds the shared columns once and a (consumer, records) pair per
+// record (two integers: no text to copy into the driver per row), of the sizes chunks gives
+// (a handful of shapes, each prepared once). The ids follow the order of the records: on
+// SQLite (LastInsertID) the single writer gives a statement's rows consecutive rowids in the
+// order of VALUES (INTEGER PRIMARY KEY, one larger than the largest), so they follow from the
+// last; elsewhere RETURNING reports them, and they are taken in ascending order, the order in
+// which the sequence handed them to the rows of VALUES.
+func (t *Tx) InsertAccesses(ctx context.Context, rs []*store.AccessRecord) error {
+	if len(rs) == 1 {
+		return t.InsertAccess(ctx, rs[0])
+	}
+	args := make([]any, 0, 8+2*min(len(rs), insertChunk))
+	for from := 0; from < len(rs); {
+		run := from + 1
+		for run < len(rs) && sameAccess(rs[from], rs[run]) {
+			run++
+		}
+		first := rs[from]
+		shared := []any{first.BrandID, first.Actor, first.Purpose, joinList(first.Categories), joinList(first.Withheld), first.Action, first.RequestID, ms(first.At)}
+		for _, size := range chunks(run - from) {
+			part := rs[from : from+size]
+			from += size
+			args = append(args[:0], shared...)
+			for _, r := range part {
+				args = append(args, r.ConsumerID, r.Records)
+			}
+			q := `INSERT INTO access_log (brand_id, actor, purpose, categories, withheld, action, request_id, at, consumer_id, records)
+				SELECT ?, ?, ?, ?, ?, ?, ?, ?, column1, column2 FROM (VALUES (CAST(? AS BIGINT), CAST(? AS BIGINT))` +
+				strings.Repeat(",(?,?)", size-1) + `) AS v` // the first row's types are every row's (PostgreSQL)
+			if t.db.dialect.LastInsertID {
+				res, err := t.exec(ctx, q, args...)
+				if err != nil {
+					return err
+				}
+				last, err := res.LastInsertId()
+				if err != nil {
+					return err
+				}
+				for i, r := range part {
+					r.ID = last - int64(len(part)-1-i)
+				}
+				continue
+			}
+			rows, err := t.query(ctx, q+` RETURNING id`, args...)
+			if err != nil {
+				return err
+			}
+			ids := make([]int64, 0, len(part))
+			for rows.Next() {
+				var id int64
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return err
+				}
+				ids = append(ids, id)
+			}
+			if err := rowsDone(rows); err != nil {
+				return err
+			}
+			if len(ids) != len(part) {
+				return fmt.Errorf("sqlstore: %d access records inserted of %d", len(ids), len(part))
+			}
+			slices.Sort(ids)
+			for i, r := range part {
+				r.ID = ids[i]
+			}
+		}
+	}
+	return nil
+}
+
+// sameAccess reports whether two access records differ at most in their consumer and number of
+// records (InsertAccesses writes the rest once).
+func sameAccess(a, b *store.AccessRecord) bool {
+	return a.BrandID == b.BrandID && a.Actor == b.Actor && a.Purpose == b.Purpose && slices.Equal(a.Categories, b.Categories) &&
+		slices.Equal(a.Withheld, b.Withheld) && a.Action == b.Action && a.RequestID == b.RequestID && a.At.Equal(b.At)
+}
+
 // AccessLog returns a consumer's access records, newest first, at most limit (all when ≤ 0).
 func (t *Tx) AccessLog(ctx context.Context, brandID, consumerID int64, limit int) ([]*store.AccessRecord, error) {
 	q := `SELECT id, brand_id, consumer_id, actor, purpose, categories, withheld, records, action, request_id, at FROM access_log

@@ -27,6 +27,27 @@ func (t *Tx) LedgerHeads(ctx context.Context, chainIDs []int64) (map[int64]ledge
 		out[chainIDs[0]] = ledger.Head{N: n, Commitment: base64.StdEncoding.EncodeToString(c)}
 		return out, nil
 	}
+	if t.db.dialect.Numbered { // PostgreSQL
+		// Each chain's head straight down the (chain_id, n) index, in one statement. The join
+		// below, planned on statistics that lag a fast-growing table, became a sequential scan
+		// of the whole table per 500 chains (0.8 s each at 450,000 entries: a training read's
+		// record took 38 s).
+		rows, err := t.query(ctx, `SELECT c.id, h.n, h.commitment FROM unnest(?::bigint[]) AS c(id)
+			CROSS JOIN LATERAL (SELECT n, commitment FROM ledger_entries WHERE chain_id = c.id ORDER BY n DESC LIMIT 1) h`, chainIDs)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var c, n int64
+			var commitment []byte
+			if err := rows.Scan(&c, &n, &commitment); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[c] = ledger.Head{N: n, Commitment: base64.StdEncoding.EncodeToString(commitment)}
+		}
+		return out, rowsDone(rows)
+	}
 	for from := 0; from < len(chainIDs); from += 500 {
 		in, args := inList(chainIDs[from:min(from+500, len(chainIDs))])
 		rows, err := t.query(ctx, `SELECT e.chain_id, e.n, e.commitment FROM ledger_entries e JOIN
@@ -60,18 +81,35 @@ func (t *Tx) InsertLedgerEntries(ctx context.Context, es []*ledger.Entry) error 
 			e.BrandID, e.ChainID, e.N, e.Commitment, e.Record, e.Salt, ms(e.At))
 		return err
 	}
-	for from := 0; from < len(es); from += 200 {
-		part := es[from:min(from+200, len(es))]
-		args := make([]any, 0, 7*len(part))
+	args := make([]any, 0, 7*min(len(es), ledgerChunk))
+	for from := 0; from < len(es); from += ledgerChunk {
+		part := es[from:min(from+ledgerChunk, len(es))]
+		args = args[:0]
 		for _, e := range part {
 			args = append(args, e.BrandID, e.ChainID, e.N, e.Commitment, e.Record, e.Salt, ms(e.At))
 		}
-		rows, err := t.query(ctx, `INSERT INTO ledger_entries (brand_id, chain_id, n, commitment, record, salt, at) VALUES `+
-			placeholders(len(part), 7)+` RETURNING id, chain_id, n`, args...)
+		q := `INSERT INTO ledger_entries (brand_id, chain_id, n, commitment, record, salt, at) VALUES ` + placeholders(len(part), 7)
+		if t.db.dialect.LastInsertID {
+			// The single writer gives the statement's rows consecutive rowids in order (see
+			// InsertAccesses): no result set to read.
+			res, err := t.exec(ctx, q, args...)
+			if err != nil {
+				return err
+			}
+			last, err := res.LastInsertId()
+			if err != nil {
+				return err
+			}
+			for i, e := range part {
+				e.ID = last - int64(len(part)-1-i)
+			}
+			continue
+		}
+		rows, err := t.query(ctx, q+` RETURNING id, chain_id, n`, args...)
 		if err != nil {
 			return err
 		}
-		byKey := map[[2]int64]*ledger.Entry{}
+		byKey := make(map[[2]int64]*ledger.Entry, len(part))
 		for _, e := range part {
 			byKey[[2]int64{e.ChainID, e.N}] = e
 		}
@@ -91,6 +129,9 @@ func (t *Tx) InsertLedgerEntries(ctx context.Context, es []*ledger.Entry) error 
 	}
 	return nil
 }
+
+// ledgerChunk bounds the entries of one multi-row insert (7 values a row).
+const ledgerChunk = 200
 
 // LockLedger serialises integration (Engine.LockLedger; on SQLite, which has one writer,
 // nothing).

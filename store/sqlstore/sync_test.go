@@ -45,6 +45,7 @@ func (*bareEngine) Name() string                                                
 func (*bareEngine) Shared() bool                                                        { return false }
 func (e *bareEngine) Dialect() Dialect                                                  { return e.d }
 func (*bareEngine) LockConsumer(context.Context, Execer, int64) error                   { return nil }
+func (*bareEngine) LockConsumers(context.Context, Execer, []int64) error                { return nil }
 func (*bareEngine) LockIdentifier(context.Context, Execer, int64, string, []byte) error { return nil }
 func (*bareEngine) LockLedger(context.Context, Execer) error                            { return nil }
 func (*bareEngine) Notify(context.Context, Execer, string) error                        { return nil }

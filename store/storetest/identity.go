@@ -97,3 +97,44 @@ func testLockIdentifier(t *testing.T, s store.Store) {
 	must(t, lockWithin("after a rolled-back holder", func(store.Tx) error { return nil }))
 	must(t, lockWithin("after a committed holder", func(store.Tx) error { return nil }))
 }
+
+// testLockConsumers: transactions locking several consumers at once (ascending, as every
+// caller locks several) hold each of them: transactions whose sets share only their last
+// consumer run one at a time.
+func testLockConsumers(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	a := newBrand(t, s, "a")
+	var cs []int64
+	for range 5 {
+		cs = append(cs, newConsumer(t, s, a.ID))
+	}
+	update(t, s, func(tx store.Tx) error { return tx.LockConsumers(ctx, nil) }) // none: nothing to wait for
+	sets := [][]int64{{cs[0], cs[4]}, {cs[1], cs[4]}, {cs[2], cs[4]}, {cs[3], cs[4]}, cs}
+	var holders, overlaps atomic.Int32
+	errs := make([]error, len(sets))
+	var wg sync.WaitGroup
+	for i, set := range sets {
+		wg.Go(func() {
+			errs[i] = s.Update(ctx, func(tx store.Tx) error {
+				if err := tx.LockConsumers(ctx, set); err != nil {
+					return err
+				}
+				if holders.Add(1) > 1 {
+					overlaps.Add(1)
+				}
+				defer holders.Add(-1) // before the commit, so before the next holder's Add
+				time.Sleep(30 * time.Millisecond)
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("transaction %d: %v", i, err)
+		}
+	}
+	if k := overlaps.Load(); k != 0 {
+		t.Errorf("%d transactions held their consumers' locks while another holding one of them did", k)
+	}
+}

@@ -141,3 +141,43 @@ func testLedger(t *testing.T, s store.Store) {
 func entryIDs(es []*ledger.Entry) []int64 {
 	return idsOf(es, func(e *ledger.Entry) int64 { return e.ID })
 }
+
+// testLedgerBulk: a bulk append (a training read's: hundreds of chains in one call, in
+// multi-row statements) gives every entry its own id, in insertion order, as stored.
+func testLedgerBulk(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	a := newBrand(t, s, "a")
+	var chains []int64
+	for range 3 {
+		chains = append(chains, newConsumer(t, s, a.ID))
+	}
+	var es []*ledger.Entry
+	for i := range 450 { // 200 + 200 + 50 rows
+		chain, n := chains[i%3], int64(i/3)
+		rec := []byte(fmt.Sprintf(`{"chain":%d,"n":%d}`, chain, n))
+		salt := bytes.Repeat([]byte{byte(i)}, 32)
+		es = append(es, &ledger.Entry{Index: -1, BrandID: a.ID, ChainID: chain, N: n, Commitment: ledger.Commit(rec, salt), Record: rec, Salt: salt, At: at(1)})
+	}
+	update(t, s, func(tx store.Tx) error {
+		must(t, tx.LockConsumers(ctx, chains))
+		return tx.InsertLedgerEntries(ctx, es)
+	})
+	byID := map[int64]*ledger.Entry{}
+	for i, e := range es {
+		if e.ID == 0 || (i > 0 && e.ID <= es[i-1].ID) {
+			t.Fatalf("entry %d has id %d after %d: want ids set, increasing in insertion order", i, e.ID, es[max(i-1, 0)].ID)
+		}
+		byID[e.ID] = e
+	}
+	view(t, s, func(tx store.Tx) error {
+		got := get[[]*ledger.Entry](t)(tx.ChainEntries(ctx, chains))
+		eq(t, "ChainEntries after a bulk append", len(got), len(es))
+		for _, g := range got {
+			w := byID[g.ID]
+			if w == nil || w.ChainID != g.ChainID || w.N != g.N || !bytes.Equal(w.Record, g.Record) || !bytes.Equal(w.Commitment, g.Commitment) {
+				t.Fatalf("stored entry %d (chain %d, n %d) is not the one appended with that id", g.ID, g.ChainID, g.N)
+			}
+		}
+		return nil
+	})
+}

@@ -52,10 +52,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Identifiers", testIdentifiers},
 		{"IdentifiersRacingCreators", testIdentifiersRacingCreators},
 		{"LockIdentifier", testLockIdentifier},
+		{"LockConsumers", testLockConsumers},
 		{"Merge", testMerge},
 		{"MergeChain", testMergeChain},
 		{"Conflicts", testConflicts},
 		{"Ledger", testLedger},
+		{"LedgerBulk", testLedgerBulk},
 		{"RewardsStore", testRewardsStore},
 		{"Catalog", testCatalog},
 		{"RewardGrants", testRewardGrants},
@@ -1604,6 +1606,38 @@ func testAccessLog(t *testing.T, s store.Store) {
 		eq(t, "AccessLog(other)", get[[]*store.AccessRecord](t)(tx.AccessLog(ctx, a.ID, other, 10)), []*store.AccessRecord{rOther})
 		if rs := get[[]*store.AccessRecord](t)(tx.AccessLog(ctx, b.ID, c, 0)); len(rs) != 0 {
 			t.Errorf("AccessLog through another brand: %s", dump(rs))
+		}
+		return nil
+	})
+
+	// A bulk read's records, in multi-row statements of several sizes (300 = 256 + 32 + 8 + 4),
+	// alternating between two consumers: each gets its id, in insertion order, and reads back.
+	var bulk []*store.AccessRecord
+	for i := range 300 {
+		var withheld []string
+		if i%3 > 0 {
+			withheld = []string{"email", "location"}[:i%3]
+		}
+		bulk = append(bulk, &store.AccessRecord{BrandID: a.ID, ConsumerID: []int64{c, other}[i%2], Actor: "system:bench", Purpose: "model_training",
+			Categories: []string{"purchases"}, Withheld: withheld, Records: i, Action: "train", RequestID: fmt.Sprint("req_bulk_", i), At: at(5)})
+	}
+	update(t, s, func(tx store.Tx) error { return tx.InsertAccesses(ctx, bulk) })
+	for i, r := range bulk {
+		if r.ID == 0 || (i > 0 && r.ID <= bulk[i-1].ID) {
+			t.Fatalf("InsertAccesses: record %d has id %d after %d; want ids set, increasing in order", i, r.ID, bulk[max(i-1, 0)].ID)
+		}
+	}
+	update(t, s, func(tx store.Tx) error { return tx.InsertAccesses(ctx, bulk[:0]) })
+	view(t, s, func(tx store.Tx) error {
+		for k, consumer := range []int64{c, other} {
+			var want []*store.AccessRecord
+			for i := len(bulk) - 1; i >= 0; i-- {
+				if i%2 == k {
+					want = append(want, bulk[i])
+				}
+			}
+			got := get[[]*store.AccessRecord](t)(tx.AccessLog(ctx, a.ID, consumer, len(want)))
+			eq(t, fmt.Sprint("AccessLog after InsertAccesses (consumer ", k, ")"), got, want)
 		}
 		return nil
 	})
