@@ -78,7 +78,7 @@ func TestALSFoldInReacts(t *testing.T) {
 
 // Explain's shares sum to the score: with Wᵘ = (YᵀCᵘY + λI)⁻¹, the fold-in's user factors are
 // u = Wᵘ·Σ_j c_uj y_j, so ŷ_ui = y_iᵀu = Σ_j (y_iᵀWᵘy_j)·c_uj exactly; the test asks for it to
-// rounding (1e-9 relative). The item's own cluster mates in the history carry most of it.
+// rounding: 1e-5 relative, as scores are computed in single precision (the shares in double). The item's own cluster mates in the history carry most of it.
 func TestALSExplainSumsToScore(t *testing.T) {
 	const clusters = 5
 	x := Planted(400, 100, clusters, 15, 0.85, 8)
@@ -97,7 +97,7 @@ func TestALSExplainSumsToScore(t *testing.T) {
 			for _, s := range share {
 				sum += s
 			}
-			if math.Abs(sum-scores[item]) > 1e-9*math.Max(1, math.Abs(scores[item])) {
+			if math.Abs(sum-scores[item]) > 1e-5*math.Max(1, math.Abs(scores[item])) {
 				t.Fatalf("user %d, item %d: shares sum to %.12f, score %.12f", u, item, sum, scores[item])
 			}
 		}
@@ -111,7 +111,7 @@ func TestALSExplainSumsToScore(t *testing.T) {
 	for _, s := range share {
 		sum += s
 	}
-	if share[len(share)-1] != 0 || math.Abs(sum-scores[1]) > 1e-9*math.Max(1, math.Abs(scores[1])) {
+	if share[len(share)-1] != 0 || math.Abs(sum-scores[1]) > 1e-5*math.Max(1, math.Abs(scores[1])) {
 		t.Errorf("with a repeat: shares %v sum to %g, score %g", share, sum, scores[1])
 	}
 }

@@ -49,6 +49,8 @@ type Scorer interface {
 	Model
 	// Explain sets out[k] to history[k]'s share of item's score (len(out) = len(history)).
 	Explain(history []int, item int, out []float64)
+	// ExplainAll is Explain for each of items (out[t] for items[t]), at the cost of one.
+	ExplainAll(history []int, items []int, out [][]float64)
 	// Similar returns up to n items most like item, best first, item itself left out.
 	Similar(item, n int) []int
 	// Items is the number of items the model scores.
@@ -157,6 +159,13 @@ func (m *EASE) Explain(history []int, item int, out []float64) {
 		if m.b != nil {
 			out[k] = m.b.At(h, item)
 		}
+	}
+}
+
+// ExplainAll is Explain for each of items.
+func (m *EASE) ExplainAll(history []int, items []int, out [][]float64) {
+	for t, item := range items {
+		m.Explain(history, item, out[t])
 	}
 }
 

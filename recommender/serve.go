@@ -2,6 +2,7 @@ package recommender
 
 import (
 	"context"
+	"math"
 	"regexp"
 	"slices"
 	"sync"
@@ -282,25 +283,25 @@ type ranked struct {
 // too many fail), then re-ranked by MMR; an item MMR moved into the list is marked different.
 func (s *Service) rank(w *view, req Request, m *Model, scores []float64, exclude map[int]bool, weight float64, tx map[string]string) []ranked {
 	want := max(3*req.N, 30)
-	seen := map[int]bool{}
-	var pass []int
+	// Left out by scoring them −∞ (the request's own scores): one pass over the catalogue
+	// without a lookup per item. Those already checked go the same way.
+	for i := range exclude {
+		scores[i] = math.Inf(-1)
+	}
+	var pass, checked []int
+	var saved []float64
 	items := map[int]*entry{}
 	for round := 0; round < 4 && len(pass) < 2*req.N; round++ {
-		ex := map[int]bool{}
-		for i := range exclude {
-			ex[i] = true
+		cand := recommendation.Top(scores, want, nil)
+		for len(cand) > 0 && math.IsInf(scores[cand[len(cand)-1]], -1) {
+			cand = cand[:len(cand)-1]
 		}
-		for i := range seen {
-			ex[i] = true
-		}
-		cand := recommendation.Top(scores, want, ex)
 		if len(cand) == 0 {
 			break
 		}
 		ids := make([]string, len(cand))
 		for k, i := range cand {
 			ids[k] = m.Meta.ItemIDs[i]
-			seen[i] = true
 		}
 		live := w.get(ids)
 		for _, i := range cand {
@@ -310,7 +311,15 @@ func (s *Service) rank(w *view, req Request, m *Model, scores []float64, exclude
 				items[i] = it
 			}
 		}
+		checked = append(checked, cand...)
+		for _, i := range cand {
+			saved = append(saved, scores[i])
+			scores[i] = math.Inf(-1)
+		}
 		want *= 4
+	}
+	for k, i := range checked { // back, for MMR's relevance and the list's scores
+		scores[i] = saved[k]
 	}
 	// pass is in score order within each round, and rounds are in score order.
 	picked := recommendation.MMR(scores, pass, req.N, weight, m.model)
@@ -341,11 +350,15 @@ func keep(category string, req Request) bool {
 // from a granted category, so no explanation cites another.
 func (s *Service) explainAll(w *view, m *Model, h *history, list []ranked, tx map[string]string) {
 	const cite = 3
-	contrib := make([]float64, len(h.items))
 	best := make([][]int, len(list))
-	var ids []string
+	items, shares := make([]int, len(list)), make([][]float64, len(list))
 	for k, r := range list {
-		m.model.Explain(h.items, r.index, contrib)
+		items[k], shares[k] = r.index, make([]float64, len(h.items))
+	}
+	m.model.ExplainAll(h.items, items, shares)
+	var ids []string
+	for k := range list {
+		contrib := shares[k]
 		order := make([]int, 0, len(h.items))
 		for j := range h.items {
 			if contrib[j] > 0 {
