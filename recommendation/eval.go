@@ -169,7 +169,7 @@ type Validation struct {
 // ValidateEASE is SelectEASE with the metrics of the chosen lambda's model and of popularity
 // on the same validation split (a trained model's offline metrics).
 func ValidateEASE(train *Interactions, grid []float64, k int, seed uint64) (*Validation, error) {
-	fit, val := Split(train, 0.2, seed+1)
+	fit, val := validationSplit(train, seed)
 	v := &Validation{Grid: map[float64]float64{}}
 	bestScore := -1.0
 	for _, l := range grid {
@@ -213,10 +213,30 @@ func SelectALS(train *Interactions, cfg ALSConfig, grid []float64, k int, seed u
 	return best, ndcg, nil
 }
 
+// MaxValidationUsers bounds the users a validation ranks (every user's items still train the
+// fit): each one is a full ranking of the catalogue, so at 100,000 users and 50,000 items
+// ranking all of them would cost far more than the training.
+const MaxValidationUsers = 5000
+
+// validationSplit is the further 80/20 split of a training's items, with at most
+// MaxValidationUsers users' held-out items kept (evenly spaced, so the same every time).
+func validationSplit(train *Interactions, seed uint64) (*Interactions, [][]int) {
+	fit, val := Split(train, 0.2, seed+1)
+	if n := len(val); n > MaxValidationUsers {
+		step := (n + MaxValidationUsers - 1) / MaxValidationUsers
+		for u := range val {
+			if u%step != 0 {
+				val[u] = nil
+			}
+		}
+	}
+	return fit, val
+}
+
 // ValidateALS measures ALS with cfg, and popularity, on a validation split of train (a trained
 // model's offline metrics).
 func ValidateALS(train *Interactions, cfg ALSConfig, k int, seed uint64) (*Validation, error) {
-	fit, val := Split(train, 0.2, seed+1)
+	fit, val := validationSplit(train, seed)
 	m, err := TrainALS(fit, cfg)
 	if err != nil {
 		return nil, err
