@@ -16,13 +16,7 @@ import (
 // model_training and serves recs-v1, then recs-v2; a key without the data scope may not train.
 func TestRecommendationTraining(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBrand("Aurora")
-	e.must(200, "PUT", "/v1/tracking-plan", b.SK, map[string]any{"events": map[string]string{"Order Completed": "purchases"}})
-	var items []map[string]any
-	for i := range 6 {
-		items = append(items, map[string]any{"id": fmt.Sprint("room:", i), "title": fmt.Sprint("Room ", i), "category": "rooms"})
-	}
-	e.must(200, "POST", "/v1/items/batch", b.SK, map[string]any{"items": items})
+	b := e.roomsBrand()
 	if r := e.do("GET", "/v1/recommendations/model", b.SK, nil); r.Status != 404 {
 		t.Fatalf("model before training: %d %s", r.Status, r.Body)
 	}
@@ -113,13 +107,7 @@ func TestRecommendationTraining(t *testing.T) {
 // an unknown consumer gets the non-personalised list; settings are validated.
 func TestRecommendationsAPI(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBrand("Aurora")
-	e.must(200, "PUT", "/v1/tracking-plan", b.SK, map[string]any{"events": map[string]string{"Order Completed": "purchases"}})
-	var items []map[string]any
-	for i := range 6 {
-		items = append(items, map[string]any{"id": fmt.Sprint("room:", i), "title": fmt.Sprint("Room ", i), "category": "rooms"})
-	}
-	e.must(200, "POST", "/v1/items/batch", b.SK, map[string]any{"items": items})
+	b := e.roomsBrand()
 	var msgs []map[string]any
 	for u := range 8 {
 		user := fmt.Sprint("guest-", u)
@@ -209,4 +197,16 @@ func TestRecommendationsAPI(t *testing.T) {
 	if r := e.do("GET", "/v1/consumers/solo/recommendations", key["secret"].(string), nil); r.Status != 403 {
 		t.Errorf("a key without the data scope reads recommendations: %d", r.Status)
 	}
+}
+
+// roomsBrand is a brand whose purchases are Order Completed, with six rooms.
+func (e *env) roomsBrand() brand {
+	b := e.newBrand("Aurora")
+	e.must(200, "PUT", "/v1/tracking-plan", b.SK, map[string]any{"events": map[string]string{"Order Completed": "purchases"}})
+	var items []map[string]any
+	for i := range 6 {
+		items = append(items, map[string]any{"id": fmt.Sprint("room:", i), "title": fmt.Sprint("Room ", i), "category": "rooms"})
+	}
+	e.must(200, "POST", "/v1/items/batch", b.SK, map[string]any{"items": items})
+	return b
 }
