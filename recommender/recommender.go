@@ -47,8 +47,9 @@ type Model struct {
 	model recommendation.Scorer
 	index map[string]int // item id → matrix index
 
-	scores   sync.Pool // *[]float64 of len(ItemIDs), a request's scores
-	exposure sync.Map  // surface → *counts
+	scores   sync.Pool    // *[]float64 of len(ItemIDs), a request's scores
+	exposure sync.Map     // surface → *counts
+	surfaces atomic.Int64 // surfaces counted apart so far (maxSurfaces at most)
 }
 
 // Index returns the matrix index of an item, false when the model does not know it.

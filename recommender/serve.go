@@ -409,7 +409,15 @@ func (s *Service) explainAll(w *view, m *Model, h *history, list []ranked, tx ma
 
 // expose counts what was shown, per surface: the exposure Gini and coverage of served lists.
 func (m *Model) expose(surface string, list []ranked) {
-	c, _ := m.exposure.LoadOrStore(surface, &counts{n: make([]int64, len(m.Meta.ItemIDs))})
+	c, ok := m.exposure.Load(surface)
+	if !ok {
+		// Surfaces are the client's words: beyond maxSurfaces they are counted together, so
+		// that many names cannot each take a counter per item.
+		if m.surfaces.Add(1) > maxSurfaces {
+			surface = otherSurface
+		}
+		c, _ = m.exposure.LoadOrStore(surface, &counts{n: make([]int64, len(m.Meta.ItemIDs))})
+	}
 	e := c.(*counts)
 	e.mu.Lock()
 	for _, r := range list {
@@ -418,6 +426,12 @@ func (m *Model) expose(surface string, list []ranked) {
 	e.lists++
 	e.mu.Unlock()
 }
+
+// maxSurfaces bounds the surfaces whose exposure is counted apart, per model.
+const maxSurfaces = 32
+
+// otherSurface counts the surfaces beyond maxSurfaces.
+const otherSurface = "(other)"
 
 type counts struct {
 	mu    sync.Mutex

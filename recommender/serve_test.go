@@ -3,6 +3,7 @@ package recommender_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -246,5 +247,22 @@ func TestRecommendFallbackAndFilters(t *testing.T) {
 		if !strings.Contains(string(b), key) {
 			t.Errorf("JSON %s lacks %s", b, key)
 		}
+	}
+}
+
+// Surfaces are the client's words: past maxSurfaces (32) they are counted as one, so that
+// many names cannot each take a counter per item.
+func TestExposureSurfacesBounded(t *testing.T) {
+	p, brand, s := trained(t)
+	for i := range 40 {
+		recommend(t, s, p, brand, "guest-1", 2, func(r *recommender.Request) { r.Surface = fmt.Sprintf("s%02d", i) })
+	}
+	exp := s.Current(brand).Exposure()
+	var lists int64
+	for _, e := range exp {
+		lists += e.Lists
+	}
+	if len(exp) > 33 || lists != 40 || !slices.ContainsFunc(exp, func(e recommender.Exposure) bool { return e.Surface == "(other)" }) {
+		t.Errorf("%d surfaces counting %d lists, want at most 33 (with \"(other)\") counting 40", len(exp), lists)
 	}
 }
