@@ -38,7 +38,7 @@ type ALS struct {
 	Iterations int
 
 	y     *mat.Dense    // items × factors
-	y32   []float32     // y in single precision, row-major: what a request's scores read
+	y32   []float32     // yᵀ in single precision (factors × items): what a request's scores read
 	gram  *mat.SymDense // YᵀY + λI, the part of every fold-in's system that is the same for all
 	norms []float64     // ‖y_i‖, for Similar's cosine
 	work  sync.Pool     // *foldWork
@@ -170,7 +170,7 @@ func newALS(y *mat.Dense, lambda, alpha float64, iterations int) (*ALS, error) {
 		row := y.RawRowView(i)
 		m.norms[i] = blas64.Nrm2(blas64.Vector{N: k, Inc: 1, Data: row})
 		for j, v := range row {
-			m.y32[i*k+j] = float32(v)
+			m.y32[j*n+i] = float32(v)
 		}
 	}
 	m.work.New = func() any { return newFoldWork(k) }
@@ -354,7 +354,9 @@ func (m *ALS) Score(history []int, out []float64) {
 	for j, v := range w.u {
 		w.u32[j] = float32(v)
 	}
-	blas32.Gemv(blas.NoTrans, 1, blas32.General{Rows: n, Cols: k, Stride: k, Data: m.y32}, blas32.Vector{N: k, Inc: 1, Data: w.u32},
+	// (Yᵀ)ᵀu as k passes of y += u_j·(row j of Yᵀ) over the items: long unit-stride runs,
+	// rather than a short dot product per item.
+	blas32.Gemv(blas.Trans, 1, blas32.General{Rows: k, Cols: n, Stride: n, Data: m.y32}, blas32.Vector{N: k, Inc: 1, Data: w.u32},
 		0, blas32.Vector{N: n, Inc: 1, Data: w.s32})
 	for i, v := range w.s32[:min(n, len(out))] {
 		out[i] = float64(v)
