@@ -32,9 +32,6 @@ var phrases = map[string]map[string]string{
 	},
 }
 
-// Locales are the languages explanations are written in.
-var Locales = []string{"en", "zh-CN"}
-
 // texts returns the phrases of a locale, the brand's own first: zh (any region) reads zh-CN,
 // anything else en.
 func (s *Service) texts(brandID int64, requested string) map[string]string {

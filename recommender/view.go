@@ -3,6 +3,7 @@ package recommender
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -159,20 +160,10 @@ func (w *view) newer(m *Model) []*entry {
 		if c := b.UpdatedAt.Compare(a.UpdatedAt); c != 0 {
 			return c
 		}
-		return compareString(a.ID, b.ID)
+		return strings.Compare(a.ID, b.ID)
 	})
 	w.fresh, w.freshOf, w.freshAt = fresh[:min(len(fresh), maxFresh)], version, w.changes
 	return w.fresh
-}
-
-func compareString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func (m *Model) known(id string) bool { _, ok := m.index[id]; return ok }

@@ -389,16 +389,12 @@ func (t *Tx) InsertAccesses(ctx context.Context, rs []*store.AccessRecord) error
 				SELECT ?, ?, ?, ?, ?, ?, ?, ?, column1, column2 FROM (VALUES (CAST(? AS BIGINT), CAST(? AS BIGINT))` +
 				strings.Repeat(",(?,?)", size-1) + `) AS v` // the first row's types are every row's (PostgreSQL)
 			if t.db.dialect.LastInsertID {
-				res, err := t.exec(ctx, q, args...)
-				if err != nil {
-					return err
-				}
-				last, err := res.LastInsertId()
+				first, err := t.execConsecutive(ctx, q, len(part), args...)
 				if err != nil {
 					return err
 				}
 				for i, r := range part {
-					r.ID = last - int64(len(part)-1-i)
+					r.ID = first + int64(i)
 				}
 				continue
 			}

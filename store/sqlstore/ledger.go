@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"fmt"
 	"strconv"
@@ -37,16 +38,7 @@ func (t *Tx) LedgerHeads(ctx context.Context, chainIDs []int64) (map[int64]ledge
 		if err != nil {
 			return nil, err
 		}
-		for rows.Next() {
-			var c, n int64
-			var commitment []byte
-			if err := rows.Scan(&c, &n, &commitment); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out[c] = ledger.Head{N: n, Commitment: base64.StdEncoding.EncodeToString(commitment)}
-		}
-		return out, rowsDone(rows)
+		return out, scanHeads(rows, out)
 	}
 	for from := 0; from < len(chainIDs); from += 500 {
 		in, args := inList(chainIDs[from:min(from+500, len(chainIDs))])
@@ -56,20 +48,39 @@ func (t *Tx) LedgerHeads(ctx context.Context, chainIDs []int64) (map[int64]ledge
 		if err != nil {
 			return nil, err
 		}
-		for rows.Next() {
-			var c, n int64
-			var commitment []byte
-			if err := rows.Scan(&c, &n, &commitment); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out[c] = ledger.Head{N: n, Commitment: base64.StdEncoding.EncodeToString(commitment)}
-		}
-		if err := rowsDone(rows); err != nil {
+		if err := scanHeads(rows, out); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// scanHeads reads (chain id, n, commitment) rows into out, and closes them.
+func scanHeads(rows *sql.Rows, out map[int64]ledger.Head) error {
+	for rows.Next() {
+		var c, n int64
+		var commitment []byte
+		if err := rows.Scan(&c, &n, &commitment); err != nil {
+			rows.Close()
+			return err
+		}
+		out[c] = ledger.Head{N: n, Commitment: base64.StdEncoding.EncodeToString(commitment)}
+	}
+	return rowsDone(rows)
+}
+
+// execConsecutive runs a multi-row INSERT of n rows on SQLite and returns the first row's id:
+// the single writer gives one statement's rows consecutive rowids, in order.
+func (t *Tx) execConsecutive(ctx context.Context, q string, n int, args ...any) (int64, error) {
+	res, err := t.exec(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	last, err := res.LastInsertId()
+	if err != nil {
+		return 0, err
+	}
+	return last - int64(n-1), nil
 }
 
 // InsertLedgerEntries stores sequenced entries in multi-row statements.
@@ -92,16 +103,12 @@ func (t *Tx) InsertLedgerEntries(ctx context.Context, es []*ledger.Entry) error 
 		if t.db.dialect.LastInsertID {
 			// The single writer gives the statement's rows consecutive rowids in order (see
 			// InsertAccesses): no result set to read.
-			res, err := t.exec(ctx, q, args...)
-			if err != nil {
-				return err
-			}
-			last, err := res.LastInsertId()
+			first, err := t.execConsecutive(ctx, q, len(part), args...)
 			if err != nil {
 				return err
 			}
 			for i, e := range part {
-				e.ID = last - int64(len(part)-1-i)
+				e.ID = first + int64(i)
 			}
 			continue
 		}
